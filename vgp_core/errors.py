@@ -1,0 +1,47 @@
+"""Errors raised by vgp_core for invalid configurations.
+
+Every public entry point validates its inputs and raises :class:`ConfigError` with a message that names the
+offending field, the value received and the accepted range, so that notebooks get a clear message and the app
+can show it as a notice instead of a traceback.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value (wrong type, out of range, unknown name)."""
+
+
+def check_int(name: str, value, lo: int, hi: int) -> int:
+    """Return ``value`` as an int in [lo, hi] or raise ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not value.is_integer()):
+        raise ConfigError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+    v = int(value)
+    if not lo <= v <= hi:
+        raise ConfigError(f"{name} must be in [{lo}, {hi}], got {v}")
+    return v
+
+
+def check_float(name: str, value, lo: float, hi: float) -> float:
+    """Return ``value`` as a finite float in [lo, hi] or raise ConfigError."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number in [{lo}, {hi}], got {value!r}") from None
+    if not math.isfinite(v):
+        raise ConfigError(f"{name} must be a finite number in [{lo}, {hi}], got {value!r}")
+    if not lo <= v <= hi:
+        raise ConfigError(f"{name} must be in [{lo}, {hi}], got {v:g}")
+    return v
+
+
+def check_choice(name: str, value, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices`` or raise ConfigError listing them."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+    return value

@@ -1,0 +1,569 @@
+"""Deep feedforward networks: per-layer gradient profiles, gain sweeps and training traces.
+
+Network (Glorot & Bengio 2010 notation, row vectors): h_0 = x, and for hidden layers l = 1..L
+
+    s_l = gain · h_{l-1} W_l + b_l        (optionally batch-normalised over the batch, Ioffe & Szegedy 2015)
+    h_l = phi(s_l)                        (or h_{l-1} + phi(s_l) with residual connections, l >= 2; He et al. 2016)
+
+followed by a softmax output layer and the mean cross-entropy loss L. Layer 1 maps input_dim -> width, the others
+width -> width.
+
+Engineering (see ENGINEERING.md): one compiled program per (width, batch, input_dim, n_classes, capacity) serves
+every depth, activation, initializer, gain, bias scale, residual and batch-norm setting. Depth is a traced integer
+bound of a ``lax.while_loop``, so the work follows the active depth (not the capacity), and the backward pass is
+written as a reverse ``while_loop`` of per-layer VJPs (``jax.vjp``) over the activations stored by the forward
+pass — reverse-mode ``jax.grad`` cannot differentiate a loop with a traced trip count. The same per-layer VJPs give
+the back-propagated gradient ∂L/∂h_l, the weight gradient ∂L/∂W_l and the parameter gradients for training;
+tests check them against ``jax.grad`` of an unrolled network and against finite differences.
+
+Weights are an elementwise function of standard-normal draws fixed by the seed (``initializers``), so changing
+the initializer or gain re-scales the *same* random network.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Iterator, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from . import activations, data, initializers
+from .errors import ConfigError, check_choice, check_float, check_int
+
+MAX_DEPTH = 256
+MAX_WIDTH = 512
+#: Parameter capacity buckets: a net of depth L uses the smallest bucket >= L (memory follows the depth).
+CAPACITY_BUCKETS = (64, MAX_DEPTH)
+BN_EPS = 1e-5
+#: Examples whose layer Jacobians' singular values are averaged in ``jacobian_sv_mean``. One SVD of a 128x128
+#: matrix costs ~1 ms here, per layer; the mean over the width singular values of one example is already a
+#: low-variance estimate for wide layers.
+JACOBIAN_EXAMPLES = 1
+#: Examples per gain in ``gain_sweep`` (a vmapped forward+backward per gain; 64 gains x depth 50 x width 128 at
+#: batch 16 is ~5 GFLOP, the budget for a ~100 ms redraw on two cores; see bench/).
+SWEEP_BATCH = 16
+#: In training, the Jacobian SVDs are measured every this many steps (they cost more than the step itself).
+JACOBIAN_EVERY = 10
+OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "rprop")
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPConfig:
+    """A deep feedforward network and the batch it is probed with. Validated on construction (ConfigError)."""
+
+    depth: int = 50
+    width: int = 128
+    activation: str = "tanh"
+    init: str = "glorot_normal"
+    gain: float = 1.0
+    bias_std: float = 0.0
+    residual: bool = False
+    batchnorm: bool = False
+    batch_size: int = 128
+    seed: int = 0
+    input_dim: int = 64
+    n_classes: int = 10
+
+    def __post_init__(self):
+        set_ = functools.partial(object.__setattr__, self)
+        set_("depth", check_int("depth", self.depth, 1, MAX_DEPTH))
+        set_("width", check_int("width", self.width, 2, MAX_WIDTH))
+        set_("activation", check_choice("activation", self.activation, activations.names()))
+        set_("init", check_choice("initializer", self.init, initializers.names()))
+        set_("gain", check_float("gain", self.gain, 0.0, 100.0))
+        set_("bias_std", check_float("bias_std", self.bias_std, 0.0, 100.0))
+        for flag in ("residual", "batchnorm"):
+            value = getattr(self, flag)
+            if value not in (True, False, 0, 1):
+                raise ConfigError(f"{flag} must be true or false, got {value!r}")
+            set_(flag, bool(value))
+        set_("batch_size", check_int("batch_size", self.batch_size, 2, 4096))
+        set_("seed", check_int("seed", self.seed, 0, 2**31 - 1))
+        set_("input_dim", check_int("input_dim", self.input_dim, 1, 4096))
+        set_("n_classes", check_int("n_classes", self.n_classes, 2, 1000))
+
+    @property
+    def capacity(self) -> int:
+        return next(c for c in CAPACITY_BUCKETS if c >= self.depth)
+
+    def replace(self, **changes) -> "MLPConfig":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class GradientProfile:
+    """Per-layer quantities at initialisation for one batch; every array has shape (depth,), index 0 = layer 1
+    (input side). Norms are Frobenius norms over the batch (L is the batch-mean loss)."""
+
+    backprop_norm: np.ndarray  # ||∂L/∂h_l||
+    weight_grad_norm: np.ndarray  # ||∂L/∂W_l||
+    act_mean: np.ndarray  # mean of h_l
+    act_std: np.ndarray  # std of h_l
+    saturation: np.ndarray  # fraction of units with |phi'(s_l)| < SATURATION_LEVEL · sup|phi'|
+    jacobian_sv_mean: np.ndarray  # mean singular value of ∂h_l/∂h_{l-1} (JACOBIAN_EXAMPLES examples); NaN if skipped
+    loss: float
+
+
+@dataclasses.dataclass(frozen=True)
+class GainSweep:
+    gains: np.ndarray  # (n_gains,)
+    log10_backprop_norm: np.ndarray  # (n_gains, depth); -inf where float32 underflowed to 0, inf/NaN on overflow
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainTrace:
+    """Per-step trace of training; per-layer arrays have shape (steps, depth), measured on the step's batch
+    before its update (row 0 is the network at initialisation)."""
+
+    loss: np.ndarray  # (steps,)
+    accuracy: np.ndarray  # (steps,) on the training batch
+    grad_norm: np.ndarray  # (steps,) global norm of all parameter gradients, before clipping
+    clipped: np.ndarray  # (steps,) bool: clipping changed the update
+    backprop_norm: np.ndarray
+    weight_grad_norm: np.ndarray
+    act_mean: np.ndarray
+    act_std: np.ndarray
+    saturation: np.ndarray
+    jacobian_sv_mean: np.ndarray  # measured every JACOBIAN_EVERY steps (from step 0), NaN in between
+    prelu_slope: np.ndarray  # (steps, depth): PReLU's learned slope (0.25 at init; unused by other activations)
+
+    @property
+    def steps(self) -> int:
+        return int(self.loss.shape[0])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Traced settings and parameters (pytrees)
+
+
+class Settings(NamedTuple):
+    """The controls that must not trigger a compilation, as traced scalars."""
+
+    depth: jax.Array  # int32
+    activation: jax.Array  # int32 registry index
+    residual: jax.Array  # bool
+    batchnorm: jax.Array  # bool
+
+
+class Params(NamedTuple):
+    """Network parameters with a fixed capacity of hidden layers; entry 0 of ``w``/``b`` is unused (layer 1 uses
+    ``w_in``/``b_in``); ``gamma``/``beta``/``slope`` index all hidden layers."""
+
+    w_in: jax.Array  # (input_dim, width)
+    b_in: jax.Array  # (width,)
+    w: jax.Array  # (capacity, width, width)
+    b: jax.Array  # (capacity, width)
+    gamma: jax.Array  # (capacity, width) batch-norm scale
+    beta: jax.Array  # (capacity, width) batch-norm shift
+    slope: jax.Array  # (capacity,) PReLU slope
+    w_out: jax.Array  # (width, n_classes)
+    b_out: jax.Array  # (n_classes,)
+
+
+class LayerStats(NamedTuple):
+    backprop_norm: jax.Array
+    weight_grad_norm: jax.Array
+    act_mean: jax.Array
+    act_std: jax.Array
+    saturation: jax.Array
+    jacobian_sv_mean: jax.Array
+    loss: jax.Array
+    accuracy: jax.Array
+
+
+def _settings(config: MLPConfig) -> Settings:
+    # Explicit dtypes: a Python int where a float was traced before would compile a second version.
+    return Settings(
+        depth=jnp.int32(config.depth),
+        activation=jnp.int32(activations.index(config.activation)),
+        residual=jnp.bool_(config.residual),
+        batchnorm=jnp.bool_(config.batchnorm),
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Random draws (cached per seed and shape) and parameters
+
+
+class Draws(NamedTuple):
+    z_in: jax.Array
+    q_in: jax.Array
+    z: jax.Array
+    q: jax.Array
+    z_b: jax.Array  # (capacity + 1, width): bias draws, row 0 for layer 1
+    z_out: jax.Array
+    q_out: jax.Array
+
+
+@functools.partial(jax.jit, static_argnames=("input_dim", "width", "n_classes", "capacity", "orthogonal"))
+def _draws(key, *, input_dim, width, n_classes, capacity, orthogonal):
+    k_in, k_hidden, k_b, k_out = jax.random.split(key, 4)
+    z_in = jax.random.normal(k_in, (input_dim, width), jnp.float32)
+    # Layer l's draw depends on l only, not on the capacity bucket: a depth change keeps the first layers.
+    z = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(k_hidden, i), (width, width), jnp.float32))(
+        jnp.arange(capacity)
+    )
+    z_b = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(k_b, i), (width,), jnp.float32))(
+        jnp.arange(capacity)
+    )
+    z_out = jax.random.normal(k_out, (width, n_classes), jnp.float32)
+    orth = initializers.orthogonal_from_normal if orthogonal else (lambda m: m)
+    return Draws(z_in, orth(z_in), z, orth(z), z_b, z_out, orth(z_out))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_draws(seed, input_dim, width, n_classes, capacity, orthogonal) -> Draws:
+    # QR of every layer is only paid for when the orthogonal initializer is selected.
+    key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
+    return _draws(key, input_dim=input_dim, width=width, n_classes=n_classes, capacity=capacity,
+                  orthogonal=orthogonal)
+
+
+def _config_draws(config: MLPConfig) -> Draws:
+    return _cached_draws(config.seed, config.input_dim, config.width, config.n_classes, config.capacity,
+                         config.init == "orthogonal")
+
+
+def _params_from_draws(draws: Draws, init_idx, gain, bias_std) -> Params:
+    """Parameters at initialisation. ``gain`` may be 1 (the sweep applies its own gains inside the layers)."""
+    capacity, width = draws.z_b.shape
+    return Params(
+        w_in=initializers.apply(init_idx, draws.z_in, draws.q_in, gain),
+        b_in=bias_std * draws.z_b[0],
+        w=jax.vmap(lambda z, q: initializers.apply(init_idx, z, q, gain))(draws.z, draws.q),
+        b=bias_std * draws.z_b,
+        gamma=jnp.ones((capacity, width), jnp.float32),
+        beta=jnp.zeros((capacity, width), jnp.float32),
+        slope=jnp.full((capacity,), activations.PRELU_INIT_SLOPE, jnp.float32),
+        w_out=initializers.apply(init_idx, draws.z_out, draws.q_out, gain),
+        b_out=jnp.zeros((draws.z_out.shape[1],), jnp.float32),
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _probe_batch(seed: int, batch: int, input_dim: int, n_classes: int):
+    """The fixed batch that ``gradient_profile`` and ``gain_sweep`` probe the network with."""
+    task_key, batch_key = _data_keys(seed)
+    return data.gaussian_mixture(task_key, batch_key, batch, input_dim, n_classes)
+
+
+def _data_keys(seed: int):
+    root = jax.random.fold_in(jax.random.PRNGKey(seed), 2)
+    return jax.random.fold_in(root, 0), jax.random.fold_in(root, 1)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# One hidden layer, the forward pass and the manual reverse pass
+
+
+def _hidden_layer(h_in, w, b, gamma, beta, slope, gain, settings: Settings, residual_allowed: bool):
+    """(h_out, s, phi'(s), d): s is the pre-activation after batch norm, d the diagonal factor of the Jacobian."""
+    s = gain * (h_in @ w) + b
+    mean = jnp.mean(s, axis=0)
+    var = jnp.var(s, axis=0)
+    inv = jax.lax.rsqrt(var + BN_EPS)
+    s = jnp.where(settings.batchnorm, (s - mean) * inv * gamma + beta, s)
+    a, da = activations.value_and_derivative(settings.activation, s, slope)
+    h_out = jnp.where(settings.residual, h_in + a, a) if residual_allowed else a
+    # Per-example Jacobian ∂h_out/∂h_in = gain · W · diag(da · bn_scale) (+ I): batch statistics held fixed.
+    d = gain * da * jnp.where(settings.batchnorm, inv * gamma, 1.0)
+    return h_out, s, da, d
+
+
+def _layer_stats(h, s, d_act, act_idx):
+    sat_level = activations.SATURATION_LEVEL * activations.max_derivatives()[act_idx]
+    return jnp.mean(h), jnp.std(h), jnp.mean(jnp.abs(d_act) < sat_level)
+
+
+def _mean_singular_value(measure, w, d, residual):
+    """Mean singular value of W diag(d_e) (+ I) over the first JACOBIAN_EXAMPLES examples e; NaN unless
+    ``measure`` (a traced bool: ``lax.cond`` skips the SVDs at run time without a second program)."""
+
+    def svd_mean(w, d):
+        jac = w[None, :, :] * d[:JACOBIAN_EXAMPLES, None, :]
+        if residual is not None:
+            jac = jac + jnp.where(residual, jnp.eye(w.shape[0], dtype=w.dtype), 0.0)
+        return jnp.mean(jnp.linalg.svd(jac, compute_uv=False))
+
+    return jax.lax.cond(measure, svd_mean, lambda w, d: jnp.float32(jnp.nan), w, d)
+
+
+def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacobian):
+    """Loss, gradients (a Params pytree) and LayerStats for one batch; loops follow ``settings.depth``.
+    ``with_jacobian`` is a traced bool: measure the layer Jacobians' singular values."""
+    capacity, width = params.b.shape
+    batch = x.shape[0]
+    depth = settings.depth
+    zeros = jnp.zeros((capacity,), jnp.float32)
+
+    # Layer 1 (input_dim -> width, no residual).
+    def first(h0, w_in, b_in, gamma0, beta0, slope0):
+        return _hidden_layer(h0, w_in, b_in, gamma0, beta0, slope0, gain, settings, residual_allowed=False)
+
+    h1, s1, d_act1, d1 = first(x, params.w_in, params.b_in, params.gamma[0], params.beta[0], params.slope[0])
+    m, sd, sat = _layer_stats(h1, s1, d_act1, settings.activation)
+    jac1 = _mean_singular_value(with_jacobian, params.w_in, d1, None)
+
+    # Forward through layers 2..depth, keeping each layer's input for the reverse pass.
+    inputs = jnp.zeros((capacity, batch, width), jnp.float32)
+    stats0 = (zeros.at[0].set(m), zeros.at[0].set(sd), zeros.at[0].set(sat), zeros.at[0].set(jac1))
+
+    def fwd_cond(c):
+        return c[0] < depth
+
+    def fwd_body(c):
+        l, h, inputs, (ms, sds, sats, jacs) = c
+        inputs = inputs.at[l].set(h)
+        h_new, s, d_act, d = _hidden_layer(h, params.w[l], params.b[l], params.gamma[l], params.beta[l],
+                                           params.slope[l], gain, settings, residual_allowed=True)
+        m, sd, sat = _layer_stats(h_new, s, d_act, settings.activation)
+        jac = _mean_singular_value(with_jacobian, params.w[l], d, settings.residual)
+        stats = (ms.at[l].set(m), sds.at[l].set(sd), sats.at[l].set(sat), jacs.at[l].set(jac))
+        return l + 1, h_new, inputs, stats
+
+    _, h_last, inputs, (ms, sds, sats, jacs) = jax.lax.while_loop(
+        fwd_cond, fwd_body, (jnp.int32(1), h1, inputs, stats0))
+
+    # Output layer and loss.
+    def head(h, w_out, b_out):
+        logits = gain * (h @ w_out) + b_out
+        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y)), logits
+
+    loss, head_vjp, logits = jax.vjp(head, h_last, params.w_out, params.b_out, has_aux=True)
+    delta, g_w_out, g_b_out = head_vjp(jnp.float32(1.0))
+    accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == y)
+
+    # Reverse pass: layer l = depth-1 .. 1 (0-based), delta = ∂L/∂h_l on entry.
+    grads0 = Params(
+        w_in=jnp.zeros_like(params.w_in), b_in=jnp.zeros_like(params.b_in), w=jnp.zeros_like(params.w),
+        b=jnp.zeros_like(params.b), gamma=jnp.zeros_like(params.gamma), beta=jnp.zeros_like(params.beta),
+        slope=jnp.zeros_like(params.slope), w_out=g_w_out, b_out=g_b_out)
+
+    def layer_fn(h_in, w, b, gamma, beta, slope):
+        return _hidden_layer(h_in, w, b, gamma, beta, slope, gain, settings, residual_allowed=True)[0]
+
+    def bwd_cond(c):
+        return c[0] >= 1
+
+    def bwd_body(c):
+        l, delta, g, bp, wg = c
+        _, vjp = jax.vjp(layer_fn, inputs[l], params.w[l], params.b[l], params.gamma[l], params.beta[l],
+                         params.slope[l])
+        d_h, d_w, d_b, d_gamma, d_beta, d_slope = vjp(delta)
+        g = g._replace(w=g.w.at[l].set(d_w), b=g.b.at[l].set(d_b), gamma=g.gamma.at[l].set(d_gamma),
+                       beta=g.beta.at[l].set(d_beta), slope=g.slope.at[l].set(d_slope))
+        bp = bp.at[l].set(jnp.linalg.norm(delta))
+        wg = wg.at[l].set(jnp.linalg.norm(d_w))
+        return l - 1, d_h, g, bp, wg
+
+    _, delta1, grads, bp, wg = jax.lax.while_loop(bwd_cond, bwd_body, (depth - 1, delta, grads0, zeros, zeros))
+
+    _, vjp1 = jax.vjp(lambda w_in, b_in, gamma0, beta0, slope0: first(x, w_in, b_in, gamma0, beta0, slope0)[0],
+                      params.w_in, params.b_in, params.gamma[0], params.beta[0], params.slope[0])
+    d_w_in, d_b_in, d_gamma0, d_beta0, d_slope0 = vjp1(delta1)
+    grads = grads._replace(w_in=d_w_in, b_in=d_b_in, gamma=grads.gamma.at[0].set(d_gamma0),
+                           beta=grads.beta.at[0].set(d_beta0), slope=grads.slope.at[0].set(d_slope0))
+    bp = bp.at[0].set(jnp.linalg.norm(delta1))
+    wg = wg.at[0].set(jnp.linalg.norm(d_w_in))
+    stats = LayerStats(bp, wg, ms, sds, sats, jacs, loss, accuracy)
+    return grads, stats
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Public API: profile at initialisation
+
+
+@jax.jit
+def _profile(draws, init_idx, gain, bias_std, settings, x, y, with_jacobian):
+    params = _params_from_draws(draws, init_idx, jnp.float32(1.0), bias_std)
+    return _forward_backward(params, gain, settings, x, y, with_jacobian)[1]
+
+
+def _trim(a, depth):
+    return np.asarray(a)[..., :depth]
+
+
+def gradient_profile(config: MLPConfig, with_jacobian: bool = True) -> GradientProfile:
+    """Per-layer gradient and activation statistics of ``config``'s network at initialisation on a fixed batch.
+
+    ``with_jacobian=False`` skips the per-layer SVDs (jacobian_sv_mean is then NaN); the app uses it while a
+    slider is dragged.
+    """
+    x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
+    stats = _profile(_config_draws(config), jnp.int32(initializers.index(config.init)), jnp.float32(config.gain),
+                     jnp.float32(config.bias_std), _settings(config), x, y, jnp.bool_(with_jacobian))
+    stats = jax.device_get(stats)
+    d = config.depth
+    return GradientProfile(_trim(stats.backprop_norm, d), _trim(stats.weight_grad_norm, d), _trim(stats.act_mean, d),
+                           _trim(stats.act_std, d), _trim(stats.saturation, d), _trim(stats.jacobian_sv_mean, d),
+                           float(stats.loss))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Public API: gain sweep (vmapped, sharded over devices)
+
+
+def _sweep_one(draws, init_idx, gain, bias_std, settings, x, y):
+    params = _params_from_draws(draws, init_idx, jnp.float32(1.0), bias_std)
+    bp = _forward_backward(params, gain, settings, x, y, jnp.bool_(False))[1].backprop_norm
+    return jnp.log10(bp)
+
+
+_sweep = jax.jit(jax.vmap(_sweep_one, in_axes=(None, None, 0, None, None, None, None)))
+
+
+@functools.lru_cache(maxsize=4)
+def _sweep_sharding(devices: tuple):
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("sweep",))
+    return (jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("sweep")),
+            jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+
+
+def gain_sweep(config: MLPConfig, gains, batch: int = SWEEP_BATCH) -> GainSweep:
+    """log10 ||∂L/∂h_l|| at initialisation for every gain in ``gains``: a (len(gains), depth) matrix from one
+    vmapped, jitted call whose gain axis is sharded over all visible devices (``jax.sharding``).
+
+    Uses the first ``batch`` examples of the probe batch (the per-gain cost is a full forward and backward pass).
+    """
+    gains = np.asarray(gains, np.float32).reshape(-1)
+    if gains.size == 0 or not np.all(np.isfinite(gains)) or np.any(gains < 0):
+        raise ConfigError(f"gains must be a non-empty list of finite numbers >= 0, got {gains!r}")
+    batch = check_int("batch", batch, 1, config.batch_size)
+    devices = tuple(jax.devices())
+    n_dev = len(devices)
+    padded = np.concatenate([gains, np.full((-gains.size) % n_dev, gains[-1], np.float32)])
+    gain_sharding, replicated = _sweep_sharding(devices)
+    x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
+    args = (_config_draws(config), jnp.int32(initializers.index(config.init)))
+    rest = (jnp.float32(config.bias_std), _settings(config), x[:batch], y[:batch])
+    if n_dev > 1:
+        args, rest = jax.device_put((args, rest), replicated)
+    out = _sweep(*args, jax.device_put(jnp.asarray(padded), gain_sharding), *rest)
+    return GainSweep(gains, np.asarray(out)[: gains.size, : config.depth])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Public API: training
+
+
+def _optimizer(name: str, learning_rate, clip_norm) -> optax.GradientTransformation:
+    base = {
+        "sgd": lambda lr: optax.sgd(lr),
+        "momentum": lambda lr: optax.sgd(lr, momentum=0.9),
+        "adam": lambda lr: optax.adam(lr),
+        "rmsprop": lambda lr: optax.rmsprop(lr),
+        "rprop": lambda lr: optax.rprop(lr),
+    }[name]
+    # Gradient norm clipping (Pascanu et al. 2013, Algorithm 1); clip_norm = inf leaves the update unchanged.
+    return optax.chain(optax.clip_by_global_norm(clip_norm), base(learning_rate))
+
+
+@jax.jit
+def _init_params(draws, init_idx, gain, bias_std):
+    return _params_from_draws(draws, init_idx, gain, bias_std)
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer",))
+def _init_opt_state(params, optimizer):
+    return _optimizer(optimizer, 0.0, jnp.inf).init(params)
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer", "chunk", "batch"))
+def _train_chunk(params, opt_state, step0, settings, task_key, stream_key, learning_rate, clip_norm,
+                 optimizer, chunk, batch):
+    tx = _optimizer(optimizer, learning_rate, clip_norm)
+    n_classes = params.w_out.shape[1]
+    input_dim = params.w_in.shape[0]
+
+    def one_step(carry, step):
+        params, opt_state = carry
+        x, y = data.gaussian_mixture(task_key, jax.random.fold_in(stream_key, step), batch, input_dim, n_classes)
+        grads, stats = _forward_backward(params, jnp.float32(1.0), settings, x, y, step % JACOBIAN_EVERY == 0)
+        grad_norm = optax.global_norm(grads)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return (params, opt_state), (stats, grad_norm, grad_norm > clip_norm, params.slope)
+
+    (params, opt_state), out = jax.lax.scan(one_step, (params, opt_state), step0 + jnp.arange(chunk))
+    return params, opt_state, out
+
+
+def _check_training(steps, optimizer, learning_rate, clip_norm, chunk):
+    steps = check_int("steps", steps, 1, 100_000)
+    optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
+    learning_rate = check_float("learning_rate", learning_rate, 0.0, 100.0)
+    clip = math.inf if clip_norm is None else check_float("clip_norm", clip_norm, 1e-8, 1e12)
+    chunk = check_int("chunk", chunk, 1, 10_000)
+    return steps, optimizer, learning_rate, clip, chunk
+
+
+def train_iter(config: MLPConfig, steps: int, optimizer: str = "sgd", learning_rate: float = 0.01,
+               clip_norm: float | None = None, chunk: int = 10) -> Iterator[TrainTrace]:
+    """Train ``config``'s network on the synthetic task (a fresh seeded batch per step) and yield the trace so
+    far after every ``chunk`` steps (the app streams these; stop iterating to cancel).
+
+    Every chunk has the same length (one compiled program); the last one is trimmed to ``steps``.
+    """
+    steps, optimizer, learning_rate, clip, chunk = _check_training(steps, optimizer, learning_rate, clip_norm, chunk)
+    chunk = min(chunk, steps)
+    draws = _config_draws(config)
+    params = _init_params(draws, jnp.int32(initializers.index(config.init)), jnp.float32(config.gain),
+                          jnp.float32(config.bias_std))
+    opt_state = _init_opt_state(params, optimizer)
+    settings = _settings(config)
+    task_key, _ = _data_keys(config.seed)
+    stream_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 3)
+    parts = []
+    done = 0
+    while done < steps:
+        params, opt_state, out = _train_chunk(params, opt_state, jnp.int32(done), settings, task_key, stream_key,
+                                              jnp.float32(learning_rate), jnp.float32(clip), optimizer=optimizer,
+                                              chunk=chunk, batch=config.batch_size)
+        parts.append(jax.device_get(out))
+        done += chunk
+        yield _assemble(parts, config.depth, min(done, steps))
+
+
+def _assemble(parts, depth, steps) -> TrainTrace:
+    def cat(get):
+        return np.concatenate([get(p) for p in parts])[:steps]
+
+    def layers(field):
+        return cat(lambda p: getattr(p[0], field))[:, :depth]
+
+    return TrainTrace(
+        loss=cat(lambda p: p[0].loss), accuracy=cat(lambda p: p[0].accuracy), grad_norm=cat(lambda p: p[1]),
+        clipped=cat(lambda p: p[2]), backprop_norm=layers("backprop_norm"),
+        weight_grad_norm=layers("weight_grad_norm"), act_mean=layers("act_mean"), act_std=layers("act_std"),
+        saturation=layers("saturation"), jacobian_sv_mean=layers("jacobian_sv_mean"),
+        prelu_slope=cat(lambda p: p[3])[:, :depth])
+
+
+def train(config: MLPConfig, steps: int, optimizer: str = "sgd", learning_rate: float = 0.01,
+          clip_norm: float | None = None, chunk: int = 10) -> TrainTrace:
+    """The full training trace (see :func:`train_iter`)."""
+    trace = None
+    for trace in train_iter(config, steps, optimizer, learning_rate, clip_norm, chunk):
+        pass
+    return trace
+
+
+def warm_up(widths=(128,), batch_size: int = 128, input_dim: int = 64, n_classes: int = 10,
+            optimizers=("sgd",), chunk: int = 10, gains=None) -> None:
+    """Compile every program the app uses for these shapes (each capacity bucket, both Jacobian modes, the sweep
+    and the training chunk), so that later control changes never compile. Costs seconds once; the persistent
+    compilation cache makes later processes fast."""
+    for width in widths:
+        for capacity in CAPACITY_BUCKETS:
+            cfg = MLPConfig(depth=capacity, width=width, batch_size=batch_size, input_dim=input_dim,
+                            n_classes=n_classes)
+            _config_draws(cfg.replace(init="orthogonal"))  # the QR variant of the draws
+            gradient_profile(cfg)
+            gain_sweep(cfg, gains if gains is not None else [1.0])
+            for opt in optimizers:
+                for _ in train_iter(cfg, chunk, optimizer=opt, chunk=chunk):
+                    pass
