@@ -468,8 +468,9 @@ def _init_params(draws, init_idx, gain, bias_std):
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer",))
-def _init_opt_state(params, optimizer):
-    return _optimizer(optimizer, 0.0, jnp.inf).init(params)
+def _init_opt_state(params, learning_rate, optimizer):
+    # Rprop keeps its per-parameter step sizes in the state, starting at the learning rate.
+    return _optimizer(optimizer, learning_rate, jnp.inf).init(params)
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "chunk", "batch"))
@@ -483,7 +484,7 @@ def _train_chunk(params, opt_state, step0, settings, task_key, stream_key, learn
         params, opt_state = carry
         x, y = data.gaussian_mixture(task_key, jax.random.fold_in(stream_key, step), batch, input_dim, n_classes)
         grads, stats = _forward_backward(params, jnp.float32(1.0), settings, x, y, step % JACOBIAN_EVERY == 0)
-        grad_norm = optax.global_norm(grads)
+        grad_norm = optax.tree.norm(grads)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         return (params, opt_state), (stats, grad_norm, grad_norm > clip_norm, params.slope)
@@ -513,7 +514,7 @@ def train_iter(config: MLPConfig, steps: int, optimizer: str = "sgd", learning_r
     draws = _config_draws(config)
     params = _init_params(draws, jnp.int32(initializers.index(config.init)), jnp.float32(config.gain),
                           jnp.float32(config.bias_std))
-    opt_state = _init_opt_state(params, optimizer)
+    opt_state = _init_opt_state(params, jnp.float32(learning_rate), optimizer)
     settings = _settings(config)
     task_key, _ = _data_keys(config.seed)
     stream_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 3)
