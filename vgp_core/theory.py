@@ -127,3 +127,11 @@ def critical_gain(activation: str, init: str, fan_in: int, fan_out: int, sigma_b
     sw2_crit = critical_sigma_w2(activation, sigma_b2)
     per_unit_gain = initializers.sigma_w2(init, fan_in, fan_out, 1.0)
     return math.sqrt(sw2_crit / per_unit_gain) if np.isfinite(sw2_crit) else float("nan")
+
+
+def predicted_backprop_norms(top_norm: float, chi: float, depth: int) -> np.ndarray:
+    """Mean-field prediction of ||∂L/∂h_l|| for l = 1..depth anchored at the last layer:
+    ||δ_l|| = ||δ_L|| · chi_1^((L-l)/2) (the variance, not the norm, is multiplied by chi_1 per layer)."""
+    layers = np.arange(1, depth + 1)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        return top_norm * np.power(float(chi), (depth - layers) / 2.0)

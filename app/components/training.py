@@ -1,0 +1,68 @@
+"""Background training that streams partial results into a Bokeh document and is cancelled by newer runs.
+
+One worker thread per server process runs every session's training (XLA releases the GIL, so the server keeps
+answering slider moves; two CPU cores cannot train many nets at once anyway). A run checks its token before
+every chunk; starting a new run or closing the session invalidates the old token.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import itertools
+import logging
+import threading
+from typing import Callable, Iterator
+
+log = logging.getLogger(__name__)
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vgp-train")
+
+
+class BackgroundRun:
+    """Runs ``make_iterator()`` on the worker and hands every item to ``on_item`` on the document's thread."""
+
+    def __init__(self, doc, on_item: Callable[[object], None], on_error: Callable[[Exception], None]):
+        self._doc = doc
+        self._on_item = on_item
+        self._on_error = on_error
+        self._tokens = itertools.count(1)
+        self._token = 0
+        self._lock = threading.Lock()
+
+    def start(self, make_iterator: Callable[[], Iterator]) -> None:
+        with self._lock:
+            self._token = token = next(self._tokens)
+        _POOL.submit(self._run, token, make_iterator)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._token = next(self._tokens)
+
+    def is_current(self, token: int) -> bool:
+        return token == self._token
+
+    def _run(self, token: int, make_iterator) -> None:
+        if not self.is_current(token):
+            return  # superseded while queued
+        try:
+            for item in make_iterator():
+                if not self.is_current(token):
+                    return
+                self._deliver(token, self._on_item, item)
+        except Exception as exc:  # shown as a notice on the page, never a dead worker
+            log.exception("background run failed")
+            self._deliver(token, self._on_error, exc)
+
+    def _deliver(self, token, fn, item):
+        def apply():
+            if self.is_current(token):
+                fn(item)
+
+        if self._doc is not None and self._doc.session_context is not None:
+            self._doc.add_next_tick_callback(apply)
+        else:  # notebook or plain Python: no server event loop to hand over to
+            apply()
+
+
+def submit(fn, *args, **kwargs) -> concurrent.futures.Future:
+    """Run ``fn`` on the training worker (used by warm-up so it never competes with a training run)."""
+    return _POOL.submit(functools.partial(fn, *args, **kwargs))

@@ -1,0 +1,21 @@
+"""One module per page: its ``param.Parameterized`` model and its views. ``PAGES`` lists them in menu order."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class PageSpec:
+    slug: str  # URL value of ?page=
+    title: str
+    build: Callable[[], object]  # returns an object with a ``.panel()`` layout (and ``.model``)
+
+
+def _deep():
+    from .deep import DeepNetworkPage
+
+    return DeepNetworkPage()
+
+
+PAGES = (PageSpec("deep", "Deep network", _deep),)

@@ -1,0 +1,403 @@
+"""Page "Deep network": per-layer gradients of a deep feedforward net, at initialisation and during training.
+
+``DeepNetworkModel`` declares every control; ``DeepNetworkPage`` owns the figures (created once) and updates
+their data sources in place when the model changes. All numbers come from ``vgp_core``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import panel as pn
+import param
+from bokeh.models import ColumnDataSource, Range1d
+from bokeh.plotting import figure
+
+from vgp_core import ConfigError, activations, initializers, mlp, theory
+
+from ..components.heatmap import LogHeatmap
+from ..components.log_profile import LogProfile
+from ..components.numeric import NonFinite, safe_log10
+from ..components.presets import preset_bar
+from ..components.training import BackgroundRun
+from ..components.url_state import apply_query, mirror_to_url, session_query
+
+log = logging.getLogger(__name__)
+
+#: gains of the sweep heatmap (x axis); also the gain slider's range.
+GAIN_RANGE = (0.1, 4.0)
+SWEEP_GAINS = np.linspace(*GAIN_RANGE, 64).astype(np.float32)
+WIDTHS = [16, 32, 64, 128, 256, 512]
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
+#: wait this long after the last move before the (slower) Jacobian SVDs are measured.
+JACOBIAN_DELAY_MS = 250
+
+ARCHITECTURE = ["depth", "width", "activation", "init", "gain", "bias_std", "residual", "batchnorm", "seed"]
+TRAINING = ["optimizer", "learning_rate", "clip_norm", "steps", "auto_train"]
+
+PRESETS = {
+    "sigmoid, 20 layers, standard init (vanishing)": dict(
+        activation="sigmoid", depth=20, init="standard", gain=1.0, bias_std=0.0, residual=False, batchnorm=False),
+    "tanh, gain 1.5 (exploding)": dict(
+        activation="tanh", depth=50, init="lecun_normal", gain=1.5, bias_std=0.0, residual=False, batchnorm=False),
+    "ReLU + He (healthy)": dict(
+        activation="relu", depth=50, init="he_normal", gain=1.0, bias_std=0.0, residual=False, batchnorm=False),
+    "deep tanh + orthogonal at the edge of chaos": dict(
+        activation="tanh", depth=200, init="orthogonal", gain=1.0, bias_std=0.0, residual=False, batchnorm=False),
+    "sigmoid + residual": dict(
+        activation="sigmoid", depth=20, init="standard", gain=1.0, bias_std=0.0, residual=True, batchnorm=False),
+    "sigmoid + batch norm": dict(
+        activation="sigmoid", depth=20, init="standard", gain=1.0, bias_std=0.0, residual=False, batchnorm=True),
+}
+
+EXPLANATION = (
+    ("md", """### What you see
+Back-propagation multiplies the gradient by one Jacobian per layer,"""),
+    ("tex", r"\frac{\partial L}{\partial h_{l-1}} = \frac{\partial L}{\partial h_l}\,"
+            r"\mathrm{diag}\big(\phi'(s_l)\big)\, W_l^\top,"),
+    ("md", """so across L layers it is scaled by a product of L factors. When their typical size is below 1 the
+gradient **vanishes** toward the input layer (the bottom rows of the heatmaps turn dark), above 1 it **explodes**
+(bright, then magenta where float32 overflows). Mean-field theory predicts the factor for wide random nets: the
+gradient variance is multiplied per layer by"""),
+    ("tex", r"\chi_1 = \sigma_w^2\,\mathbb{E}_{z\sim\mathcal N(0,1)}\big[\phi'(\sqrt{q^*}\,z)^2\big],"
+            r"\qquad \sigma_w^2 = n_{\mathrm{in}}\,\mathrm{Var}(W),"),
+    ("md", """and χ₁ = 1 is the *edge of chaos* (red dashed line in the gain sweep). The sigmoid's φ′ ≤ 1/4 makes it
+vanish unless the weights are large; ReLU with He init sits exactly at χ₁ = 1; residual connections add an identity
+path (I + ∇f) and batch norm rescales every layer, which is why both rescue the deep sigmoid net.
+**Magenta** cells or crosses: the value overflowed float32 (inf/NaN); **black**: it underflowed to exactly 0."""),
+)
+
+
+def explanation_panel() -> pn.Column:
+    """The page's text, with the formulas rendered by KaTeX (bundled with Panel: works offline)."""
+    parts = [pn.pane.LaTeX(f"$${body}$$", renderer="katex", margin=(0, 10)) if kind == "tex"
+             else pn.pane.Markdown(body, disable_math=True, margin=(0, 10)) for kind, body in EXPLANATION]
+    return pn.Column(*parts, width=520)
+
+
+class DeepNetworkModel(param.Parameterized):
+    """Every control of the page, with bounds, defaults and a description."""
+
+    depth = param.Integer(50, bounds=(1, mlp.MAX_DEPTH), doc="Number of hidden layers L.")
+    width = param.Selector(default=128, objects=WIDTHS, doc="Units per hidden layer.")
+    activation = param.Selector(default="tanh", objects=list(activations.names()), doc="Activation function phi.")
+    init = param.Selector(default="glorot_normal", objects=list(initializers.names()), doc="Weight initialization.")
+    gain = param.Number(1.0, bounds=GAIN_RANGE, step=0.05, doc="Weight scale: multiplies every initial weight "
+                        "(for orthogonal weights, the spectral radius of each layer).")
+    bias_std = param.Number(0.0, bounds=(0.0, 1.0), step=0.05, doc="Standard deviation of the initial biases.")
+    residual = param.Boolean(False, doc="Residual connections h_l = h_{l-1} + phi(s_l).")
+    batchnorm = param.Boolean(False, doc="Batch normalization of every pre-activation.")
+    seed = param.Integer(0, bounds=(0, 9999), doc="Random seed of weights and data.")
+    optimizer = param.Selector(default="sgd", objects=list(mlp.OPTIMIZERS), doc="Optimizer (optax).")
+    learning_rate = param.Selector(default=0.01, objects=LEARNING_RATES, doc="Learning rate.")
+    clip_norm = param.Number(0.0, bounds=(0.0, 10.0), step=0.1, doc="Gradient-norm clipping threshold; 0 = off.")
+    steps = param.Integer(200, bounds=(10, 2000), step=10, doc="Training steps.")
+    auto_train = param.Boolean(True, doc="Retrain automatically after every change.")
+    shown_step = param.Integer(0, bounds=(0, 1999), doc="Training step shown in the per-layer views (0 = init).")
+
+    def config(self) -> mlp.MLPConfig:
+        return mlp.MLPConfig(depth=int(self.depth), width=int(self.width), activation=self.activation,
+                             init=self.init, gain=float(self.gain), bias_std=float(self.bias_std),
+                             residual=bool(self.residual), batchnorm=bool(self.batchnorm), seed=int(self.seed))
+
+    @param.depends("steps", watch=True)
+    def _bound_shown_step(self):
+        self.param.shown_step.bounds = (0, int(self.steps) - 1)
+        if self.shown_step > self.steps - 1:
+            self.shown_step = int(self.steps) - 1
+
+
+URL_PARAMS = ARCHITECTURE + TRAINING + ["shown_step"]
+
+
+class DeepNetworkPage:
+    """The views of ``DeepNetworkModel``: created once per session, then updated in place."""
+
+    title = "Deep network"
+
+    def __init__(self, model: DeepNetworkModel | None = None, query: dict[str, str] | None = None):
+        self.model = model or DeepNetworkModel()
+        self.notice = pn.pane.Alert("", alert_type="warning", visible=False, margin=(0, 5))
+        self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
+        query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
+        self._build_figures()
+        self._profile: mlp.GradientProfile | None = None
+        self._trace: mlp.TrainTrace | None = None
+        self._counts = {"training": NonFinite(0, 0), "sweep": NonFinite(0, 0), "profile": 0}
+        doc = pn.state.curdoc
+        self._doc = doc if doc is not None and doc.session_context is not None else None
+        self._jacobian_pending = None
+        self._runner = BackgroundRun(self._doc, self._on_trace, self._on_training_error)
+        if self._doc is not None:
+            pn.state.on_session_destroyed(lambda _ctx: self._runner.cancel())
+        self.model.param.watch(self._on_architecture, ARCHITECTURE)
+        self.model.param.watch(self._on_training_settings, TRAINING)
+        self.model.param.watch(self._on_shown_step, ["shown_step"])
+        self._refresh(sweep=True)
+        self._restart_training()
+        mirror_to_url(self.model, URL_PARAMS)
+        if query_notices:
+            self._show_notice("Link settings adjusted: " + "; ".join(query_notices))
+
+    # ------------------------------------------------------------------------------------------------ figures
+    def _build_figures(self):
+        self.train_map = LogHeatmap("log10 ‖∂L/∂h_l‖ during training", "training step")
+        self.train_map.figure.x_range = Range1d(0, self.model.steps)
+        self.sweep_map = LogHeatmap("log10 ‖∂L/∂h_l‖ at initialization vs gain", "gain")
+        self.gain_marker = self.sweep_map.add_span(self.model.gain, line_color="white", line_width=3)
+        self.critical_marker = self.sweep_map.add_span(1.0, line_color="red", line_dash="dashed", line_width=2)
+        self.profile = LogProfile("Per-layer gradient norms", {
+            "backprop": dict(legend_label="‖∂L/∂h_l‖ at init", color="#1f77b4", line_width=2),
+            "weight": dict(legend_label="‖∂L/∂W_l‖ at init", color="#2ca02c", line_width=2),
+            "theory": dict(legend_label="mean-field χ₁^((L−l)/2)", color="#d62728", line_dash="dashed", line_width=2),
+            "trained": dict(legend_label="‖∂L/∂h_l‖ at shown step", color="#ff7f0e", line_dash="dotted",
+                            line_width=2),
+        })
+        self.stats = LogProfile("Activations per layer (shown step)", {
+            "mean": dict(legend_label="mean of h_l", color="#1f77b4", line_width=2),
+            "std": dict(legend_label="std of h_l", color="#2ca02c", line_width=2),
+            "saturation": dict(legend_label="saturated fraction", color="#d62728", line_width=2),
+            "jacobian": dict(legend_label="mean singular value of ∂h_l/∂h_{l−1}", color="#9467bd", line_width=2,
+                             line_dash="dashdot"),
+        }, y_label="value", y_axis_type="linear")
+        self.loss_source = ColumnDataSource(data=dict(step=np.zeros(0), loss=np.zeros(0), accuracy=np.zeros(0)))
+        loss_fig = figure(title="Training loss and accuracy", x_axis_label="step", y_axis_label="value",
+                          height=330, width=520, tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above")
+        loss_fig.line("step", "loss", source=self.loss_source, legend_label="cross-entropy loss", line_width=2)
+        loss_fig.line("step", "accuracy", source=self.loss_source, legend_label="batch accuracy", color="#ff7f0e",
+                      line_width=2)
+        loss_fig.x_range = Range1d(0, self.model.steps)
+        loss_fig.legend.location = "top_right"
+        self.loss_figure = loss_fig
+        self.progress = pn.indicators.Progress(value=0, max=self.model.steps, width=300, bar_color="primary")
+        self.progress_text = pn.pane.Markdown("", margin=(0, 5))
+        self.theory_text = pn.pane.Markdown("", margin=(0, 5))
+
+    # ------------------------------------------------------------------------------------------------ updates
+    def _on_architecture(self, *events):
+        names = {e.name for e in events}
+        self._refresh(sweep=bool(names - {"gain"}))
+        self._restart_training()
+
+    def _on_training_settings(self, *events):
+        steps = int(self.model.steps)
+        self.train_map.figure.x_range.update(start=0, end=steps)
+        self.loss_figure.x_range.update(start=0, end=steps)
+        self.progress.max = steps
+        self._restart_training()
+
+    def _on_shown_step(self, *events):
+        self._guard(self._draw_profile)
+
+    def _guard(self, fn, *args):
+        """Run an update; a ConfigError or any failure becomes a notice, never a traceback or a dead view."""
+        try:
+            fn(*args)
+            return True
+        except ConfigError as exc:
+            self._show_notice(f"Invalid setting: {exc}")
+        except Exception as exc:  # pragma: no cover - defensive: keep the session alive
+            log.exception("update failed")
+            self._show_notice(f"Could not update the plots: {exc}")
+        return False
+
+    def _show_notice(self, text: str):
+        self.notice.object = text
+        self.notice.visible = bool(text)
+
+    def _refresh(self, sweep: bool):
+        def work():
+            config = self.model.config()
+            with pn.io.hold():
+                self._profile = mlp.gradient_profile(config, with_jacobian=self._doc is None)
+                self._draw_profile()
+                self._draw_theory(config)
+                self.gain_marker.location = float(config.gain)
+                if sweep:
+                    result = mlp.gain_sweep(config, SWEEP_GAINS)
+                    self._counts["sweep"] = self.sweep_map.update(result.log10_backprop_norm.T, *GAIN_RANGE)
+                self._draw_overflow_notice()
+            if self.notice.visible and self.notice.object.startswith("Invalid setting"):
+                self._show_notice("")
+            self._schedule_jacobian()
+
+        self._guard(work)
+
+    def _schedule_jacobian(self):
+        if self._doc is None:
+            return  # measured synchronously above
+        if self._jacobian_pending is not None:
+            try:
+                self._doc.remove_timeout_callback(self._jacobian_pending)
+            except ValueError:
+                pass
+        self._jacobian_pending = self._doc.add_timeout_callback(self._measure_jacobian, JACOBIAN_DELAY_MS)
+
+    def _measure_jacobian(self):
+        self._jacobian_pending = None
+
+        def work():
+            self._profile = mlp.gradient_profile(self.model.config(), with_jacobian=True)
+            self._draw_profile()
+
+        self._guard(work)
+
+    def _shown_row(self):
+        """Index into the training trace for the shown step, or None if training has not reached it."""
+        s = int(self.model.shown_step)
+        if s == 0 or self._trace is None or s >= self._trace.steps:
+            return None
+        return s
+
+    def _draw_profile(self):
+        p = self._profile
+        if p is None:
+            return
+        depth = p.backprop_norm.shape[0]
+        layers = np.arange(1, depth + 1)
+        config = self.model.config()
+        chi = self._chi(config)
+        prediction = (theory.predicted_backprop_norms(float(p.backprop_norm[-1]), chi, depth)
+                      if chi is not None and np.isfinite(p.backprop_norm[-1]) and p.backprop_norm[-1] > 0 else None)
+        row = self._shown_row()
+        trained = self._trace.backprop_norm[row] if row is not None else None
+        if trained is not None and trained.shape[0] != depth:
+            trained = None
+        self._counts["profile"] = self.profile.update(layers, {
+            "backprop": p.backprop_norm, "weight": p.weight_grad_norm, "theory": prediction, "trained": trained})
+        if row is not None and self._trace.act_mean.shape[1] == depth:
+            t = self._trace
+            # Jacobians are measured every JACOBIAN_EVERY steps: show the nearest measurement before the step.
+            jac = t.jacobian_sv_mean[row - row % mlp.JACOBIAN_EVERY]
+            stats = dict(mean=t.act_mean[row], std=t.act_std[row], saturation=t.saturation[row], jacobian=jac)
+            self.stats.figure.title.text = f"Activations per layer at step {row}"
+        else:
+            jac = p.jacobian_sv_mean if np.isfinite(p.jacobian_sv_mean).any() else None  # pending measurement
+            stats = dict(mean=p.act_mean, std=p.act_std, saturation=p.saturation, jacobian=jac)
+            self.stats.figure.title.text = "Activations per layer at initialization"
+        self.stats.update(layers, stats)
+
+    def _chi(self, config: mlp.MLPConfig):
+        """chi_1 for the current setting, or None where mean-field theory does not describe the net."""
+        if config.residual or config.batchnorm or not initializers.get(config.init).mean_field:
+            return None
+        sw2 = initializers.sigma_w2(config.init, config.width, config.width, config.gain)
+        return theory.chi_1(config.activation, sw2, config.bias_std**2)
+
+    def _draw_theory(self, config: mlp.MLPConfig):
+        g_crit = theory.critical_gain(config.activation, config.init, config.width, config.width,
+                                      config.bias_std**2)
+        self.critical_marker.visible = bool(np.isfinite(g_crit) and not (config.residual or config.batchnorm))
+        if np.isfinite(g_crit):
+            self.critical_marker.location = float(g_crit)
+        chi = self._chi(config)
+        if chi is None:
+            reason = ("residual connections" if config.residual else "batch normalization" if config.batchnorm
+                      else "non-zero-mean weights (Yilmaz & Poli)")
+            self.theory_text.object = (f"**Mean-field theory** (zero-mean i.i.d. weights, plain layers) does not "
+                                       f"apply with {reason}; compare the measured curves instead.")
+            return
+        sw2 = initializers.sigma_w2(config.init, config.width, config.width, config.gain)
+        xi = theory.depth_scale(config.activation, sw2, config.bias_std**2)
+        phase = "vanishing (ordered)" if chi < 0.999 else "exploding (chaotic)" if chi > 1.001 else "edge of chaos"
+        crit = f"{g_crit:.3g}" if np.isfinite(g_crit) else "none in range"
+        total = chi ** (config.depth / 2) if chi > 0 else 0.0
+        self.theory_text.object = (
+            f"**Mean field:** σ_w² = {sw2:.3g}, χ₁ = {chi:.4g} → **{phase}**; depth scale ξ = "
+            f"{'∞' if not math.isfinite(xi) else f'{xi:.3g}'} layers; over {config.depth} layers the gradient "
+            f"norm changes by χ₁^(L/2) ≈ {total:.3g}. Critical gain for this activation and init: {crit}.")
+
+    def _draw_overflow_notice(self):
+        parts = []
+        tr, sw = self._counts["training"], self._counts["sweep"]
+        if tr.overflow or sw.overflow:
+            parts.append(f"{tr.overflow + sw.overflow} heatmap cells overflowed float32 (inf/NaN, magenta)")
+        if tr.underflow or sw.underflow:
+            parts.append(f"{tr.underflow + sw.underflow} cells underflowed to 0 (black)")
+        if self._counts["profile"]:
+            parts.append(f"{self._counts['profile']} per-layer points are not finite (crosses)")
+        self.overflow_notice.object = "⚠ " + "; ".join(parts) if parts else ""
+        self.overflow_notice.visible = bool(parts)
+
+    # ------------------------------------------------------------------------------------------------ training
+    def _restart_training(self):
+        self._trace = None
+        self.progress.value = 0
+        if not self.model.auto_train:
+            self._runner.cancel()
+            self.progress_text.object = "Training paused (auto-train off)."
+            return
+        try:
+            config = self.model.config()
+        except ConfigError as exc:
+            self._show_notice(f"Invalid setting: {exc}")
+            return
+        m = self.model
+        steps, opt, lr = int(m.steps), m.optimizer, float(m.learning_rate)
+        clip = float(m.clip_norm) if m.clip_norm > 0 else None
+        self.progress_text.object = f"Training {steps} steps…"
+        self._runner.start(lambda: mlp.train_iter(config, steps, optimizer=opt, learning_rate=lr, clip_norm=clip,
+                                                  chunk=mlp.JACOBIAN_EVERY))
+
+    def _on_trace(self, trace: mlp.TrainTrace):
+        def work():
+            with pn.io.hold():
+                self._trace = trace
+                self._counts["training"] = self.train_map.update(safe_log10(trace.backprop_norm.T), 0, trace.steps)
+                steps = np.arange(trace.steps)
+                self.loss_source.data = dict(step=steps, loss=trace.loss.astype(np.float64),
+                                             accuracy=trace.accuracy.astype(np.float64))
+                self.progress.value = trace.steps
+                clipped = int(trace.clipped.sum())
+                self.progress_text.object = (f"Trained {trace.steps}/{self.model.steps} steps; loss "
+                                             f"{trace.loss[-1]:.4g}" + (f"; {clipped} steps clipped" if clipped
+                                                                        else ""))
+                self._draw_profile()
+                self._draw_overflow_notice()
+
+        self._guard(work)
+
+    def _on_training_error(self, exc: Exception):
+        self._show_notice(f"Training stopped: {exc}")
+
+    # ------------------------------------------------------------------------------------------------ layout
+    def controls(self) -> pn.Column:
+        m = self.model
+        w = pn.widgets
+        self.gain_slider = w.FloatSlider.from_param(m.param.gain, name="gain (weight scale)")
+        # Move the gain marker in the browser while dragging, before the server answers.
+        self.gain_slider.jslink(self.gain_marker, value="location")
+        return pn.Column(
+            "### Network",
+            w.IntSlider.from_param(m.param.depth, name="depth (hidden layers)"),
+            w.DiscreteSlider.from_param(m.param.width, name="width"),
+            w.Select.from_param(m.param.activation, name="activation"),
+            w.Select.from_param(m.param.init, name="initialization"),
+            self.gain_slider,
+            w.FloatSlider.from_param(m.param.bias_std, name="bias std"),
+            w.Checkbox.from_param(m.param.residual, name="residual connections"),
+            w.Checkbox.from_param(m.param.batchnorm, name="batch normalization"),
+            w.IntInput.from_param(m.param.seed, name="seed"),
+            "### Training",
+            w.Select.from_param(m.param.optimizer, name="optimizer"),
+            w.DiscreteSlider.from_param(m.param.learning_rate, name="learning rate"),
+            w.FloatSlider.from_param(m.param.clip_norm, name="clip norm (0 = off)"),
+            w.IntSlider.from_param(m.param.steps, name="training steps"),
+            w.Checkbox.from_param(m.param.auto_train, name="train automatically"),
+            w.IntSlider.from_param(m.param.shown_step, name="step shown in per-layer views"),
+            self.progress, self.progress_text,
+            width=320,
+        )
+
+    def panel(self) -> pn.viewable.Viewable:
+        figures = pn.GridBox(
+            pn.pane.Bokeh(self.train_map.figure), pn.pane.Bokeh(self.sweep_map.figure),
+            pn.pane.Bokeh(self.profile.figure), pn.pane.Bokeh(self.stats.figure),
+            pn.pane.Bokeh(self.loss_figure), explanation_panel(),
+            ncols=2,
+        )
+        main = pn.Column(
+            preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.theory_text, figures,
+        )
+        return pn.Row(self.controls(), main)

@@ -1,0 +1,113 @@
+"""The deep-network page in a real browser: it loads, moving controls changes the plots' data, no errors."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, SIGNATURE_JS, server_errors
+
+pytestmark = pytest.mark.browser
+SCREENSHOT = ROOT / "assets" / "deep-network.png"
+
+
+def open_page(page, url, console, requests):
+    page.on("console", lambda m: console.append((m.type, m.text)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.set_viewport_size({"width": 1500, "height": 1350})
+    page.goto(url, timeout=120_000)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any("is now open" in t for _, t in console):
+        page.wait_for_timeout(200)
+    assert any("is now open" in t for _, t in console), console
+
+
+def wait_for_change(page, before: str, timeout: float = 60.0) -> str:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        now = page.evaluate(SIGNATURE_JS)
+        if now != before:
+            return now
+        page.wait_for_timeout(100)
+    raise AssertionError("the plots' data did not change")
+
+
+def wait_until_quiet(page, quiet: float = 3.0, timeout: float = 120.0) -> str:
+    """Wait until no data source changes for ``quiet`` seconds (training streams chunks)."""
+    sig, last_change, deadline = page.evaluate(SIGNATURE_JS), time.time(), time.time() + timeout
+    while time.time() < deadline:
+        page.wait_for_timeout(250)
+        now = page.evaluate(SIGNATURE_JS)
+        if now != sig:
+            sig, last_change = now, time.time()
+        elif time.time() - last_change > quiet:
+            return sig
+    return sig
+
+
+def slider_handle(page, label: str):
+    """The noUiSlider handle of the Panel slider whose title starts with ``label``."""
+    slider = page.locator(".bk-input-group", has=page.locator(".bk-slider-title", has_text=label)).first
+    return slider.locator(".noUi-handle").first
+
+
+def test_deep_page_controls_change_plots(page, app_server):
+    console, requests = [], []
+    open_page(page, app_server.url, console, requests)
+    sig = wait_until_quiet(page)
+    assert page.get_by_text("Mean field:").count() >= 1
+
+    # depth, then gain: keyboard moves on the sliders, as a student would
+    for label in ("depth (hidden layers)", "gain (weight scale)"):
+        handle = slider_handle(page, label)
+        handle.focus()
+        handle.press("ArrowRight")
+        sig = wait_for_change(page, sig)
+        sig = wait_until_quiet(page)
+
+    # activation select
+    page.locator("select").first.select_option("relu")
+    sig = wait_for_change(page, sig)
+    wait_until_quiet(page)
+    assert page.get_by_text("χ₁ = 0.5").count() >= 1  # glorot_normal on square layers: sigma_w^2 = 1, ReLU chi = 1/2
+
+    # a preset sets several controls at once
+    page.get_by_role("button", name="sigmoid, 20 layers, standard init (vanishing)").click()
+    sig = wait_for_change(page, sig)
+    wait_until_quiet(page)
+    assert page.get_by_text("vanishing (ordered)").count() >= 1
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    errors = [t for kind, t in console if kind == "error"]
+    assert errors == [], errors
+    offsite = [u for u in requests if not u.startswith(("http://localhost", "http://127.0.0.1", "ws://", "data:",
+                                                        "blob:"))]
+    assert offsite == [], offsite
+    assert server_errors(app_server) == []
+
+
+def test_bad_url_values_give_a_notice_not_a_crash(page, app_server):
+    console, requests = [], []
+    open_page(page, app_server.url + "?depth=1000000&activation=nope&gain=NaN&init=he_normal&width=-1", console,
+              requests)
+    wait_until_quiet(page)
+    notice = page.get_by_text("Link settings adjusted")
+    assert notice.count() == 1
+    text = notice.first.inner_text()
+    assert "depth=1000000 is out of range" in text and "activation='nope'" in text and "gain='NaN'" in text
+    # the valid part of the link still applies
+    assert page.locator("select").nth(1).input_value() == "he_normal"
+    assert [t for kind, t in console if kind == "error"] == []
+    assert server_errors(app_server) == []
+
+
+def test_overflow_is_marked(page, app_server):
+    console, requests = [], []
+    open_page(page, app_server.url + "?activation=relu&init=he_normal&gain=4&depth=200&auto_train=false", console,
+              requests)
+    wait_until_quiet(page)
+    # (2 g^2 / 2)^(depth/2) = 16^100 overflows float32: the page says so instead of crashing
+    assert page.get_by_text("overflowed float32").count() >= 1
+    assert server_errors(app_server) == []
