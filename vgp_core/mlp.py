@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import activations, data, initializers
+from . import activations, data, initializers, theory
 from .errors import ConfigError, check_choice, check_float, check_int
 
 MAX_DEPTH = 256
@@ -43,9 +43,10 @@ BN_EPS = 1e-5
 #: matrix costs ~1 ms here, per layer; the mean over the width singular values of one example is already a
 #: low-variance estimate for wide layers.
 JACOBIAN_EXAMPLES = 1
-#: Examples per gain in ``gain_sweep`` (a vmapped forward+backward per gain; 64 gains x depth 50 x width 128 at
-#: batch 16 is ~5 GFLOP, the budget for a ~100 ms redraw on two cores; see bench/).
-SWEEP_BATCH = 16
+#: Examples per gain in ``gain_sweep`` (a vmapped forward+backward per gain). 64 gains x depth 50 x width 128 at
+#: batch 8 is ~1.7 GFLOP, ~40 ms on two cores (bench/); each norm still averages 8 x width entries, a few % noise,
+#: invisible on the log10 heatmap.
+SWEEP_BATCH = 8
 #: In training, the Jacobian SVDs are measured every this many steps (they cost more than the step itself).
 JACOBIAN_EVERY = 10
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "rprop")
@@ -292,9 +293,14 @@ def _mean_singular_value(measure, w, d, residual):
     return jax.lax.cond(measure, svd_mean, lambda w, d: jnp.float32(jnp.nan), w, d)
 
 
-def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacobian):
-    """Loss, gradients (a Params pytree) and LayerStats for one batch; loops follow ``settings.depth``.
-    ``with_jacobian`` is a traced bool: measure the layer Jacobians' singular values."""
+def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacobian, mode: str = "train"):
+    """Gradients (a Params pytree, or None) and LayerStats for one batch; loops follow ``settings.depth``.
+
+    ``with_jacobian`` is a traced bool: measure the layer Jacobians' singular values. ``mode`` (static) says what
+    the reverse pass must produce: "train" all parameter gradients, "profile" only the per-layer norms of
+    ∂L/∂h_l and ∂L/∂W_l, "sweep" only ∂L/∂h_l (the gain sweep's vmapped reverse pass then carries no
+    per-gain weight gradients).
+    """
     capacity, width = params.b.shape
     batch = x.shape[0]
     depth = settings.depth
@@ -351,22 +357,32 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
 
     def bwd_body(c):
         l, delta, g, bp, wg = c
-        _, vjp = jax.vjp(layer_fn, inputs[l], params.w[l], params.b[l], params.gamma[l], params.beta[l],
-                         params.slope[l])
+        layer_params = (params.w[l], params.b[l], params.gamma[l], params.beta[l], params.slope[l])
+        bp = bp.at[l].set(jnp.linalg.norm(delta))
+        if mode == "sweep":
+            _, vjp = jax.vjp(lambda h: layer_fn(h, *layer_params), inputs[l])
+            (d_h,) = vjp(delta)
+            return l - 1, d_h, g, bp, wg
+        if mode == "profile":
+            _, vjp = jax.vjp(lambda h, w: layer_fn(h, w, *layer_params[1:]), inputs[l], params.w[l])
+            d_h, d_w = vjp(delta)
+            return l - 1, d_h, g, bp, wg.at[l].set(jnp.linalg.norm(d_w))
+        _, vjp = jax.vjp(layer_fn, inputs[l], *layer_params)
         d_h, d_w, d_b, d_gamma, d_beta, d_slope = vjp(delta)
         g = g._replace(w=g.w.at[l].set(d_w), b=g.b.at[l].set(d_b), gamma=g.gamma.at[l].set(d_gamma),
                        beta=g.beta.at[l].set(d_beta), slope=g.slope.at[l].set(d_slope))
-        bp = bp.at[l].set(jnp.linalg.norm(delta))
-        wg = wg.at[l].set(jnp.linalg.norm(d_w))
-        return l - 1, d_h, g, bp, wg
+        return l - 1, d_h, g, bp, wg.at[l].set(jnp.linalg.norm(d_w))
 
-    _, delta1, grads, bp, wg = jax.lax.while_loop(bwd_cond, bwd_body, (depth - 1, delta, grads0, zeros, zeros))
+    carried_grads = grads0 if mode == "train" else None
+    _, delta1, grads, bp, wg = jax.lax.while_loop(bwd_cond, bwd_body,
+                                                  (depth - 1, delta, carried_grads, zeros, zeros))
 
     _, vjp1 = jax.vjp(lambda w_in, b_in, gamma0, beta0, slope0: first(x, w_in, b_in, gamma0, beta0, slope0)[0],
                       params.w_in, params.b_in, params.gamma[0], params.beta[0], params.slope[0])
     d_w_in, d_b_in, d_gamma0, d_beta0, d_slope0 = vjp1(delta1)
-    grads = grads._replace(w_in=d_w_in, b_in=d_b_in, gamma=grads.gamma.at[0].set(d_gamma0),
-                           beta=grads.beta.at[0].set(d_beta0), slope=grads.slope.at[0].set(d_slope0))
+    if mode == "train":
+        grads = grads._replace(w_in=d_w_in, b_in=d_b_in, gamma=grads.gamma.at[0].set(d_gamma0),
+                               beta=grads.beta.at[0].set(d_beta0), slope=grads.slope.at[0].set(d_slope0))
     bp = bp.at[0].set(jnp.linalg.norm(delta1))
     wg = wg.at[0].set(jnp.linalg.norm(d_w_in))
     stats = LayerStats(bp, wg, ms, sds, sats, jacs, loss, accuracy)
@@ -380,7 +396,7 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
 @jax.jit
 def _profile(draws, init_idx, gain, bias_std, settings, x, y, with_jacobian):
     params = _params_from_draws(draws, init_idx, jnp.float32(1.0), bias_std)
-    return _forward_backward(params, gain, settings, x, y, with_jacobian)[1]
+    return _forward_backward(params, gain, settings, x, y, with_jacobian, mode="profile")[1]
 
 
 def _trim(a, depth):
@@ -409,7 +425,7 @@ def gradient_profile(config: MLPConfig, with_jacobian: bool = True) -> GradientP
 
 def _sweep_one(draws, init_idx, gain, bias_std, settings, x, y):
     params = _params_from_draws(draws, init_idx, jnp.float32(1.0), bias_std)
-    bp = _forward_backward(params, gain, settings, x, y, jnp.bool_(False))[1].backprop_norm
+    bp = _forward_backward(params, gain, settings, x, y, jnp.bool_(False), mode="sweep")[1].backprop_norm
     return jnp.log10(bp)
 
 
@@ -568,3 +584,5 @@ def warm_up(widths=(128,), batch_size: int = 128, input_dim: int = 64, n_classes
             for opt in optimizers:
                 for _ in train_iter(cfg, chunk, optimizer=opt, chunk=chunk):
                     pass
+    for name in activations.names():  # the edge-of-chaos line of every activation (cached)
+        theory.critical_sigma_w2(name, 0.0)

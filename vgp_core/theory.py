@@ -17,6 +17,7 @@ Newton steps on q = L(q): near the edge of chaos the iteration alone approaches 
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -102,8 +103,10 @@ def depth_scale(activation: str, sigma_w2, sigma_b2: float = 0.0):
     return xi if xi.ndim else float(xi)
 
 
+@functools.lru_cache(maxsize=1024)
 def critical_sigma_w2(activation: str, sigma_b2: float = 0.0, lo: float = 1e-3, hi: float = 100.0) -> float:
-    """sigma_w^2 at which chi_1 = 1 (edge of chaos), by bisection on log sigma_w^2; NaN if none in [lo, hi]."""
+    """sigma_w^2 at which chi_1 = 1 (edge of chaos), by bisection on log sigma_w^2; NaN if none in [lo, hi].
+    Cached: ~40 evaluations of chi_1, once per (activation, sigma_b^2)."""
     a, b = math.log(lo), math.log(hi)
     fa = chi_1(activation, lo, sigma_b2) - 1.0
     fb = chi_1(activation, hi, sigma_b2) - 1.0

@@ -116,7 +116,11 @@ class DeepNetworkPage:
 
     title = "Deep network"
 
-    def __init__(self, model: DeepNetworkModel | None = None, query: dict[str, str] | None = None):
+    def __init__(self, model: DeepNetworkModel | None = None, query: dict[str, str] | None = None,
+                 defer: bool | None = None):
+        """``query``: URL arguments (default: the session's). ``defer``: send the per-layer views first and do the
+        slower work afterwards — the gain sweep on the next tick, the Jacobian SVDs once the controls rest for
+        JACOBIAN_DELAY_MS (default: when served; without a server the deferred calls wait in ``self.pending``)."""
         self.model = model or DeepNetworkModel()
         self.notice = pn.pane.Alert("", alert_type="warning", visible=False, margin=(0, 5))
         self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
@@ -127,7 +131,9 @@ class DeepNetworkPage:
         self._counts = {"training": NonFinite(0, 0), "sweep": NonFinite(0, 0), "profile": 0}
         doc = pn.state.curdoc
         self._doc = doc if doc is not None and doc.session_context is not None else None
-        self._jacobian_pending = None
+        self._defer = self._doc is not None if defer is None else defer
+        self.pending: list = []
+        self._deferred_handles: dict[str, object] = {}
         self._runner = BackgroundRun(self._doc, self._on_trace, self._on_training_error)
         if self._doc is not None:
             pn.state.on_session_destroyed(lambda _ctx: self._runner.cancel())
@@ -210,33 +216,46 @@ class DeepNetworkPage:
         def work():
             config = self.model.config()
             with pn.io.hold():
-                self._profile = mlp.gradient_profile(config, with_jacobian=self._doc is None)
+                self._profile = mlp.gradient_profile(config, with_jacobian=not self._defer)
                 self._draw_profile()
                 self._draw_theory(config)
                 self.gain_marker.location = float(config.gain)
-                if sweep:
-                    result = mlp.gain_sweep(config, SWEEP_GAINS)
-                    self._counts["sweep"] = self.sweep_map.update(result.log10_backprop_norm.T, *GAIN_RANGE)
                 self._draw_overflow_notice()
             if self.notice.visible and self.notice.object.startswith("Invalid setting"):
                 self._show_notice("")
-            self._schedule_jacobian()
+            if sweep:
+                self._run_deferred("sweep", self._update_sweep, 0)
+            if self._defer:
+                self._run_deferred("jacobian", self._measure_jacobian, JACOBIAN_DELAY_MS)
 
         self._guard(work)
 
-    def _schedule_jacobian(self):
-        if self._doc is None:
-            return  # measured synchronously above
-        if self._jacobian_pending is not None:
-            try:
-                self._doc.remove_timeout_callback(self._jacobian_pending)
-            except ValueError:
-                pass
-        self._jacobian_pending = self._doc.add_timeout_callback(self._measure_jacobian, JACOBIAN_DELAY_MS)
+    def _run_deferred(self, key: str, fn, delay_ms: int):
+        """Run ``fn`` now (not deferring), on the event loop after ``delay_ms`` (replacing an earlier pending call
+        of the same kind), or queue it in ``self.pending`` when deferring without a server."""
+        if not self._defer:
+            fn()
+        elif self._doc is None:
+            self.pending.append(fn)
+        else:
+            old = self._deferred_handles.pop(key, None)
+            if old is not None:
+                try:
+                    self._doc.remove_timeout_callback(old)
+                except ValueError:  # already ran
+                    pass
+            self._deferred_handles[key] = self._doc.add_timeout_callback(fn, delay_ms)
+
+    def _update_sweep(self):
+        def work():
+            result = mlp.gain_sweep(self.model.config(), SWEEP_GAINS)
+            with pn.io.hold():
+                self._counts["sweep"] = self.sweep_map.update(result.log10_backprop_norm.T, *GAIN_RANGE)
+                self._draw_overflow_notice()
+
+        self._guard(work)
 
     def _measure_jacobian(self):
-        self._jacobian_pending = None
-
         def work():
             self._profile = mlp.gradient_profile(self.model.config(), with_jacobian=True)
             self._draw_profile()
