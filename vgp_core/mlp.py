@@ -261,21 +261,32 @@ def _data_keys(seed: int):
 # One hidden layer, the forward pass and the manual reverse pass
 
 
-def _hidden_layer(h_in, w, b, gamma, beta, slope, gain, settings: Settings, residual_allowed: bool):
-    """(h_out, s, phi'(s), d): s is the pre-activation after batch norm, d the diagonal factor of the Jacobian."""
-    s = gain * (h_in @ w) + b
-    mean = jnp.mean(s, axis=0)
-    var = jnp.var(s, axis=0)
-    inv = jax.lax.rsqrt(var + BN_EPS)
-    s = jnp.where(settings.batchnorm, (s - mean) * inv * gamma + beta, s)
+def _batchnorm(s_lin, gamma, beta, settings: Settings):
+    """(s, bn_scale): batch-normalised pre-activation (Ioffe & Szegedy 2015) when enabled, else s_lin and 1."""
+    def normalize(s_lin, gamma, beta):
+        mean = jnp.mean(s_lin, axis=0)
+        inv = jax.lax.rsqrt(jnp.var(s_lin, axis=0) + BN_EPS)
+        return (s_lin - mean) * inv * gamma + beta, inv * gamma
+
+    def identity(s_lin, gamma, beta):
+        return s_lin, jnp.ones_like(gamma)
+
+    # lax.cond, not jnp.where: without batch norm the batch statistics are not computed at all.
+    return jax.lax.cond(settings.batchnorm, normalize, identity, s_lin, gamma, beta)
+
+
+def _normalize_activate(s_lin, gamma, beta, slope, settings: Settings):
+    """The elementwise part of a layer, from s_lin = gain·h W + b to a = phi(BN(s_lin)).
+
+    Returns (a, s, phi'(s), bn_scale): s is the pre-activation after batch norm, and the per-example layer
+    Jacobian is ∂h_out/∂h_in = gain · W · diag(phi'(s) · bn_scale) (+ I), batch statistics held fixed.
+    """
+    s, scale = _batchnorm(s_lin, gamma, beta, settings)
     a, da = activations.value_and_derivative(settings.activation, s, slope)
-    h_out = jnp.where(settings.residual, h_in + a, a) if residual_allowed else a
-    # Per-example Jacobian ∂h_out/∂h_in = gain · W · diag(da · bn_scale) (+ I): batch statistics held fixed.
-    d = gain * da * jnp.where(settings.batchnorm, inv * gamma, 1.0)
-    return h_out, s, da, d
+    return a, s, da, scale
 
 
-def _layer_stats(h, s, d_act, act_idx):
+def _layer_stats(h, d_act, act_idx):
     sat_level = activations.SATURATION_LEVEL * activations.max_derivatives()[act_idx]
     return jnp.mean(h), jnp.std(h), jnp.mean(jnp.abs(d_act) < sat_level)
 
@@ -293,46 +304,52 @@ def _mean_singular_value(measure, w, d, residual):
     return jax.lax.cond(measure, svd_mean, lambda w, d: jnp.float32(jnp.nan), w, d)
 
 
-def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacobian, mode: str = "train"):
+def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacobian, mode: str = "train",
+                      weight=None):
     """Gradients (a Params pytree, or None) and LayerStats for one batch; loops follow ``settings.depth``.
+
+    The forward loop stores each layer's input h_{l-1} and linear output s_lin = gain·h_{l-1} W_l + b_l; the
+    reverse loop takes the VJP of the elementwise part only (batch norm and phi) and does the two matrix
+    products itself, ∂L/∂h_{l-1} = gain·(∂L/∂s_lin) W_l^T (+ ∂L/∂h_l with residuals) and
+    ∂L/∂W_l = gain·h_{l-1}^T (∂L/∂s_lin), so no forward matmul is recomputed.
 
     ``with_jacobian`` is a traced bool: measure the layer Jacobians' singular values. ``mode`` (static) says what
     the reverse pass must produce: "train" all parameter gradients, "profile" only the per-layer norms of
     ∂L/∂h_l and ∂L/∂W_l, "sweep" only ∂L/∂h_l (the gain sweep's vmapped reverse pass then carries no
-    per-gain weight gradients).
+    per-gain weight gradients). ``weight(l)`` gives W_l for l >= 1 (default ``params.w[l]``; at initialisation
+    the weights are made from the random draws layer by layer, so only the active layers are ever built).
     """
+    if weight is None:
+        weight = lambda l: params.w[l]  # noqa: E731
     capacity, width = params.b.shape
     batch = x.shape[0]
     depth = settings.depth
     zeros = jnp.zeros((capacity,), jnp.float32)
 
     # Layer 1 (input_dim -> width, no residual).
-    def first(h0, w_in, b_in, gamma0, beta0, slope0):
-        return _hidden_layer(h0, w_in, b_in, gamma0, beta0, slope0, gain, settings, residual_allowed=False)
+    s_lin1 = gain * (x @ params.w_in) + params.b_in
+    h1, _, d_act1, scale1 = _normalize_activate(s_lin1, params.gamma[0], params.beta[0], params.slope[0], settings)
+    m, sd, sat = _layer_stats(h1, d_act1, settings.activation)
+    jac1 = _mean_singular_value(with_jacobian, params.w_in, gain * d_act1 * scale1, None)
 
-    h1, s1, d_act1, d1 = first(x, params.w_in, params.b_in, params.gamma[0], params.beta[0], params.slope[0])
-    m, sd, sat = _layer_stats(h1, s1, d_act1, settings.activation)
-    jac1 = _mean_singular_value(with_jacobian, params.w_in, d1, None)
-
-    # Forward through layers 2..depth, keeping each layer's input for the reverse pass.
-    inputs = jnp.zeros((capacity, batch, width), jnp.float32)
+    # Forward through layers 2..depth, keeping each layer's input and linear output for the reverse pass.
+    saved = jnp.zeros((2, capacity, batch, width), jnp.float32)
     stats0 = (zeros.at[0].set(m), zeros.at[0].set(sd), zeros.at[0].set(sat), zeros.at[0].set(jac1))
 
-    def fwd_cond(c):
-        return c[0] < depth
-
     def fwd_body(c):
-        l, h, inputs, (ms, sds, sats, jacs) = c
-        inputs = inputs.at[l].set(h)
-        h_new, s, d_act, d = _hidden_layer(h, params.w[l], params.b[l], params.gamma[l], params.beta[l],
-                                           params.slope[l], gain, settings, residual_allowed=True)
-        m, sd, sat = _layer_stats(h_new, s, d_act, settings.activation)
-        jac = _mean_singular_value(with_jacobian, params.w[l], d, settings.residual)
+        l, h, saved, (ms, sds, sats, jacs) = c
+        w_l = weight(l)
+        s_lin = gain * (h @ w_l) + params.b[l]
+        a, _, d_act, scale = _normalize_activate(s_lin, params.gamma[l], params.beta[l], params.slope[l], settings)
+        h_new = jnp.where(settings.residual, h + a, a)
+        saved = saved.at[0, l].set(h).at[1, l].set(s_lin)
+        m, sd, sat = _layer_stats(h_new, d_act, settings.activation)
+        jac = _mean_singular_value(with_jacobian, w_l, gain * d_act * scale, settings.residual)
         stats = (ms.at[l].set(m), sds.at[l].set(sd), sats.at[l].set(sat), jacs.at[l].set(jac))
-        return l + 1, h_new, inputs, stats
+        return l + 1, h_new, saved, stats
 
-    _, h_last, inputs, (ms, sds, sats, jacs) = jax.lax.while_loop(
-        fwd_cond, fwd_body, (jnp.int32(1), h1, inputs, stats0))
+    _, h_last, saved, (ms, sds, sats, jacs) = jax.lax.while_loop(
+        lambda c: c[0] < depth, fwd_body, (jnp.int32(1), h1, saved, stats0))
 
     # Output layer and loss.
     def head(h, w_out, b_out):
@@ -343,48 +360,60 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
     delta, g_w_out, g_b_out = head_vjp(jnp.float32(1.0))
     accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == y)
 
+    is_prelu = settings.activation == activations.index("prelu")
+
+    def elementwise_vjp(s_lin, l, delta):
+        """∂L/∂s_lin (and, in training, ∂L/∂gamma, ∂L/∂beta, ∂L/∂slope) from delta = ∂L/∂a.
+
+        phi' comes from the forward-mode derivative of the selected branch; reverse-mode differentiation
+        through ``lax.switch`` would make every one of its branches emit (zero-filled) residuals, several times
+        slower than this. Only batch norm, which has no switch, goes through ``jax.vjp``.
+        """
+        (s, _), bn_vjp = jax.vjp(lambda sl, g, b: _batchnorm(sl, g, b, settings), s_lin, params.gamma[l],
+                                 params.beta[l])
+        _, da = activations.value_and_derivative(settings.activation, s, params.slope[l])
+        d_pre = delta * da
+        d_s_lin, d_gamma, d_beta = bn_vjp((d_pre, jnp.zeros_like(params.gamma[l])))
+        if mode != "train":
+            return d_s_lin, None, None, None
+        # PReLU a = slope·s for s < 0: ∂a/∂slope = min(s, 0); the other activations ignore the slope.
+        d_slope = jnp.where(is_prelu, jnp.sum(delta * jnp.minimum(s, 0.0)), 0.0)
+        return d_s_lin, d_gamma, d_beta, d_slope
+
     # Reverse pass: layer l = depth-1 .. 1 (0-based), delta = ∂L/∂h_l on entry.
-    grads0 = Params(
-        w_in=jnp.zeros_like(params.w_in), b_in=jnp.zeros_like(params.b_in), w=jnp.zeros_like(params.w),
-        b=jnp.zeros_like(params.b), gamma=jnp.zeros_like(params.gamma), beta=jnp.zeros_like(params.beta),
-        slope=jnp.zeros_like(params.slope), w_out=g_w_out, b_out=g_b_out)
-
-    def layer_fn(h_in, w, b, gamma, beta, slope):
-        return _hidden_layer(h_in, w, b, gamma, beta, slope, gain, settings, residual_allowed=True)[0]
-
-    def bwd_cond(c):
-        return c[0] >= 1
-
     def bwd_body(c):
         l, delta, g, bp, wg = c
-        layer_params = (params.w[l], params.b[l], params.gamma[l], params.beta[l], params.slope[l])
+        h_in, s_lin = saved[0, l], saved[1, l]
         bp = bp.at[l].set(jnp.linalg.norm(delta))
+        d_s, d_gamma, d_beta, d_slope = elementwise_vjp(s_lin, l, delta)
+        d_h = gain * (d_s @ weight(l).T) + jnp.where(settings.residual, delta, 0.0)
         if mode == "sweep":
-            _, vjp = jax.vjp(lambda h: layer_fn(h, *layer_params), inputs[l])
-            (d_h,) = vjp(delta)
             return l - 1, d_h, g, bp, wg
-        if mode == "profile":
-            _, vjp = jax.vjp(lambda h, w: layer_fn(h, w, *layer_params[1:]), inputs[l], params.w[l])
-            d_h, d_w = vjp(delta)
-            return l - 1, d_h, g, bp, wg.at[l].set(jnp.linalg.norm(d_w))
-        _, vjp = jax.vjp(layer_fn, inputs[l], *layer_params)
-        d_h, d_w, d_b, d_gamma, d_beta, d_slope = vjp(delta)
-        g = g._replace(w=g.w.at[l].set(d_w), b=g.b.at[l].set(d_b), gamma=g.gamma.at[l].set(d_gamma),
-                       beta=g.beta.at[l].set(d_beta), slope=g.slope.at[l].set(d_slope))
-        return l - 1, d_h, g, bp, wg.at[l].set(jnp.linalg.norm(d_w))
+        d_w = gain * (h_in.T @ d_s)
+        wg = wg.at[l].set(jnp.linalg.norm(d_w))
+        if mode == "train":
+            g = g._replace(w=g.w.at[l].set(d_w), b=g.b.at[l].set(jnp.sum(d_s, axis=0)),
+                           gamma=g.gamma.at[l].set(d_gamma), beta=g.beta.at[l].set(d_beta),
+                           slope=g.slope.at[l].set(d_slope))
+        return l - 1, d_h, g, bp, wg
 
-    carried_grads = grads0 if mode == "train" else None
-    _, delta1, grads, bp, wg = jax.lax.while_loop(bwd_cond, bwd_body,
-                                                  (depth - 1, delta, carried_grads, zeros, zeros))
-
-    _, vjp1 = jax.vjp(lambda w_in, b_in, gamma0, beta0, slope0: first(x, w_in, b_in, gamma0, beta0, slope0)[0],
-                      params.w_in, params.b_in, params.gamma[0], params.beta[0], params.slope[0])
-    d_w_in, d_b_in, d_gamma0, d_beta0, d_slope0 = vjp1(delta1)
+    grads0 = None
     if mode == "train":
-        grads = grads._replace(w_in=d_w_in, b_in=d_b_in, gamma=grads.gamma.at[0].set(d_gamma0),
-                               beta=grads.beta.at[0].set(d_beta0), slope=grads.slope.at[0].set(d_slope0))
+        grads0 = Params(
+            w_in=jnp.zeros_like(params.w_in), b_in=jnp.zeros_like(params.b_in), w=jnp.zeros_like(params.w),
+            b=jnp.zeros_like(params.b), gamma=jnp.zeros_like(params.gamma), beta=jnp.zeros_like(params.beta),
+            slope=jnp.zeros_like(params.slope), w_out=g_w_out, b_out=g_b_out)
+    _, delta1, grads, bp, wg = jax.lax.while_loop(lambda c: c[0] >= 1, bwd_body,
+                                                  (depth - 1, delta, grads0, zeros, zeros))
+
+    # Layer 1.
     bp = bp.at[0].set(jnp.linalg.norm(delta1))
+    d_s1, d_gamma0, d_beta0, d_slope0 = elementwise_vjp(s_lin1, 0, delta1)
+    d_w_in = gain * (x.T @ d_s1)
     wg = wg.at[0].set(jnp.linalg.norm(d_w_in))
+    if mode == "train":
+        grads = grads._replace(w_in=d_w_in, b_in=jnp.sum(d_s1, axis=0), gamma=grads.gamma.at[0].set(d_gamma0),
+                               beta=grads.beta.at[0].set(d_beta0), slope=grads.slope.at[0].set(d_slope0))
     stats = LayerStats(bp, wg, ms, sds, sats, jacs, loss, accuracy)
     return grads, stats
 
@@ -395,8 +424,16 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
 
 @jax.jit
 def _profile(draws, init_idx, gain, bias_std, settings, x, y, with_jacobian):
-    params = _params_from_draws(draws, init_idx, jnp.float32(1.0), bias_std)
-    return _forward_backward(params, gain, settings, x, y, with_jacobian, mode="profile")[1]
+    params, weight = _lazy_params(draws, init_idx, bias_std)
+    return _forward_backward(params, gain, settings, x, y, with_jacobian, mode="profile", weight=weight)[1]
+
+
+def _lazy_params(draws: Draws, init_idx, bias_std):
+    """Parameters at initialisation with gain 1, except the hidden weights, which ``weight(l)`` builds from the
+    draws when layer l runs (``params.w`` holds the raw draws only as a placeholder of the right shape)."""
+    params = _params_from_draws(draws._replace(z=draws.z[:1], q=draws.q[:1]), init_idx, jnp.float32(1.0),
+                                bias_std)._replace(w=draws.z)
+    return params, lambda l: initializers.apply(init_idx, draws.z[l], draws.q[l], jnp.float32(1.0))
 
 
 def _trim(a, depth):
@@ -424,8 +461,9 @@ def gradient_profile(config: MLPConfig, with_jacobian: bool = True) -> GradientP
 
 
 def _sweep_one(draws, init_idx, gain, bias_std, settings, x, y):
-    params = _params_from_draws(draws, init_idx, jnp.float32(1.0), bias_std)
-    bp = _forward_backward(params, gain, settings, x, y, jnp.bool_(False), mode="sweep")[1].backprop_norm
+    params, weight = _lazy_params(draws, init_idx, bias_std)
+    bp = _forward_backward(params, gain, settings, x, y, jnp.bool_(False), mode="sweep",
+                           weight=weight)[1].backprop_norm
     return jnp.log10(bp)
 
 
