@@ -17,7 +17,7 @@ def preset_bar(model: param.Parameterized, presets: dict[str, dict]) -> pn.layou
 
     buttons = []
     for label, values in presets.items():
-        button = pn.widgets.Button(name=label, button_type="light", margin=(2, 4))
+        button = pn.widgets.Button(label=label, color="light", margin=(2, 4))
         button.on_click(apply(values))
         buttons.append(button)
     return pn.FlexBox(*buttons, margin=(0, 0, 8, 0))

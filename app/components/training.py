@@ -1,8 +1,10 @@
 """Background training that streams partial results into a Bokeh document and is cancelled by newer runs.
 
 One worker thread per server process runs every session's training (XLA releases the GIL, so the server keeps
-answering slider moves; two CPU cores cannot train many nets at once anyway). A run checks its token before
-every chunk; starting a new run or closing the session invalidates the old token.
+answering slider moves; two CPU cores cannot train many nets at once anyway). Runs advance one chunk per task and
+go to the back of the queue after each chunk, so a class of students share the worker round-robin instead of
+waiting for one long run. A run checks its token before every chunk; starting a new run or closing the session
+invalidates the old token.
 """
 from __future__ import annotations
 
@@ -44,13 +46,27 @@ class BackgroundRun:
         if not self.is_current(token):
             return  # superseded while queued
         try:
-            for item in make_iterator():
-                if not self.is_current(token):
-                    return
-                self._deliver(token, self._on_item, item)
+            iterator = iter(make_iterator())
         except Exception as exc:  # shown as a notice on the page, never a dead worker
+            log.exception("background run failed to start")
+            self._deliver(token, self._on_error, exc)
+            return
+        self._step(token, iterator)
+
+    def _step(self, token: int, iterator) -> None:
+        """Advance one chunk, hand it over, and queue the next chunk behind other sessions' work."""
+        if not self.is_current(token):
+            return
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:
             log.exception("background run failed")
             self._deliver(token, self._on_error, exc)
+            return
+        self._deliver(token, self._on_item, item)
+        _POOL.submit(self._step, token, iterator)
 
     def _deliver(self, token, fn, item):
         def apply():

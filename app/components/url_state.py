@@ -40,11 +40,12 @@ def parse_value(p: param.Parameter, raw: str):
             return None, f"ignored {name}={text!r}: not a finite number"
         lo, hi = p.bounds or (None, None)
         clamped = min(max(value, lo if lo is not None else value), hi if hi is not None else value)
-        if isinstance(p, param.Integer):
-            clamped = int(round(clamped))
         if clamped != value:
+            clamped = int(round(clamped)) if isinstance(p, param.Integer) else clamped
             return clamped, f"{name}={text} is out of range [{lo}, {hi}]: using {clamped}"
-        return clamped, None
+        if isinstance(p, param.Integer) and not value.is_integer():
+            return int(round(value)), f"{name}={text} is not a whole number: using {int(round(value))}"
+        return (int(value) if isinstance(p, param.Integer) else value), None
     return None, f"ignored {name}: not settable from the URL"
 
 

@@ -384,27 +384,27 @@ class DeepNetworkPage:
     def controls(self) -> pn.Column:
         m = self.model
         w = pn.widgets
-        self.gain_slider = w.FloatSlider.from_param(m.param.gain, name="gain (weight scale)")
+        self.gain_slider = w.FloatSlider.from_param(m.param.gain, label="gain (weight scale)")
         # Move the gain marker in the browser while dragging, before the server answers.
         self.gain_slider.jslink(self.gain_marker, value="location")
         return pn.Column(
             "### Network",
-            w.IntSlider.from_param(m.param.depth, name="depth (hidden layers)"),
-            w.DiscreteSlider.from_param(m.param.width, name="width"),
-            w.Select.from_param(m.param.activation, name="activation"),
-            w.Select.from_param(m.param.init, name="initialization"),
+            w.IntSlider.from_param(m.param.depth, label="depth (hidden layers)"),
+            w.DiscreteSlider.from_param(m.param.width, label="width"),
+            w.Select.from_param(m.param.activation, label="activation"),
+            w.Select.from_param(m.param.init, label="initialization"),
             self.gain_slider,
-            w.FloatSlider.from_param(m.param.bias_std, name="bias std"),
-            w.Checkbox.from_param(m.param.residual, name="residual connections"),
-            w.Checkbox.from_param(m.param.batchnorm, name="batch normalization"),
-            w.IntInput.from_param(m.param.seed, name="seed"),
+            w.FloatSlider.from_param(m.param.bias_std, label="bias std"),
+            w.Checkbox.from_param(m.param.residual, label="residual connections"),
+            w.Checkbox.from_param(m.param.batchnorm, label="batch normalization"),
+            w.IntInput.from_param(m.param.seed, label="seed"),
             "### Training",
-            w.Select.from_param(m.param.optimizer, name="optimizer"),
-            w.DiscreteSlider.from_param(m.param.learning_rate, name="learning rate"),
-            w.FloatSlider.from_param(m.param.clip_norm, name="clip norm (0 = off)"),
-            w.IntSlider.from_param(m.param.steps, name="training steps"),
-            w.Checkbox.from_param(m.param.auto_train, name="train automatically"),
-            w.IntSlider.from_param(m.param.shown_step, name="step shown in per-layer views"),
+            w.Select.from_param(m.param.optimizer, label="optimizer"),
+            w.DiscreteSlider.from_param(m.param.learning_rate, label="learning rate"),
+            w.FloatSlider.from_param(m.param.clip_norm, label="clip norm (0 = off)"),
+            w.IntSlider.from_param(m.param.steps, label="training steps"),
+            w.Checkbox.from_param(m.param.auto_train, label="train automatically"),
+            w.IntSlider.from_param(m.param.shown_step, label="step shown in per-layer views"),
             self.progress, self.progress_text,
             width=320,
         )

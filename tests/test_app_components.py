@@ -1,0 +1,97 @@
+"""The shared UI components and the deep page's model/view wiring, without a browser."""
+import threading
+import time
+
+import numpy as np
+import param
+import pytest
+
+from app.components import training
+from app.components.numeric import UNDERFLOW_SENTINEL, log10_for_image
+from app.components.url_state import apply_query, parse_value
+
+
+class Model(param.Parameterized):
+    depth = param.Integer(50, bounds=(1, 256))
+    gain = param.Number(1.0, bounds=(0.1, 4.0))
+    act = param.Selector(default="tanh", objects=["tanh", "relu"])
+    width = param.Selector(default=128, objects=[64, 128])
+    residual = param.Boolean(False)
+
+
+def test_query_values_are_clamped_or_ignored_one_by_one():
+    m = Model()
+    notices = apply_query(m, ["depth", "gain", "act", "width", "residual"],
+                          {"depth": "999", "gain": "nan", "act": "relu", "width": "64", "residual": "maybe"})
+    assert m.depth == 256 and m.act == "relu" and m.width == 64  # valid values apply despite the bad ones
+    assert m.gain == 1.0 and m.residual is False
+    assert any("depth=999 is out of range" in n for n in notices)
+    assert any("gain='nan'" in n for n in notices)
+    assert any("residual='maybe'" in n for n in notices)
+    assert parse_value(Model.param.depth, "12.6") == (13, "depth=12.6 is not a whole number: using 13")
+    assert parse_value(Model.param.depth, "12") == (12, None)
+    assert parse_value(Model.param.gain, "abc")[0] is None
+
+
+def test_log10_image_marks_overflow_and_underflow():
+    img, counts, (lo, hi) = log10_for_image(np.array([[0.0, np.inf], [-np.inf, np.nan]]))
+    assert counts.overflow == 2 and counts.underflow == 1
+    assert np.isnan(img[0, 1]) and np.isnan(img[1, 1]) and img[1, 0] == UNDERFLOW_SENTINEL
+    assert lo < hi
+
+
+def test_background_runs_are_cancelled_and_share_the_worker():
+    got = {"a": [], "b": []}
+    done = threading.Event()
+
+    def gen(name, n):
+        for i in range(n):
+            time.sleep(0.01)
+            yield (name, i)
+        if name == "b":
+            done.set()
+
+    a = training.BackgroundRun(None, lambda item: got["a"].append(item), lambda exc: None)
+    b = training.BackgroundRun(None, lambda item: got["b"].append(item), lambda exc: None)
+    a.start(lambda: gen("a", 1000))
+    b.start(lambda: gen("b", 5))
+    assert done.wait(10), "run b starved behind run a: chunks must interleave"
+    a.cancel()
+    time.sleep(0.1)
+    n = len(got["a"])
+    time.sleep(0.2)
+    assert len(got["a"]) == n < 1000  # the cancelled run stopped
+    assert [i for _, i in got["b"]] == list(range(5))
+
+
+def test_deep_page_every_control_changes_its_views():
+    from app.pages.deep import DeepNetworkModel, DeepNetworkPage
+
+    model = DeepNetworkModel(auto_train=False, depth=12, width=32)
+    page = DeepNetworkPage(model, query={})
+    page.panel()
+
+    def snapshot():
+        return {name: {k: np.asarray(v).tobytes() for k, v in src.data.items() if k != "image"}
+                | {"image": np.asarray(src.data["image"][0]).tobytes() if "image" in src.data else b""}
+                for name, src in (("profile", page.profile.source), ("stats", page.stats.source),
+                                  ("sweep", page.sweep_map.source))}
+
+    for name, value in [("depth", 13), ("width", 64), ("activation", "relu"), ("init", "he_normal"), ("gain", 1.3),
+                        ("bias_std", 0.2), ("residual", True), ("batchnorm", True), ("seed", 3)]:
+        before = snapshot()
+        setattr(model, name, value)
+        assert snapshot()["profile"] != before["profile"], name
+        if name != "gain":
+            assert snapshot()["sweep"] != before["sweep"], name
+    assert page.gain_marker.location == pytest.approx(1.3)
+    # mean-field text disappears (honestly) with batch norm
+    assert "does not apply" in page.theory_text.object
+
+
+def test_deep_page_invalid_programmatic_value_gives_notice():
+    from app.pages.deep import DeepNetworkModel, DeepNetworkPage
+
+    page = DeepNetworkPage(DeepNetworkModel(auto_train=False, depth=5, width=16), query={"depth": "0"})
+    assert page.model.depth == 1
+    assert page.notice.visible and "depth=0 is out of range" in page.notice.object
