@@ -1,0 +1,29 @@
+# vgp-explorer classroom image: the app and its JAX engine, served by `panel serve`, offline, as a non-root user.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VGP_JAX_CACHE_DIR=/opt/vgp/jax-cache
+
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin vgp
+WORKDIR /opt/vgp
+
+# Dependencies first (cached layer), then the code.
+COPY pyproject.toml README.md ./
+COPY vgp_core ./vgp_core
+RUN pip install --no-cache-dir . && rm -rf build ./*.egg-info
+COPY app ./app
+COPY assets ./assets
+COPY deploy/serve.sh ./deploy/serve.sh
+
+# Pre-warm JAX's persistent compilation cache so the first student never waits for XLA.
+RUN python -c "from app.warmup import warm_up_all; print('warm-up', round(warm_up_all(), 1), 's')" \
+    && chown -R vgp:vgp /opt/vgp/jax-cache
+
+USER 10001:10001
+EXPOSE 5006
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/liveness' % os.environ.get('VGP_PORT', '5006'), timeout=4)"]
+CMD ["/opt/vgp/deploy/serve.sh"]
