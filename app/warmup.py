@@ -19,7 +19,19 @@ def warm_up_all() -> float:
 
     t0 = time.perf_counter()
     mlp.warm_up(widths=(128,), gains=SWEEP_GAINS)
+    _warm_up_doya_cliff()
     return time.perf_counter() - t0
+
+
+def _warm_up_doya_cliff() -> None:
+    """The Bifurcation and Loss-cliff pages' programs, for the grid sizes those pages use."""
+    from vgp_core import cliff, doya
+
+    from .pages import bifurcation as bif
+    from .pages import cliff as cliff_page
+
+    doya.warm_up(map_shape=(bif.MAP_N, bif.MAP_N), hysteresis_n=bif.HYSTERESIS_N)
+    cliff.warm_up(loss_grid=cliff_page.LOSS_N, surface_shape=cliff_page.SURFACE_SHAPE)
 
 
 def start_background_warmup() -> None:

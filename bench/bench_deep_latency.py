@@ -69,6 +69,14 @@ def main():
             fn()
             times.append((time.perf_counter() - t) * 1e3)
         print(f"{label:<40} p50 {np.percentile(times, 50):7.1f} ms   p95 {np.percentile(times, 95):7.1f} ms")
+    # the cost follows the active depth (one compiled program per capacity bucket, a while_loop inside)
+    for depth in (10, 50, 64, 65, 128, 256):
+        c = cfg.replace(depth=depth)
+        mlp.gradient_profile(c, with_jacobian=False)
+        t = time.perf_counter()
+        for _ in range(10):
+            mlp.gradient_profile(c, with_jacobian=False)
+        print(f"profile at depth {depth:>3} (capacity {c.capacity:>3}): {(time.perf_counter() - t) * 100:6.1f} ms")
 
 
 if __name__ == "__main__":

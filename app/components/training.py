@@ -17,13 +17,19 @@ from typing import Callable, Iterator
 
 log = logging.getLogger(__name__)
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vgp-train")
+#: A second worker for slow views (e.g. the Bifurcation page's sensitivity map), so that they never wait behind a
+#: training run or the start-up warm-up: pass it as ``BackgroundRun(..., executor=VIEWS_POOL)``.
+VIEWS_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vgp-views")
 
 
 class BackgroundRun:
     """Runs ``make_iterator()`` on the worker and hands every item to ``on_item`` on the document's thread."""
 
-    def __init__(self, doc, on_item: Callable[[object], None], on_error: Callable[[Exception], None]):
+    def __init__(self, doc, on_item: Callable[[object], None], on_error: Callable[[Exception], None],
+                 executor: concurrent.futures.Executor | None = None):
+        """``executor``: where runs execute (default: the training worker)."""
         self._doc = doc
+        self._executor = executor or _POOL
         self._on_item = on_item
         self._on_error = on_error
         self._tokens = itertools.count(1)
@@ -33,7 +39,7 @@ class BackgroundRun:
     def start(self, make_iterator: Callable[[], Iterator]) -> None:
         with self._lock:
             self._token = token = next(self._tokens)
-        _POOL.submit(self._run, token, make_iterator)
+        self._executor.submit(self._run, token, make_iterator)
 
     def cancel(self) -> None:
         with self._lock:
@@ -66,7 +72,7 @@ class BackgroundRun:
             self._deliver(token, self._on_error, exc)
             return
         self._deliver(token, self._on_item, item)
-        _POOL.submit(self._step, token, iterator)
+        self._executor.submit(self._step, token, iterator)
 
     def _deliver(self, token, fn, item):
         def apply():

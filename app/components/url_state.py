@@ -29,6 +29,10 @@ def parse_value(p: param.Parameter, raw: str):
         for obj in p.objects:
             if str(obj) == text:
                 return obj, None
+        number = _as_float(text)  # the mirror writes floats with %g: "1" must select 1.0 again
+        for obj in p.objects:
+            if number is not None and isinstance(obj, (int, float)) and not isinstance(obj, bool) and obj == number:
+                return obj, None
         options = ", ".join(str(o) for o in p.objects)
         return None, f"ignored {name}={text!r}: choose one of {options}"
     if isinstance(p, param.Number):  # Integer is a Number
@@ -47,6 +51,13 @@ def parse_value(p: param.Parameter, raw: str):
             return int(round(value)), f"{name}={text} is not a whole number: using {int(round(value))}"
         return (int(value) if isinstance(p, param.Integer) else value), None
     return None, f"ignored {name}: not settable from the URL"
+
+
+def _as_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def apply_query(model: param.Parameterized, names: Iterable[str], query: dict[str, str]) -> list[str]:

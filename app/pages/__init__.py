@@ -18,4 +18,17 @@ def _deep():
     return DeepNetworkPage()
 
 
-PAGES = (PageSpec("deep", "Deep network", _deep),)
+def _bifurcation():
+    from .bifurcation import BifurcationPage
+
+    return BifurcationPage()
+
+
+def _cliff():
+    from .cliff import LossCliffPage
+
+    return LossCliffPage()
+
+
+PAGES = (PageSpec("deep", "Deep network", _deep), PageSpec("bifurcation", "Bifurcation", _bifurcation),
+         PageSpec("cliff", "Loss cliff", _cliff),)

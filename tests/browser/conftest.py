@@ -99,3 +99,78 @@ def app_server(tmp_path_factory):
 def server_errors(server: Server) -> list[str]:
     return [line for line in server.log().splitlines() if "Traceback" in line or " ERROR" in line
             or "Error in" in line]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Page helpers shared by the page tests
+# ---------------------------------------------------------------------------------------------------------------
+def open_page(page, url, console, requests):
+    page.on("console", lambda m: console.append((m.type, m.text)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.set_viewport_size({"width": 1500, "height": 1350})
+    page.goto(url, timeout=120_000)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any("is now open" in t for _, t in console):
+        page.wait_for_timeout(200)
+    assert any("is now open" in t for _, t in console), console
+
+
+def wait_for_change(page, before: str, timeout: float = 60.0) -> str:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        now = page.evaluate(SIGNATURE_JS)
+        if now != before:
+            return now
+        page.wait_for_timeout(100)
+    raise AssertionError("the plots' data did not change")
+
+
+def wait_until_quiet(page, quiet: float = 3.0, timeout: float = 120.0) -> str:
+    """Wait until no data source changes for ``quiet`` seconds (training streams chunks)."""
+    sig, last_change, deadline = page.evaluate(SIGNATURE_JS), time.time(), time.time() + timeout
+    while time.time() < deadline:
+        page.wait_for_timeout(250)
+        now = page.evaluate(SIGNATURE_JS)
+        if now != sig:
+            sig, last_change = now, time.time()
+        elif time.time() - last_change > quiet:
+            return sig
+    return sig
+
+
+def slider_handle(page, label: str):
+    """The noUiSlider handle of the Panel slider whose title starts with ``label``."""
+    slider = page.locator(".bk-input-group", has=page.locator(".bk-slider-title", has_text=label)).first
+    return slider.locator(".noUi-handle").first
+
+
+def discrete_slider_handle(page, label: str):
+    """The handle of a Panel DiscreteSlider (a column holding a label and a title-less slider) labelled ``label``:
+    the innermost column that contains the label."""
+    column = page.locator(".bk-panel-models-layout-Column", has=page.get_by_text(label)).last
+    return column.locator(".noUi-handle").first
+
+
+def press_slider(page, label: str, key: str = "ArrowRight") -> None:
+    """Move the slider titled ``label`` (a plain or a discrete slider) by one step with the keyboard."""
+    titled = page.locator(".bk-slider-title", has_text=label)
+    handle = slider_handle(page, label) if titled.count() else discrete_slider_handle(page, label)
+    handle.focus()
+    handle.press(key)
+
+
+def assert_clean(console, requests, server: Server) -> None:
+    """No browser console errors, no request off localhost, no server-side errors."""
+    errors = [t for kind, t in console if kind == "error"]
+    assert errors == [], errors
+    offsite = [u for u in requests if not u.startswith(("http://localhost", "http://127.0.0.1", "ws://", "data:",
+                                                        "blob:"))]
+    assert offsite == [], offsite
+    assert server_errors(server) == []
+
+
+def click_figure(page, css_class: str, fx: float, fy: float) -> None:
+    """A mouse click at the fraction (fx, fy) of the Bokeh figure with CSS class ``css_class`` (on its canvas)."""
+    box = page.locator(f".{css_class}").first.bounding_box()
+    assert box is not None, css_class
+    page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])

@@ -1,55 +1,12 @@
 """The deep-network page in a real browser: it loads, moving controls changes the plots' data, no errors."""
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import pytest
 
-from .conftest import ROOT, SIGNATURE_JS, server_errors
+from .conftest import ROOT, open_page, server_errors, slider_handle, wait_for_change, wait_until_quiet
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "assets" / "deep-network.png"
-
-
-def open_page(page, url, console, requests):
-    page.on("console", lambda m: console.append((m.type, m.text)))
-    page.on("request", lambda r: requests.append(r.url))
-    page.set_viewport_size({"width": 1500, "height": 1350})
-    page.goto(url, timeout=120_000)
-    deadline = time.time() + 120
-    while time.time() < deadline and not any("is now open" in t for _, t in console):
-        page.wait_for_timeout(200)
-    assert any("is now open" in t for _, t in console), console
-
-
-def wait_for_change(page, before: str, timeout: float = 60.0) -> str:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        now = page.evaluate(SIGNATURE_JS)
-        if now != before:
-            return now
-        page.wait_for_timeout(100)
-    raise AssertionError("the plots' data did not change")
-
-
-def wait_until_quiet(page, quiet: float = 3.0, timeout: float = 120.0) -> str:
-    """Wait until no data source changes for ``quiet`` seconds (training streams chunks)."""
-    sig, last_change, deadline = page.evaluate(SIGNATURE_JS), time.time(), time.time() + timeout
-    while time.time() < deadline:
-        page.wait_for_timeout(250)
-        now = page.evaluate(SIGNATURE_JS)
-        if now != sig:
-            sig, last_change = now, time.time()
-        elif time.time() - last_change > quiet:
-            return sig
-    return sig
-
-
-def slider_handle(page, label: str):
-    """The noUiSlider handle of the Panel slider whose title starts with ``label``."""
-    slider = page.locator(".bk-input-group", has=page.locator(".bk-slider-title", has_text=label)).first
-    return slider.locator(".noUi-handle").first
 
 
 def test_deep_page_controls_change_plots(page, app_server):

@@ -1,0 +1,517 @@
+"""Page "Loss cliff": the geometric view of exploding gradients — a loss with a wall, plain gradient descent that is
+catapulted over it, and norm clipping that keeps the step controlled (seed 000, "Geometric model"; Pascanu, Mikolov
+& Bengio 2013, Fig. 6 and Algorithm 1).
+
+``LossCliffModel`` declares every control; ``LossCliffPage`` owns the figures (created once) and updates their data
+sources in place. Every number shown comes from ``vgp_core.cliff``; this module only chooses plot windows, picks
+the replayed step and formats values.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import panel as pn
+import param
+from bokeh.events import Tap
+from bokeh.models import ColumnDataSource, Range1d, Span
+from bokeh.plotting import figure
+
+from vgp_core import ConfigError, cliff, doya
+
+from ..components.heatmap import LogHeatmap
+from ..components.log_profile import LogProfile
+from ..components.numeric import NonFinite, safe_log10
+from ..components.presets import preset_bar
+from ..components.url_state import apply_query, mirror_to_url, session_query
+
+log = logging.getLogger(__name__)
+
+#: Fixed grid sizes (one compiled program each; warmed up by app/warmup.py).
+LOSS_UNIFORM = 120  # samples of L(b) uniform over the plotted window ...
+LOSS_DENSE = 40  # ... plus this many on each side of the wall, spaced geometrically (the wall is narrow)
+LOSS_N = LOSS_UNIFORM + 2 * LOSS_DENSE
+#: Seed 000: the wall of L(b) for w = 5, x(0) = 0.5 lies at b = -2.5 (where x(0) is the unstable equilibrium).
+#: Used only to place the dense samples; the wall drawn is where the engine's |dL/db| is largest.
+SEED_WALL_B = -2.5
+DENSE_OFFSETS = np.geomspace(1e-6, 0.05, LOSS_DENSE)
+LOSS_WINDOW = (-3.0, -2.0)  # the 1-D plot shows at least this range of b (seed 000)
+SURFACE_W = (-2.0, 12.0)
+SURFACE_B = (-8.0, 2.0)
+SURFACE_SHAPE = (160, 160)  # (n_w, n_b)
+SURFACE_W_GRID = np.linspace(*SURFACE_W, SURFACE_SHAPE[0])
+SURFACE_B_GRID = np.linspace(*SURFACE_B, SURFACE_SHAPE[1])
+LEARNING_RATES = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+CLIP_NORMS = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0]
+MAX_DESCENT_STEPS = 300
+
+ONE_D = ["b", "steps", "learning_rate", "clip_norm", "descent_steps"]
+TWO_D = ["start_w", "start_b", "pascanu_steps", "learning_rate", "clip_norm", "descent_steps"]
+URL_PARAMS = ["b", "steps", "start_w", "start_b", "pascanu_steps", "learning_rate", "clip_norm", "descent_steps",
+              "shown_step", "surface"]
+
+_NEXT_TO_WALL = dict(b=-2.51, steps=200, start_w=4.5, start_b=-1.75, pascanu_steps=50, learning_rate=1.0,
+                     descent_steps=50)
+PRESETS = {
+    "start next to the wall (clipping 0.1)": dict(_NEXT_TO_WALL, clip_norm=0.1),
+    "no clipping vs clipping 1": dict(_NEXT_TO_WALL, clip_norm=1.0),
+    "the plain path falls off later (2-D start (4.5, −3))": dict(_NEXT_TO_WALL, start_w=4.5, start_b=-3.0,
+                                                                clip_norm=1.0, descent_steps=60),
+    "far from the wall: clipping changes nothing": dict(_NEXT_TO_WALL, b=-2.3, start_w=8.0, start_b=-3.0,
+                                                       clip_norm=0.1),
+    "longer sequence T = 1000: taller, narrower wall": dict(_NEXT_TO_WALL, steps=1000, clip_norm=0.1),
+}
+
+EXPLANATION = (
+    ("md", """### What you see
+**1-D (seed 000).** Doya's neuron with w = 5 from x(0) = 0.5 for T steps, and the loss"""),
+    ("tex", r"L(b) = \big(0.855 - x_T(b)\big)^2 ."),
+    ("md", """Above b ≈ −2.5 the state settles on the upper attractor and L ≈ 0; below, x(0) = 0.5 lies under
+the unstable equilibrium, x falls to the lower attractor and L ≈ 0.5. In between is a **wall** whose slope
+|dL/db| grows geometrically with T (right plot, log scale). Far from the wall the gradient is small (vanishing);
+at the wall it is huge (exploding).
+
+**Gradient descent** steps θ ← θ − η g. Next to the wall g is huge, so a plain step **jumps over the wall** and
+lands far away. **Norm clipping** (Pascanu et al. 2013) rescales the gradient first,"""),
+    ("tex", r"\|g\| \ge \theta \;\Rightarrow\; g \leftarrow \theta\,\frac{g}{\|g\|},\qquad "
+            r"\|\Delta\| \le \eta\,\theta,"),
+    ("md", """so the step keeps its direction but stays controlled.
+
+**2-D (Pascanu et al. 2013, Fig. 6).** x_t = w σ(x_{t−1}) + b, x_0 = 0.5, E = (σ(x_T) − 0.7)² over (w, b): the
+cliff is the sharp diagonal edge. **Click the heatmap** to start both paths there (or the L(b) plot for the 1-D
+start), then replay them step by step with the step slider or ▶. **Magenta**: overflowed float32."""),
+)
+
+
+def explanation_panel() -> pn.Column:
+    parts = [pn.pane.LaTeX(f"$${body}$$", renderer="katex", margin=(0, 10)) if kind == "tex"
+             else pn.pane.Markdown(body, disable_math=True, margin=(0, 10)) for kind, body in EXPLANATION]
+    return pn.Column(*parts, width=520)
+
+
+class LossCliffModel(param.Parameterized):
+    """Every control of the page, with bounds, defaults and a description."""
+
+    b = param.Number(-2.51, bounds=(-3.5, -1.5), step=0.005,
+                     doc="Start of the 1-D descent: the bias b of Doya's neuron (w = 5, x(0) = 0.5).")
+    steps = param.Integer(doya.DEFAULT_STEPS, bounds=(10, doya.MAX_STEPS),
+                          doc="T of the 1-D loss L(b) = (0.855 − x(T))².")
+    start_w = param.Number(4.5, bounds=SURFACE_W, step=0.05, doc="Start of the 2-D descent: w.")
+    start_b = param.Number(-1.75, bounds=SURFACE_B, step=0.05, doc="Start of the 2-D descent: b.")
+    pascanu_steps = param.Integer(cliff.PASCANU_STEPS, bounds=(5, 200),
+                                  doc="T of Pascanu's loss E = (σ(x_T) − 0.7)².")
+    learning_rate = param.Selector(default=1.0, objects=LEARNING_RATES, doc="Learning rate η (both problems).")
+    clip_norm = param.Selector(default=0.1, objects=CLIP_NORMS,
+                               doc="Clipping threshold θ of the clipped path (the plain path is never clipped).")
+    descent_steps = param.Integer(50, bounds=(1, MAX_DESCENT_STEPS), doc="Number of gradient-descent steps.")
+    shown_step = param.Integer(50, bounds=(0, MAX_DESCENT_STEPS), doc="Replay: paths are drawn up to this step.")
+    surface = param.Selector(default="loss", objects={"loss E": "loss", "log10 ‖∇E‖": "grad"},
+                             doc="Quantity of the 2-D heatmap.")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.param.shown_step.bounds = (0, int(self.descent_steps))
+        self.param.watch(self._bound_shown_step, ["descent_steps"])
+
+    def _bound_shown_step(self, event):
+        n = int(event.new)
+        self.param.shown_step.bounds = (0, n)
+        if self.shown_step > n or self.shown_step == event.old:  # clamp; a replay at the end follows the end
+            self.shown_step = n
+
+
+def _outward(lo: float, hi: float, snap: float = 0.5) -> tuple[float, float]:
+    return math.floor(lo / snap) * snap, math.ceil(hi / snap) * snap
+
+
+def _fmt(v: float, digits: int = 3) -> str:
+    if math.isnan(v):
+        return "NaN (overflow)"
+    if math.isinf(v):
+        return "∞ (overflow)"
+    return f"{v:.{digits}g}"
+
+
+class LossCliffPage:
+    """The views of ``LossCliffModel``: created once per session, then updated in place."""
+
+    title = "Loss cliff"
+
+    def __init__(self, model: LossCliffModel | None = None, query: dict[str, str] | None = None):
+        """``query``: URL arguments (default: the session's). Every update here takes milliseconds, so nothing is
+        deferred."""
+        self.model = model or LossCliffModel()
+        self.notice = pn.pane.Alert("", alert_type="warning", visible=False, margin=(0, 5))
+        self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
+        query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
+        self._build_figures()
+        self._d1: cliff.Descent | None = None
+        self._d2: cliff.Descent | None = None
+        self._curve: cliff.LossCurve | None = None
+        self._curve_key = None
+        self._window = None
+        self._surface: cliff.PascanuSurface | None = None
+        self._surface_steps = None
+        self._cliff_b = float("nan")
+        self._counts = {"surface": NonFinite(0, 0)}
+        self.model.param.watch(self._on_change, sorted(set(ONE_D) | set(TWO_D)))
+        self.model.param.watch(self._on_replay, ["shown_step"])
+        self.model.param.watch(self._on_surface_view, ["surface"])
+        self._refresh(set(ONE_D) | set(TWO_D))
+        mirror_to_url(self.model, URL_PARAMS)
+        if query_notices:
+            self._show_notice("Link settings adjusted: " + "; ".join(query_notices))
+
+    # ------------------------------------------------------------------------------------------------ figures
+    def _build_figures(self):
+        tools = "pan,wheel_zoom,box_zoom,reset,save"
+        plain, clipped = "#d62728", "#2ca02c"
+        self.b_range = Range1d(*LOSS_WINDOW)
+        self.curve_source = ColumnDataSource(data=dict(b=np.zeros(0), loss=np.zeros(0)))
+        self.path1 = {k: ColumnDataSource(data=dict(b=np.zeros(0), loss=np.zeros(0), grad=np.zeros(0)))
+                      for k in ("plain", "clipped")}
+        self.now1 = ColumnDataSource(data=dict(b=np.zeros(0), loss=np.zeros(0), grad=np.zeros(0),
+                                               color=np.array([], dtype=object)))
+        fig = figure(title="1-D: L(b) with the descent paths (click to start there)", x_axis_label="b",
+                     y_axis_label="L(b) = (0.855 − x(T))²", height=330, width=520, tools=tools,
+                     toolbar_location="above", x_range=self.b_range, css_classes=["vgp-loss-curve"])
+        fig.line("b", "loss", source=self.curve_source, color="#1f77b4", line_width=2, legend_label="L(b)")
+        for key, color, dash in (("plain", plain, "solid"), ("clipped", clipped, "dashed")):
+            fig.line("b", "loss", source=self.path1[key], color=color, line_width=1.5, line_dash=dash,
+                     legend_label=f"{key} descent")
+            fig.scatter("b", "loss", source=self.path1[key], color=color, size=6)
+        fig.scatter("b", "loss", source=self.now1, color="color", size=13, marker="star")
+        self.wall1 = Span(location=SEED_WALL_B, dimension="height", line_color="black", line_dash="dotted",
+                          line_width=2)
+        fig.add_layout(self.wall1)
+        fig.legend.location = "top_right"
+        fig.legend.background_fill_alpha = 0.6
+        fig.legend.click_policy = "hide"
+        fig.on_event(Tap, self._on_curve_tap)
+        self.curve_figure = fig
+
+        self.grad_profile = LogProfile("|dL/db| on a log scale", {
+            "grad": dict(legend_label="|dL/db|", color="#1f77b4", line_width=2)},
+            x_label="b", y_label="|dL/db|", x_tooltip="b", legend_location="top_right")
+        gfig = self.grad_profile.figure
+        gfig.x_range = self.b_range
+        for key, color in (("plain", plain), ("clipped", clipped)):
+            gfig.scatter("b", "grad", source=self.path1[key], color=color, size=6, legend_label=f"{key} path")
+        self.wall2 = Span(location=SEED_WALL_B, dimension="height", line_color="black", line_dash="dotted",
+                          line_width=2)
+        gfig.add_layout(self.wall2)
+
+        self.surface_map = LogHeatmap("2-D (Pascanu et al.): E(w, b) with both paths — click to start",
+                                      "w", y_label="b", value_label=self._surface_label(),
+                                      y_tooltip=("b", "$y{0.00}"), css_classes=["vgp-cliff-surface"])
+        sfig = self.surface_map.figure
+        sfig.x_range = Range1d(*SURFACE_W)
+        sfig.y_range = Range1d(*SURFACE_B)
+        self.path2 = {k: ColumnDataSource(data=dict(w=np.zeros(0), b=np.zeros(0))) for k in ("plain", "clipped")}
+        self.start2 = ColumnDataSource(data=dict(w=np.zeros(0), b=np.zeros(0)))
+        self.now2 = ColumnDataSource(data=dict(w=np.zeros(0), b=np.zeros(0), color=np.array([], dtype=object)))
+        for key, color, dash in (("plain", "#ff4040", "solid"), ("clipped", "#40ff40", "dashed")):
+            sfig.line("w", "b", source=self.path2[key], color=color, line_width=2, line_dash=dash,
+                      legend_label=f"{key} descent")
+            sfig.scatter("w", "b", source=self.path2[key], color=color, size=5)
+        sfig.scatter("w", "b", source=self.now2, color="color", line_color="white", size=14, marker="star")
+        sfig.scatter("w", "b", source=self.start2, marker="circle", size=12, fill_color="white", line_color="black",
+                     line_width=2, legend_label="start (click)")
+        sfig.legend.location = "bottom_left"
+        sfig.legend.background_fill_alpha = 0.6
+        sfig.on_event(Tap, self._on_surface_tap)
+
+        self.step_profile = LogProfile("Step length per descent step (clipped: at most η·θ)", {
+            "plain_1d": dict(legend_label="plain, 1-D", color=plain, line_width=2),
+            "clipped_1d": dict(legend_label="clipped, 1-D", color=clipped, line_width=2),
+            "plain_2d": dict(legend_label="plain, 2-D", color=plain, line_width=2, line_dash="dotted"),
+            "clipped_2d": dict(legend_label="clipped, 2-D", color=clipped, line_width=2, line_dash="dotted"),
+            "cap": dict(legend_label="η·θ", color="black", line_width=1, line_dash="dashed"),
+        }, x_label="descent step", y_label="‖Δθ‖", x_tooltip="step", legend_location="bottom_right")
+        self.loss_profile = LogProfile("Loss along the paths", {
+            "plain_1d": dict(legend_label="plain, 1-D: L", color=plain, line_width=2),
+            "clipped_1d": dict(legend_label="clipped, 1-D: L", color=clipped, line_width=2),
+            "plain_2d": dict(legend_label="plain, 2-D: E", color=plain, line_width=2, line_dash="dotted"),
+            "clipped_2d": dict(legend_label="clipped, 2-D: E", color=clipped, line_width=2, line_dash="dotted"),
+        }, x_label="descent step", y_label="loss", x_tooltip="step", legend_location="center_right")
+        self.step_markers = []
+        for prof in (self.step_profile, self.loss_profile):
+            prof.figure.legend.label_text_font_size = "8pt"
+            prof.figure.legend.spacing = 0
+            span = Span(location=0, dimension="height", line_color="#888", line_width=2)
+            prof.figure.add_layout(span)
+            self.step_markers.append(span)
+        self.summary = pn.pane.Markdown("", disable_math=True, margin=(0, 5), width=1060)
+
+    def _surface_label(self) -> str:
+        return "E(w, b)" if self.model.surface == "loss" else "log10 ‖∇E‖"
+
+    # ------------------------------------------------------------------------------------------------ events
+    def _on_change(self, *events):
+        self._refresh({e.name for e in events})
+
+    def _on_replay(self, *events):
+        self._guard(self._draw_paths)
+
+    def _on_surface_view(self, *events):
+        self._guard(self._draw_surface)
+
+    def _on_curve_tap(self, event):
+        """A click on the L(b) plot starts the 1-D descent at that b (clamped to the control's bounds)."""
+        if event.x is None:
+            return
+        lo, hi = self.model.param.b.bounds
+        self.model.b = round(min(max(float(event.x), lo), hi), 4)
+
+    def _on_surface_tap(self, event):
+        """A click on the heatmap starts the 2-D descent at that (w, b) (clamped to the controls' bounds)."""
+        if event.x is None or event.y is None:
+            return
+        (wl, wh), (bl, bh) = self.model.param.start_w.bounds, self.model.param.start_b.bounds
+        self.model.param.update(start_w=round(min(max(float(event.x), wl), wh), 3),
+                                start_b=round(min(max(float(event.y), bl), bh), 3))
+
+    def _guard(self, fn, *args):
+        """Run an update; a ConfigError or any failure becomes a notice, never a traceback or a dead view."""
+        try:
+            fn(*args)
+            return True
+        except ConfigError as exc:
+            self._show_notice(f"Invalid setting: {exc}")
+        except Exception as exc:  # pragma: no cover - defensive: keep the session alive
+            log.exception("update failed")
+            self._show_notice(f"Could not update the plots: {exc}")
+        return False
+
+    def _show_notice(self, text: str):
+        self.notice.object = text
+        self.notice.visible = bool(text)
+
+    # ------------------------------------------------------------------------------------------------ updates
+    def _refresh(self, names: set):
+        def work():
+            m = self.model
+            lr, clip, n = float(m.learning_rate), float(m.clip_norm), int(m.descent_steps)
+            one, two = bool(names & set(ONE_D)), bool(names & set(TWO_D))
+            d1 = curve = d2 = surface = None
+            if one:
+                d1 = cliff.descend(float(m.b), lr, n, clip_norm=clip, loss_steps=int(m.steps))
+                window = self._b_window(d1)
+                key = (int(m.steps), window)
+                if key != self._curve_key:
+                    curve = cliff.loss(self._loss_grid(window), steps=int(m.steps))
+            if two:
+                d2 = cliff.descend((float(m.start_w), float(m.start_b)), lr, n, clip_norm=clip, problem="pascanu",
+                                   loss_steps=int(m.pascanu_steps))
+                if int(m.pascanu_steps) != self._surface_steps:
+                    surface = cliff.pascanu_loss(SURFACE_W_GRID, SURFACE_B_GRID, steps=int(m.pascanu_steps))
+            with pn.io.hold():
+                if d1 is not None:
+                    self._d1 = d1
+                if curve is not None:
+                    self._curve, self._curve_key = curve, key
+                    self._draw_curve(window)
+                if d1 is not None and self._window != self._curve_key[1]:  # a user's zoom survives other moves
+                    self._window = self._curve_key[1]
+                    self.b_range.update(start=self._window[0], end=self._window[1])
+                if d2 is not None:
+                    self._d2 = d2
+                if surface is not None:
+                    self._surface, self._surface_steps = surface, int(m.pascanu_steps)
+                    self._draw_surface()
+                self._draw_steps()
+                self._draw_paths()
+            if self.notice.visible and self.notice.object.startswith("Invalid setting"):
+                self._show_notice("")
+
+        self._guard(work)
+
+    def _b_window(self, d: cliff.Descent) -> tuple[float, float]:
+        """The plotted b range: LOSS_WINDOW widened (in steps of 0.5) to contain both paths, inside the engine's
+        range of b."""
+        bs = np.concatenate([d.plain.params[:, 0], d.clipped.params[:, 0]]).astype(np.float64)
+        bs = bs[np.isfinite(bs)]
+        lo, hi = LOSS_WINDOW
+        if bs.size:
+            lo, hi = min(lo, float(bs.min())), max(hi, float(bs.max()))
+        if (lo, hi) != LOSS_WINDOW:
+            pad = 0.05 * (hi - lo)
+            lo, hi = _outward(lo - pad, hi + pad)
+        return max(lo, doya.B_RANGE[0]), min(hi, doya.B_RANGE[1])
+
+    @staticmethod
+    def _loss_grid(window) -> np.ndarray:
+        """LOSS_N values of b: uniform over the window plus geometrically spaced ones on both sides of the wall."""
+        dense = SEED_WALL_B + np.concatenate([-DENSE_OFFSETS[::-1], DENSE_OFFSETS])
+        return np.sort(np.concatenate([np.linspace(window[0], window[1], LOSS_UNIFORM), dense]))
+
+    def _draw_curve(self, window):
+        c = self._curve
+        self.curve_source.data = dict(b=c.b, loss=c.loss.astype(np.float64))
+        grad = np.abs(c.grad.astype(np.float64))
+        self.grad_profile.update(c.b, {"grad": grad})
+        finite = np.where(np.isfinite(grad), grad, -1.0)
+        if finite.max() > 0:  # the wall: where the engine's |dL/db| is largest (overflow counts as largest)
+            i = int(np.argmax(np.where(np.isfinite(grad), grad, np.inf)))
+            self._cliff_b = float(c.b[i])
+            self.wall1.location = self.wall2.location = self._cliff_b
+
+    def _draw_surface(self):
+        s = self._surface
+        if s is None:
+            return
+        if self.model.surface == "loss":
+            values = s.loss
+        else:
+            values = safe_log10(np.hypot(s.grad_w.astype(np.float64), s.grad_b.astype(np.float64)))
+        dw = 0.5 * (s.w[1] - s.w[0])
+        db = 0.5 * (s.b[1] - s.b[0])
+        with pn.io.hold():
+            self.surface_map.set_value_label(self._surface_label())
+            self._counts["surface"] = self.surface_map.update(values, s.w[0] - dw, s.w[-1] + dw,
+                                                              y_range=(s.b[0] - db, s.b[-1] + db))
+            self._draw_overflow_notice()
+
+    def _draw_steps(self):
+        d1, d2 = self._d1, self._d2
+        if d1 is None or d2 is None:
+            return
+        n = d1.plain.update_norm.shape[0]
+        steps = np.arange(1, n + 1)
+        cap = np.full(n, d1.clipped.learning_rate * d1.clipped.clip_norm)
+        self.step_profile.update(steps, {
+            "plain_1d": d1.plain.update_norm, "clipped_1d": d1.clipped.update_norm,
+            "plain_2d": d2.plain.update_norm, "clipped_2d": d2.clipped.update_norm, "cap": cap})
+        self.loss_profile.update(np.arange(n + 1), {
+            "plain_1d": d1.plain.loss, "clipped_1d": d1.clipped.loss,
+            "plain_2d": d2.plain.loss, "clipped_2d": d2.clipped.loss})
+
+    def _draw_paths(self):
+        """Both paths up to the replayed step k, the points at step k, and the summary."""
+        d1, d2 = self._d1, self._d2
+        if d1 is None or d2 is None:
+            return
+        k = min(int(self.model.shown_step), d1.plain.params.shape[0] - 1)
+        colors = np.array(["#d62728", "#2ca02c"], dtype=object)
+        with pn.io.hold():
+            for key in ("plain", "clipped"):
+                p = getattr(d1, key)
+                self.path1[key].data = dict(b=p.params[: k + 1, 0].astype(np.float64),
+                                            loss=p.loss[: k + 1].astype(np.float64),
+                                            grad=np.abs(p.grad[: k + 1, 0].astype(np.float64)))
+                q = getattr(d2, key)
+                self.path2[key].data = dict(w=q.params[: k + 1, 0].astype(np.float64),
+                                            b=q.params[: k + 1, 1].astype(np.float64))
+            self.now1.data = dict(b=np.array([d1.plain.params[k, 0], d1.clipped.params[k, 0]], np.float64),
+                                  loss=np.array([d1.plain.loss[k], d1.clipped.loss[k]], np.float64),
+                                  grad=np.abs(np.array([d1.plain.grad[k, 0], d1.clipped.grad[k, 0]], np.float64)),
+                                  color=colors)
+            self.now2.data = dict(w=np.array([d2.plain.params[k, 0], d2.clipped.params[k, 0]], np.float64),
+                                  b=np.array([d2.plain.params[k, 1], d2.clipped.params[k, 1]], np.float64),
+                                  color=np.array(["#ff4040", "#40ff40"], dtype=object))
+            self.start2.data = dict(w=np.array([float(d2.plain.params[0, 0])]),
+                                    b=np.array([float(d2.plain.params[0, 1])]))
+            for span in self.step_markers:
+                span.location = k
+            self._draw_summary(k)
+            self._draw_overflow_notice()
+
+    def _draw_summary(self, k: int):
+        d1, d2 = self._d1, self._d2
+        n = d1.plain.update_norm.shape[0]
+        cap = d1.clipped.learning_rate * d1.clipped.clip_norm
+
+        def biggest(path):
+            steps = np.where(np.isfinite(path.update_norm), path.update_norm, np.inf)
+            i = int(np.argmax(steps)) if steps.size else 0
+            return i, float(path.update_norm[i]) if steps.size else 0.0
+
+        lines = [f"**Replay: step {k} of {n}**, learning rate η = {d1.plain.learning_rate:g}, "
+                 f"clipping threshold θ = {d1.clipped.clip_norm:g} (a clipped step moves at most η·θ = {cap:g})."]
+        # 1-D
+        p, c = d1.plain, d1.clipped
+        i, big = biggest(p)
+        jump = ""
+        if n and math.isfinite(self._cliff_b):
+            before, after = p.params[i, 0] - self._cliff_b, p.params[i + 1, 0] - self._cliff_b
+            if np.isfinite(before) and np.isfinite(after) and np.sign(before) != np.sign(after):
+                jump = f" — **it jumped over the wall** at b ≈ {self._cliff_b:.3f}"
+        line = (f"**1-D** at step {k}: plain b = {_fmt(p.params[k, 0], 4)}, L = {_fmt(p.loss[k])}; "
+                f"clipped b = {_fmt(c.params[k, 0], 4)}, L = {_fmt(c.loss[k])}.")
+        if n:
+            line += (f" Largest plain step |Δb| = {_fmt(big)} (step {i + 1}, |dL/db| = {_fmt(p.grad_norm[i])})"
+                     f"{jump}; clipped steps ≤ {_fmt(float(np.nanmax(c.update_norm)))}, "
+                     f"{int(c.clipped.sum())} of {n} clipped.")
+        lines.append(line)
+        # 2-D
+        p, c = d2.plain, d2.clipped
+        i, big = biggest(p)
+        line = (f"**2-D** at step {k}: plain (w, b) = ({_fmt(p.params[k, 0])}, {_fmt(p.params[k, 1])}), "
+                f"E = {_fmt(p.loss[k])}; clipped ({_fmt(c.params[k, 0])}, {_fmt(c.params[k, 1])}), "
+                f"E = {_fmt(c.loss[k])}.")
+        if n:
+            w1, b1 = p.params[i + 1]
+            left = not (SURFACE_W[0] <= w1 <= SURFACE_W[1] and SURFACE_B[0] <= b1 <= SURFACE_B[1])
+            line += (f" Largest plain step {_fmt(big)} (step {i + 1}, ‖∇E‖ = {_fmt(p.grad_norm[i])})"
+                     + (f" — **catapulted off the map** to ({_fmt(w1)}, {_fmt(b1)})" if left else "")
+                     + f"; clipped steps ≤ {_fmt(float(np.nanmax(c.update_norm)))}, "
+                       f"{int(c.clipped.sum())} of {n} clipped.")
+        lines.append(line)
+        zeros = self._marked_kinds().count("underflow")
+        if zeros:
+            lines.append(f"Crosses at the bottom of the log plots: {zeros} values are exactly 0 — below float32 "
+                         "resolution, e.g. a step on a plateau too small to change the parameter (the gradient "
+                         "vanished).")
+        self.summary.object = "\n\n".join(lines)
+
+    def _marked_kinds(self) -> list[str]:
+        profiles = (self.grad_profile, self.step_profile, self.loss_profile)
+        return [k for prof in profiles for k in prof.marks.data["kind"]]
+
+    def _draw_overflow_notice(self):
+        parts = []
+        s = self._counts["surface"]
+        if s.overflow:
+            parts.append(f"{s.overflow} heatmap cells overflowed float32 (magenta)")
+        if s.underflow:
+            parts.append(f"{s.underflow} heatmap cells are exactly 0 (black)")
+        kinds = self._marked_kinds()
+        if kinds.count("overflow"):
+            parts.append(f"{kinds.count('overflow')} plotted values overflowed float32 (crosses at the top)")
+        self.overflow_notice.object = "⚠ " + "; ".join(parts) if parts else ""
+        self.overflow_notice.visible = bool(parts)
+
+    # ------------------------------------------------------------------------------------------------ layout
+    def controls(self) -> pn.Column:
+        m = self.model
+        w = pn.widgets
+        return pn.Column(
+            "### 1-D loss (Doya's neuron)",
+            w.FloatSlider.from_param(m.param.b, name="b (1-D start)"),
+            w.IntSlider.from_param(m.param.steps, name="T (1-D)"),
+            "### 2-D loss (Pascanu)",
+            w.FloatSlider.from_param(m.param.start_w, name="w (2-D start)"),
+            w.FloatSlider.from_param(m.param.start_b, name="b (2-D start)"),
+            w.IntSlider.from_param(m.param.pascanu_steps, name="T (2-D)"),
+            w.RadioButtonGroup.from_param(m.param.surface, name="heatmap shows"),
+            "### Gradient descent",
+            w.DiscreteSlider.from_param(m.param.learning_rate, name="learning rate η"),
+            w.DiscreteSlider.from_param(m.param.clip_norm, name="clip threshold θ"),
+            w.IntSlider.from_param(m.param.descent_steps, name="descent steps"),
+            "### Replay",
+            w.IntSlider.from_param(m.param.shown_step, name="step shown"),
+            w.Player.from_param(m.param.shown_step, name="play", interval=300, loop_policy="once", width=280,
+                                show_loop_controls=False),
+            width=320,
+        )
+
+    def panel(self) -> pn.viewable.Viewable:
+        figures = pn.GridBox(
+            pn.pane.Bokeh(self.curve_figure), pn.pane.Bokeh(self.grad_profile.figure),
+            pn.pane.Bokeh(self.surface_map.figure), pn.pane.Bokeh(self.step_profile.figure),
+            pn.pane.Bokeh(self.loss_profile.figure), explanation_panel(),
+            ncols=2,
+        )
+        main = pn.Column(preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.summary, figures)
+        return pn.Row(self.controls(), main)
