@@ -11,15 +11,26 @@ log = logging.getLogger(__name__)
 _started = threading.Event()
 
 
-def warm_up_all() -> float:
-    """Compile the deep-network programs for the default shapes; returns the seconds it took."""
+def warm_up_all(widths: tuple[int, ...] | None = None) -> float:
+    """Compile every page's programs; returns the seconds it took.
+
+    The deep-network page compiles once per width: the default width first, then the other pages, then the other
+    widths of the width slider (``VGP_WARMUP_WIDTHS``, a comma-separated list, narrows them; default: all).
+    """
     from vgp_core import mlp
 
-    from .pages.deep import SWEEP_GAINS
+    from .pages.deep import DeepNetworkModel, SWEEP_GAINS, WIDTHS
 
     t0 = time.perf_counter()
-    mlp.warm_up(widths=(128,), gains=SWEEP_GAINS)
+    default = DeepNetworkModel.param.width.default
+    mlp.warm_up(widths=(default,), gains=SWEEP_GAINS)
     _warm_up_doya_cliff()
+    if widths is None:
+        env = os.environ.get("VGP_WARMUP_WIDTHS", "")
+        widths = tuple(int(w) for w in env.split(",") if w.strip()) if env else tuple(WIDTHS)
+    others = tuple(w for w in widths if w != default and w in WIDTHS)
+    if others:
+        mlp.warm_up(widths=others, gains=SWEEP_GAINS)
     return time.perf_counter() - t0
 
 

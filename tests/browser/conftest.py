@@ -73,7 +73,8 @@ def app_server(tmp_path_factory):
     """`panel serve app` on a free port, as a user starts it; yields once /liveness answers."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("server") / "panel.log"
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # Warm only the default width: the tests never move the width slider, and CI has two cores.
+    env = dict(os.environ, PYTHONUNBUFFERED="1", VGP_WARMUP_WIDTHS="128")
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "panel", "serve", "app", "--port", str(port), "--address",
                                  "127.0.0.1", "--allow-websocket-origin", f"localhost:{port}", "--liveness"],
