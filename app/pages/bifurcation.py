@@ -7,7 +7,6 @@ formats values.
 """
 from __future__ import annotations
 
-import logging
 import math
 
 import numpy as np
@@ -19,13 +18,13 @@ from bokeh.plotting import figure
 
 from vgp_core import ConfigError, doya
 
+from ..components.notices import NoticeMixin
 from ..components.heatmap import LogHeatmap
 from ..components.numeric import NonFinite
 from ..components.presets import preset_bar
 from ..components.training import VIEWS_POOL, BackgroundRun
 from ..components.url_state import apply_query, mirror_to_url, session_query
 
-log = logging.getLogger(__name__)
 
 #: Fixed grid sizes (one compiled program each; warmed up by app/warmup.py).
 MAP_N = 200  # sensitivity map: MAP_N x MAP_N values of (x0, b)
@@ -139,7 +138,7 @@ def format_value(v: float, digits: int = 4) -> str:
     return f"{v:.{digits}g}"
 
 
-class BifurcationPage:
+class BifurcationPage(NoticeMixin):
     """The views of ``BifurcationModel``: created once per session, then updated in place."""
 
     title = "Bifurcation"
@@ -150,7 +149,7 @@ class BifurcationPage:
         at once and compute the slower sensitivity map and hysteresis sweep afterwards, off the request path
         (default: when served; without a server the deferred calls wait in ``self.pending``)."""
         self.model = model or BifurcationModel()
-        self.notice = pn.pane.Alert("", alert_type="warning", visible=False, margin=(0, 5))
+        self._make_notice()
         self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
         query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
         self._build_figures()
@@ -266,21 +265,7 @@ class BifurcationPage:
         self.model.param.update(b=round(min(max(float(event.x), lo_b), hi_b), 3),
                                 x0=round(min(max(float(event.y), lo_x), hi_x), 3))
 
-    def _guard(self, fn, *args):
-        """Run an update; a ConfigError or any failure becomes a notice, never a traceback or a dead view."""
-        try:
-            fn(*args)
-            return True
-        except ConfigError as exc:
-            self._show_notice(f"Invalid setting: {exc}")
-        except Exception as exc:  # pragma: no cover - defensive: keep the session alive
-            log.exception("update failed")
-            self._show_notice(f"Could not update the plots: {exc}")
-        return False
 
-    def _show_notice(self, text: str):
-        self.notice.object = text
-        self.notice.visible = bool(text)
 
     def _windows(self, args: dict) -> tuple[float, float, float, float]:
         """(b_lo, b_hi, x_lo, x_hi): the folds with a margin (or a window around b without folds), widened to

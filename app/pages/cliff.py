@@ -8,7 +8,6 @@ the replayed step and formats values.
 """
 from __future__ import annotations
 
-import logging
 import math
 
 import numpy as np
@@ -18,15 +17,15 @@ from bokeh.events import Tap
 from bokeh.models import ColumnDataSource, Range1d, Span
 from bokeh.plotting import figure
 
-from vgp_core import ConfigError, cliff, doya
+from vgp_core import cliff, doya
 
+from ..components.notices import NoticeMixin
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
 from ..components.presets import preset_bar
 from ..components.url_state import apply_query, mirror_to_url, session_query
 
-log = logging.getLogger(__name__)
 
 #: Fixed grid sizes (one compiled program each; warmed up by app/warmup.py).
 LOSS_UNIFORM = 120  # samples of L(b) uniform over the plotted window ...
@@ -133,7 +132,7 @@ def _fmt(v: float, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
-class LossCliffPage:
+class LossCliffPage(NoticeMixin):
     """The views of ``LossCliffModel``: created once per session, then updated in place."""
 
     title = "Loss cliff"
@@ -142,7 +141,7 @@ class LossCliffPage:
         """``query``: URL arguments (default: the session's). Every update here takes milliseconds, so nothing is
         deferred."""
         self.model = model or LossCliffModel()
-        self.notice = pn.pane.Alert("", alert_type="warning", visible=False, margin=(0, 5))
+        self._make_notice()
         self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
         query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
         self._build_figures()
@@ -272,21 +271,7 @@ class LossCliffPage:
         self.model.param.update(start_w=round(min(max(float(event.x), wl), wh), 3),
                                 start_b=round(min(max(float(event.y), bl), bh), 3))
 
-    def _guard(self, fn, *args):
-        """Run an update; a ConfigError or any failure becomes a notice, never a traceback or a dead view."""
-        try:
-            fn(*args)
-            return True
-        except ConfigError as exc:
-            self._show_notice(f"Invalid setting: {exc}")
-        except Exception as exc:  # pragma: no cover - defensive: keep the session alive
-            log.exception("update failed")
-            self._show_notice(f"Could not update the plots: {exc}")
-        return False
 
-    def _show_notice(self, text: str):
-        self.notice.object = text
-        self.notice.visible = bool(text)
 
     # ------------------------------------------------------------------------------------------------ updates
     def _refresh(self, names: set):

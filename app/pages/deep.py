@@ -5,7 +5,6 @@ their data sources in place when the model changes. All numbers come from ``vgp_
 """
 from __future__ import annotations
 
-import logging
 import math
 
 import numpy as np
@@ -16,6 +15,7 @@ from bokeh.plotting import figure
 
 from vgp_core import ConfigError, activations, initializers, mlp, theory
 
+from ..components.notices import NoticeMixin
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
@@ -23,7 +23,6 @@ from ..components.presets import preset_bar
 from ..components.training import BackgroundRun
 from ..components.url_state import apply_query, mirror_to_url, session_query
 
-log = logging.getLogger(__name__)
 
 #: gains of the sweep heatmap (x axis); also the gain slider's range.
 GAIN_RANGE = (0.1, 4.0)
@@ -111,7 +110,7 @@ class DeepNetworkModel(param.Parameterized):
 URL_PARAMS = ARCHITECTURE + TRAINING + ["shown_step"]
 
 
-class DeepNetworkPage:
+class DeepNetworkPage(NoticeMixin):
     """The views of ``DeepNetworkModel``: created once per session, then updated in place."""
 
     title = "Deep network"
@@ -122,7 +121,7 @@ class DeepNetworkPage:
         slower work afterwards — the gain sweep on the next tick, the Jacobian SVDs once the controls rest for
         JACOBIAN_DELAY_MS (default: when served; without a server the deferred calls wait in ``self.pending``)."""
         self.model = model or DeepNetworkModel()
-        self.notice = pn.pane.Alert("", alert_type="warning", visible=False, margin=(0, 5))
+        self._make_notice()
         self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
         query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
         self._build_figures()
@@ -196,21 +195,7 @@ class DeepNetworkPage:
     def _on_shown_step(self, *events):
         self._guard(self._draw_profile)
 
-    def _guard(self, fn, *args):
-        """Run an update; a ConfigError or any failure becomes a notice, never a traceback or a dead view."""
-        try:
-            fn(*args)
-            return True
-        except ConfigError as exc:
-            self._show_notice(f"Invalid setting: {exc}")
-        except Exception as exc:  # pragma: no cover - defensive: keep the session alive
-            log.exception("update failed")
-            self._show_notice(f"Could not update the plots: {exc}")
-        return False
 
-    def _show_notice(self, text: str):
-        self.notice.object = text
-        self.notice.visible = bool(text)
 
     def _refresh(self, sweep: bool):
         def work():
