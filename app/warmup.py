@@ -25,6 +25,7 @@ def warm_up_all(widths: tuple[int, ...] | None = None) -> float:
     default = DeepNetworkModel.param.width.default
     mlp.warm_up(widths=(default,), gains=SWEEP_GAINS)
     _warm_up_doya_cliff()
+    _warm_up_recurrent()
     if widths is None:
         env = os.environ.get("VGP_WARMUP_WIDTHS", "")
         widths = tuple(int(w) for w in env.split(",") if w.strip()) if env else tuple(WIDTHS)
@@ -43,6 +44,16 @@ def _warm_up_doya_cliff() -> None:
 
     doya.warm_up(map_shape=(bif.MAP_N, bif.MAP_N), hysteresis_n=bif.HYSTERESIS_N)
     cliff.warm_up(loss_grid=cliff_page.LOSS_N, surface_shape=cliff_page.SURFACE_SHAPE)
+
+
+def _warm_up_recurrent() -> None:
+    """The Recurrent page's analysis programs (every T bucket, the 64-radius sweep) for its hidden sizes."""
+    from vgp_core import rnn
+
+    from .pages.recurrent import HIDDEN_SIZES, RecurrentModel, SWEEP_RADII
+
+    default = RecurrentModel.param.hidden_size.default
+    rnn.warm_up(hidden_sizes=(default,) + tuple(h for h in HIDDEN_SIZES if h != default), n_radii=len(SWEEP_RADII))
 
 
 def start_background_warmup() -> None:

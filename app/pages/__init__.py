@@ -18,6 +18,12 @@ def _deep():
     return DeepNetworkPage()
 
 
+def _recurrent():
+    from .recurrent import RecurrentPage
+
+    return RecurrentPage()
+
+
 def _bifurcation():
     from .bifurcation import BifurcationPage
 
@@ -30,5 +36,5 @@ def _cliff():
     return LossCliffPage()
 
 
-PAGES = (PageSpec("deep", "Deep network", _deep), PageSpec("bifurcation", "Bifurcation", _bifurcation),
-         PageSpec("cliff", "Loss cliff", _cliff),)
+PAGES = (PageSpec("deep", "Deep network", _deep), PageSpec("recurrent", "Recurrent network", _recurrent),
+         PageSpec("bifurcation", "Bifurcation", _bifurcation), PageSpec("cliff", "Loss cliff", _cliff))

@@ -116,7 +116,7 @@ def open_page(page, url, console, requests):
     assert any("is now open" in t for _, t in console), console
 
 
-def wait_for_change(page, before: str, timeout: float = 60.0) -> str:
+def wait_for_change(page, before: str, timeout: float = 120.0) -> str:
     deadline = time.time() + timeout
     while time.time() < deadline:
         now = page.evaluate(SIGNATURE_JS)
