@@ -26,6 +26,8 @@ def test_cliff_controls_and_clicks_change_paths(page, app_server):
     # a click on the 2-D heatmap starts both paths there
     search = page.evaluate("location.search")
     click_figure(page, "vgp-cliff-surface", 0.45, 0.6)
+    # the URL mirrors the new start point once the server has handled the click (the data may change first)
+    page.wait_for_function("() => location.search.includes('start_w=')", timeout=120_000)
     sig = wait_for_change(page, sig)
     after = page.evaluate("location.search")
     assert "start_w=" in after and "start_b=" in after and after != search
