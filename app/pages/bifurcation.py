@@ -19,6 +19,7 @@ from bokeh.plotting import figure
 from vgp_core import ConfigError, doya
 
 from ..components.notices import NoticeMixin
+from ..components.explanation import explanation_panel
 from ..components.heatmap import LogHeatmap
 from ..components.numeric import NonFinite
 from ..components.presets import preset_bar
@@ -75,11 +76,6 @@ branch,"""),
 **Magenta** map cells: overflowed float32 (inf/NaN); **black**: exactly 0. Click the map to pick (b, x(0))."""),
 )
 
-
-def explanation_panel() -> pn.Column:
-    parts = [pn.pane.LaTeX(f"$${body}$$", renderer="katex", margin=(0, 10)) if kind == "tex"
-             else pn.pane.Markdown(body, disable_math=True, margin=(0, 10)) for kind, body in EXPLANATION]
-    return pn.Column(*parts, width=520)
 
 
 class BifurcationModel(param.Parameterized):
@@ -472,7 +468,7 @@ class BifurcationPage(NoticeMixin):
         figures = pn.GridBox(
             pn.pane.Bokeh(self.diagram_figure), pn.pane.Bokeh(self.sens_map.figure),
             pn.pane.Bokeh(self.trajectory_figure), pn.pane.Bokeh(self.hysteresis_figure),
-            explanation_panel(),
+            explanation_panel(EXPLANATION),
             ncols=2,
         )
         main = pn.Column(preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.values_text,

@@ -20,6 +20,7 @@ from bokeh.plotting import figure
 from vgp_core import cliff, doya
 
 from ..components.notices import NoticeMixin
+from ..components.explanation import explanation_panel
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
@@ -82,11 +83,6 @@ cliff is the sharp diagonal edge. **Click the heatmap** to start both paths ther
 start), then replay them step by step with the step slider or ▶. **Magenta**: overflowed float32."""),
 )
 
-
-def explanation_panel() -> pn.Column:
-    parts = [pn.pane.LaTeX(f"$${body}$$", renderer="katex", margin=(0, 10)) if kind == "tex"
-             else pn.pane.Markdown(body, disable_math=True, margin=(0, 10)) for kind, body in EXPLANATION]
-    return pn.Column(*parts, width=520)
 
 
 class LossCliffModel(param.Parameterized):
@@ -495,7 +491,7 @@ class LossCliffPage(NoticeMixin):
         figures = pn.GridBox(
             pn.pane.Bokeh(self.curve_figure), pn.pane.Bokeh(self.grad_profile.figure),
             pn.pane.Bokeh(self.surface_map.figure), pn.pane.Bokeh(self.step_profile.figure),
-            pn.pane.Bokeh(self.loss_profile.figure), explanation_panel(),
+            pn.pane.Bokeh(self.loss_profile.figure), explanation_panel(EXPLANATION),
             ncols=2,
         )
         main = pn.Column(preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.summary, figures)

@@ -16,6 +16,7 @@ from bokeh.plotting import figure
 from vgp_core import ConfigError, activations, initializers, mlp, theory
 
 from ..components.notices import NoticeMixin
+from ..components.explanation import explanation_panel
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
@@ -67,12 +68,6 @@ path (I + ∇f) and batch norm rescales every layer, which is why both rescue th
 **Magenta** cells or crosses: the value overflowed float32 (inf/NaN); **black**: it underflowed to exactly 0."""),
 )
 
-
-def explanation_panel() -> pn.Column:
-    """The page's text, with the formulas rendered by KaTeX (bundled with Panel: works offline)."""
-    parts = [pn.pane.LaTeX(f"$${body}$$", renderer="katex", margin=(0, 10)) if kind == "tex"
-             else pn.pane.Markdown(body, disable_math=True, margin=(0, 10)) for kind, body in EXPLANATION]
-    return pn.Column(*parts, width=520)
 
 
 class DeepNetworkModel(param.Parameterized):
@@ -398,7 +393,7 @@ class DeepNetworkPage(NoticeMixin):
         figures = pn.GridBox(
             pn.pane.Bokeh(self.train_map.figure), pn.pane.Bokeh(self.sweep_map.figure),
             pn.pane.Bokeh(self.profile.figure), pn.pane.Bokeh(self.stats.figure),
-            pn.pane.Bokeh(self.loss_figure), explanation_panel(),
+            pn.pane.Bokeh(self.loss_figure), explanation_panel(EXPLANATION),
             ncols=2,
         )
         main = pn.Column(

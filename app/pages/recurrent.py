@@ -15,6 +15,7 @@ from bokeh.plotting import figure
 from vgp_core import rnn
 from vgp_core.errors import ConfigError
 
+from ..components.explanation import explanation_panel
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.notices import NoticeMixin
@@ -56,11 +57,6 @@ which is what the memory task needs. **Gradient clipping** tames explosions but 
 **Magenta**: overflowed float32; **black**: underflowed to 0."""),
 )
 
-
-def _explanation() -> pn.Column:
-    parts = [pn.pane.LaTeX(f"$${body}$$", renderer="katex", margin=(0, 10)) if kind == "tex"
-             else pn.pane.Markdown(body, disable_math=True, margin=(0, 10)) for kind, body in EXPLANATION]
-    return pn.Column(*parts, width=520)
 
 
 class RecurrentModel(param.Parameterized):
@@ -307,7 +303,7 @@ class RecurrentPage(NoticeMixin):
             pn.pane.Bokeh(self.sweep_map.figure), pn.pane.Bokeh(self.curve.figure),
             pn.pane.Bokeh(self.cells.figure), pn.pane.Bokeh(self.note3.figure),
             pn.pane.Bokeh(self.train_map.figure), pn.pane.Bokeh(self.loss_figure),
-            pn.pane.Bokeh(self.results_figure), _explanation(),
+            pn.pane.Bokeh(self.results_figure), explanation_panel(EXPLANATION),
             ncols=2,
         )
         return pn.Row(self.controls(), pn.Column(preset_bar(self.model, PRESETS), self.notice, self.verdict, figures))
