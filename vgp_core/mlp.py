@@ -529,7 +529,7 @@ def _init_opt_state(params, learning_rate, optimizer):
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "chunk", "batch"))
 def _train_chunk(params, opt_state, step0, settings, task_key, stream_key, learning_rate, clip_norm,
-                 optimizer, chunk, batch):
+                 optimizer, chunk, batch, jacobians=True):
     tx = _optimizer(optimizer, learning_rate, clip_norm)
     n_classes = params.w_out.shape[1]
     input_dim = params.w_in.shape[0]
@@ -537,7 +537,8 @@ def _train_chunk(params, opt_state, step0, settings, task_key, stream_key, learn
     def one_step(carry, step):
         params, opt_state = carry
         x, y = data.gaussian_mixture(task_key, jax.random.fold_in(stream_key, step), batch, input_dim, n_classes)
-        grads, stats = _forward_backward(params, jnp.float32(1.0), settings, x, y, step % JACOBIAN_EVERY == 0)
+        grads, stats = _forward_backward(params, jnp.float32(1.0), settings, x, y,
+                                         jnp.logical_and(jacobians, step % JACOBIAN_EVERY == 0))
         grad_norm = optax.tree.norm(grads)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
@@ -557,17 +558,41 @@ def _check_training(steps, optimizer, learning_rate, clip_norm, chunk):
 
 
 def train_iter(config: MLPConfig, steps: int, optimizer: str = "sgd", learning_rate: float = 0.01,
-               clip_norm: float | None = None, chunk: int = 10) -> Iterator[TrainTrace]:
+               clip_norm: float | None = None, chunk: int = 10, params: Params | None = None,
+               jacobians: bool = True) -> Iterator[TrainTrace]:
     """Train ``config``'s network on the synthetic task (a fresh seeded batch per step) and yield the trace so
     far after every ``chunk`` steps (the app streams these; stop iterating to cancel).
 
-    Every chunk has the same length (one compiled program); the last one is trimmed to ``steps``.
+    Every chunk has the same length (one compiled program); the last one is trimmed to ``steps``. ``params``
+    (optional, e.g. pre-trained weights, see :func:`init_params` for the layout) replaces the initialisation.
+    ``jacobians=False`` skips the layer-Jacobian SVDs (``jacobian_sv_mean`` is then NaN throughout): on CPU they
+    cost several times the training step itself.
     """
+    for trace, _ in _train_states(config, steps, optimizer, learning_rate, clip_norm, chunk, params, jacobians):
+        yield trace
+
+
+def check_params(config: MLPConfig, params: Params) -> Params:
+    """``params`` as float32 arrays of the shapes :func:`init_params` gives ``config`` (ConfigError otherwise)."""
+    c, w, k = config.capacity, config.width, config.n_classes
+    want = Params(w_in=(config.input_dim, w), b_in=(w,), w=(c, w, w), b=(c, w), gamma=(c, w), beta=(c, w), slope=(c,),
+                  w_out=(w, k), b_out=(k,))
+    if not isinstance(params, Params):
+        raise ConfigError(f"params must be an mlp.Params, got {type(params).__name__}")
+    for name, shape, got in zip(Params._fields, want, params):
+        if tuple(np.shape(got)) != shape:
+            raise ConfigError(f"params.{name} must have shape {shape} for this config, got {tuple(np.shape(got))}")
+    return Params(*(jnp.asarray(a, jnp.float32) for a in params))
+
+
+def _train_states(config, steps, optimizer, learning_rate, clip_norm, chunk, params=None, jacobians=True):
+    """Yields (trace so far, parameters after it) after every chunk; the engine of :func:`train_iter`."""
     steps, optimizer, learning_rate, clip, chunk = _check_training(steps, optimizer, learning_rate, clip_norm, chunk)
     chunk = min(chunk, steps)
-    draws = _config_draws(config)
-    params = _init_params(draws, jnp.int32(initializers.index(config.init)), jnp.float32(config.gain),
-                          jnp.float32(config.bias_std))
+    if params is None:
+        params = init_params(config)
+    else:
+        params = check_params(config, params)
     opt_state = _init_opt_state(params, jnp.float32(learning_rate), optimizer)
     settings = _settings(config)
     task_key, _ = _data_keys(config.seed)
@@ -575,12 +600,65 @@ def train_iter(config: MLPConfig, steps: int, optimizer: str = "sgd", learning_r
     parts = []
     done = 0
     while done < steps:
+        # The last chunk runs in full (one compiled length) and is trimmed in the trace; with ``steps`` not a
+        # multiple of ``chunk`` the parameters yielded have seen those extra steps too (train_with_params refuses
+        # such step counts).
         params, opt_state, out = _train_chunk(params, opt_state, jnp.int32(done), settings, task_key, stream_key,
                                               jnp.float32(learning_rate), jnp.float32(clip), optimizer=optimizer,
-                                              chunk=chunk, batch=config.batch_size)
+                                              chunk=chunk, batch=config.batch_size,
+                                              jacobians=jnp.bool_(jacobians))
         parts.append(jax.device_get(out))
         done += chunk
-        yield _assemble(parts, config.depth, min(done, steps))
+        yield _assemble(parts, config.depth, min(done, steps)), params
+
+
+def init_params(config: MLPConfig) -> Params:
+    """The parameters ``config``'s network starts training from (gain folded into the weights)."""
+    return _init_params(_config_draws(config), jnp.int32(initializers.index(config.init)), jnp.float32(config.gain),
+                        jnp.float32(config.bias_std))
+
+
+def train_with_params(config: MLPConfig, steps: int, optimizer: str = "sgd", learning_rate: float = 0.01,
+                      clip_norm: float | None = None, chunk: int = 10,
+                      params: Params | None = None, jacobians: bool = True) -> tuple[TrainTrace, Params]:
+    """(trace, trained parameters) after exactly ``steps`` updates from ``params`` (default: the initialisation).
+
+    ``steps`` must be a multiple of ``chunk`` (ConfigError otherwise), so the parameters have seen exactly the
+    steps in the trace.
+    """
+    steps = check_int("steps", steps, 1, 100_000)
+    chunk = check_int("chunk", chunk, 1, 10_000)
+    if steps % min(chunk, steps):
+        raise ConfigError(f"steps ({steps}) must be a multiple of chunk ({chunk}) in train_with_params")
+    out = None
+    for out in _train_states(config, steps, optimizer, learning_rate, clip_norm, chunk, params, jacobians):
+        pass
+    return out
+
+
+@jax.jit
+def _params_stats(params, settings, x, y, with_jacobian):
+    return _forward_backward(params, jnp.float32(1.0), settings, x, y, with_jacobian, mode="profile")[1]
+
+
+def params_profile(config: MLPConfig, params: Params, with_jacobian: bool = False) -> GradientProfile:
+    """Like :func:`gradient_profile`, for given parameters (e.g. trained or pre-trained ones) on the same fixed
+    probe batch; ``params`` has the layout of :func:`init_params` (gain already folded into the weights)."""
+    params = check_params(config, params)
+    x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
+    stats = jax.device_get(_params_stats(params, _settings(config), x, y, jnp.bool_(with_jacobian)))
+    d = config.depth
+    return GradientProfile(_trim(stats.backprop_norm, d), _trim(stats.weight_grad_norm, d), _trim(stats.act_mean, d),
+                           _trim(stats.act_std, d), _trim(stats.saturation, d), _trim(stats.jacobian_sv_mean, d),
+                           float(stats.loss))
+
+
+def probe_accuracy(config: MLPConfig, params: Params) -> tuple[float, float]:
+    """(loss, accuracy) of ``params`` on the fixed probe batch (held out: training draws a separate stream)."""
+    params = check_params(config, params)
+    x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
+    stats = jax.device_get(_params_stats(params, _settings(config), x, y, jnp.bool_(False)))
+    return float(stats.loss), float(stats.accuracy)
 
 
 def _assemble(parts, depth, steps) -> TrainTrace:
