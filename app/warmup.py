@@ -15,7 +15,9 @@ def warm_up_all(widths: tuple[int, ...] | None = None) -> float:
     """Compile every page's programs; returns the seconds it took.
 
     The deep-network page compiles once per width: the default width first, then the other pages, then the other
-    widths of the width slider (``VGP_WARMUP_WIDTHS``, a comma-separated list, narrows them; default: all).
+    widths of the width slider (``VGP_WARMUP_WIDTHS``, a comma-separated list, narrows them; default: all), and
+    last the Remedies lab (its many programs take the longest; ``VGP_WARMUP_REMEDIES=0`` leaves them to be
+    compiled when the page is first used, e.g. for test servers that never open it).
     """
     from vgp_core import mlp
 
@@ -32,6 +34,10 @@ def warm_up_all(widths: tuple[int, ...] | None = None) -> float:
     others = tuple(w for w in widths if w != default and w in WIDTHS)
     if others:
         mlp.warm_up(widths=others, gains=SWEEP_GAINS)
+    if os.environ.get("VGP_WARMUP_REMEDIES", "1") != "0":
+        from vgp_core.experiments import remedies
+
+        remedies.warm_up()
     return time.perf_counter() - t0
 
 

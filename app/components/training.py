@@ -13,7 +13,8 @@ import functools
 import itertools
 import logging
 import threading
-from typing import Callable, Iterator
+import time
+from typing import Callable, Iterable, Iterator
 
 log = logging.getLogger(__name__)
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vgp-train")
@@ -35,11 +36,45 @@ class BackgroundRun:
         self._tokens = itertools.count(1)
         self._token = 0
         self._lock = threading.Lock()
+        self._queued = 0  # tasks of this runner queued or running on the executor
+        self._idle = threading.Condition(threading.Lock())
 
     def start(self, make_iterator: Callable[[], Iterator]) -> None:
         with self._lock:
             self._token = token = next(self._tokens)
-        self._executor.submit(self._run, token, make_iterator)
+        self._submit(self._run, token, make_iterator)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until none of this runner's work is queued or running (``True``), or ``timeout`` seconds pass
+        (``False``). Without a server every result has then been handed to ``on_item``; in a server the last
+        results may still wait for the document's next tick, so never call it on the event loop."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._queued == 0, timeout)
+
+    @property
+    def idle(self) -> bool:
+        return self._queued == 0
+
+    def _submit(self, fn, *args) -> None:
+        with self._idle:
+            self._queued += 1
+        try:
+            self._executor.submit(self._tracked, fn, *args)
+        except BaseException:  # e.g. the executor shut down at interpreter exit
+            self._done()
+            raise
+
+    def _tracked(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        finally:
+            self._done()
+
+    def _done(self) -> None:
+        with self._idle:
+            self._queued -= 1
+            if self._queued == 0:
+                self._idle.notify_all()
 
     def cancel(self) -> None:
         with self._lock:
@@ -72,7 +107,7 @@ class BackgroundRun:
             self._deliver(token, self._on_error, exc)
             return
         self._deliver(token, self._on_item, item)
-        self._executor.submit(self._step, token, iterator)
+        self._submit(self._step, token, iterator)
 
     def _deliver(self, token, fn, item):
         def apply():
@@ -83,6 +118,22 @@ class BackgroundRun:
             self._doc.add_next_tick_callback(apply)
         else:  # notebook or plain Python: no server event loop to hand over to
             apply()
+
+
+def settle_work(pending: list, runners: Iterable[BackgroundRun], timeout_s: float, what: str) -> None:
+    """A page's ``settle`` outside a server: run the deferred calls in ``pending`` (in order, including any they
+    queue), then wait for every runner to finish; repeat until nothing is left. ``TimeoutError`` after
+    ``timeout_s`` seconds."""
+    deadline = time.monotonic() + timeout_s
+    runners = list(runners)
+    while True:
+        while pending:
+            pending.pop(0)()
+        for runner in runners:
+            if not runner.wait(max(0.0, deadline - time.monotonic())):
+                raise TimeoutError(f"{what}: background work still running after {timeout_s:g} s")
+        if not pending:
+            return
 
 
 def submit(fn, *args, **kwargs) -> concurrent.futures.Future:

@@ -18,12 +18,13 @@ from bokeh.plotting import figure
 
 from vgp_core import ConfigError, doya
 
-from ..components.notices import NoticeMixin
+from ..components.page import Page
 from ..components.explanation import explanation_panel
+from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.numeric import NonFinite
 from ..components.presets import preset_bar
-from ..components.training import VIEWS_POOL, BackgroundRun
+from ..components.training import VIEWS_POOL, BackgroundRun, settle_work
 from ..components.url_state import apply_query, mirror_to_url, session_query
 
 
@@ -134,7 +135,7 @@ def format_value(v: float, digits: int = 4) -> str:
     return f"{v:.{digits}g}"
 
 
-class BifurcationPage(NoticeMixin):
+class BifurcationPage(Page):
     """The views of ``BifurcationModel``: created once per session, then updated in place."""
 
     title = "Bifurcation"
@@ -147,7 +148,7 @@ class BifurcationPage(NoticeMixin):
         self.model = model or BifurcationModel()
         self._make_notice()
         self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
-        query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
+        self.query_notices = query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
         self._build_figures()
         doc = pn.state.curdoc
         self._doc = doc if doc is not None and doc.session_context is not None else None
@@ -465,12 +466,15 @@ class BifurcationPage(NoticeMixin):
         )
 
     def panel(self) -> pn.viewable.Viewable:
-        figures = pn.GridBox(
-            pn.pane.Bokeh(self.diagram_figure), pn.pane.Bokeh(self.sens_map.figure),
-            pn.pane.Bokeh(self.trajectory_figure), pn.pane.Bokeh(self.hysteresis_figure),
-            explanation_panel(EXPLANATION),
-            ncols=2,
-        )
-        main = pn.Column(preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.values_text,
-                         figures)
-        return pn.Row(self.controls(), main)
+        return page_layout(self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice,
+                                             self.values_text], self.figures(), [explanation_panel(EXPLANATION)])
+
+    def figures(self) -> dict:
+        return {"bifurcation-diagram": self.diagram_figure, "sensitivity-map": self.sens_map.figure,
+                "trajectory": self.trajectory_figure, "hysteresis": self.hysteresis_figure}
+
+    def settle(self, timeout_s: float = 120.0) -> None:
+        """Outside a server (CLI export, notebooks, tests): compute the deferred sensitivity map and hysteresis
+        sweep (``self.pending``) and wait for a background one, so every figure is final. ``TimeoutError`` after
+        ``timeout_s`` seconds."""
+        settle_work(self.pending, [self._runner], timeout_s, self.title)

@@ -19,8 +19,9 @@ from bokeh.plotting import figure
 
 from vgp_core import cliff, doya
 
-from ..components.notices import NoticeMixin
+from ..components.page import Page
 from ..components.explanation import explanation_panel
+from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
@@ -128,7 +129,7 @@ def _fmt(v: float, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
-class LossCliffPage(NoticeMixin):
+class LossCliffPage(Page):
     """The views of ``LossCliffModel``: created once per session, then updated in place."""
 
     title = "Loss cliff"
@@ -139,7 +140,7 @@ class LossCliffPage(NoticeMixin):
         self.model = model or LossCliffModel()
         self._make_notice()
         self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
-        query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
+        self.query_notices = query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
         self._build_figures()
         self._d1: cliff.Descent | None = None
         self._d2: cliff.Descent | None = None
@@ -488,11 +489,14 @@ class LossCliffPage(NoticeMixin):
         )
 
     def panel(self) -> pn.viewable.Viewable:
-        figures = pn.GridBox(
-            pn.pane.Bokeh(self.curve_figure), pn.pane.Bokeh(self.grad_profile.figure),
-            pn.pane.Bokeh(self.surface_map.figure), pn.pane.Bokeh(self.step_profile.figure),
-            pn.pane.Bokeh(self.loss_profile.figure), explanation_panel(EXPLANATION),
-            ncols=2,
-        )
-        main = pn.Column(preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.summary, figures)
-        return pn.Row(self.controls(), main)
+        return page_layout(self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice,
+                                             self.summary], self.figures(), [explanation_panel(EXPLANATION)])
+
+    def figures(self) -> dict:
+        return {"loss-curve": self.curve_figure, "gradient": self.grad_profile.figure,
+                "surface": self.surface_map.figure, "step-length": self.step_profile.figure,
+                "loss-along-paths": self.loss_profile.figure}
+
+    def settle(self, timeout_s: float = 120.0) -> None:
+        """The page protocol's ``settle``: nothing to wait for — every update of this page runs at once, in the
+        call that caused it, so the figures are always final."""

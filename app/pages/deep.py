@@ -15,13 +15,14 @@ from bokeh.plotting import figure
 
 from vgp_core import ConfigError, activations, initializers, mlp, theory
 
-from ..components.notices import NoticeMixin
+from ..components.page import Page
 from ..components.explanation import explanation_panel
+from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
 from ..components.presets import preset_bar
-from ..components.training import BackgroundRun
+from ..components.training import BackgroundRun, settle_work
 from ..components.url_state import apply_query, mirror_to_url, session_query
 
 
@@ -105,7 +106,7 @@ class DeepNetworkModel(param.Parameterized):
 URL_PARAMS = ARCHITECTURE + TRAINING + ["shown_step"]
 
 
-class DeepNetworkPage(NoticeMixin):
+class DeepNetworkPage(Page):
     """The views of ``DeepNetworkModel``: created once per session, then updated in place."""
 
     title = "Deep network"
@@ -118,7 +119,7 @@ class DeepNetworkPage(NoticeMixin):
         self.model = model or DeepNetworkModel()
         self._make_notice()
         self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
-        query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
+        self.query_notices = query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
         self._build_figures()
         self._profile: mlp.GradientProfile | None = None
         self._trace: mlp.TrainTrace | None = None
@@ -390,13 +391,15 @@ class DeepNetworkPage(NoticeMixin):
         )
 
     def panel(self) -> pn.viewable.Viewable:
-        figures = pn.GridBox(
-            pn.pane.Bokeh(self.train_map.figure), pn.pane.Bokeh(self.sweep_map.figure),
-            pn.pane.Bokeh(self.profile.figure), pn.pane.Bokeh(self.stats.figure),
-            pn.pane.Bokeh(self.loss_figure), explanation_panel(EXPLANATION),
-            ncols=2,
-        )
-        main = pn.Column(
-            preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.theory_text, figures,
-        )
-        return pn.Row(self.controls(), main)
+        return page_layout(self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice,
+                                             self.theory_text], self.figures(), [explanation_panel(EXPLANATION)])
+
+    def figures(self) -> dict:
+        return {"training-heatmap": self.train_map.figure, "gain-sweep": self.sweep_map.figure,
+                "gradient-profile": self.profile.figure, "activation-stats": self.stats.figure,
+                "loss": self.loss_figure}
+
+    def settle(self, timeout_s: float = 120.0) -> None:
+        """Outside a server (CLI export, notebooks, tests): run the deferred views (``self.pending``) and wait for
+        the training run, so every figure is final. ``TimeoutError`` after ``timeout_s`` seconds."""
+        settle_work(self.pending, [self._runner], timeout_s, self.title)

@@ -16,11 +16,12 @@ from vgp_core import rnn
 from vgp_core.errors import ConfigError
 
 from ..components.explanation import explanation_panel
+from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
-from ..components.notices import NoticeMixin
+from ..components.page import Page
 from ..components.presets import preset_bar
-from ..components.training import BackgroundRun
+from ..components.training import BackgroundRun, settle_work
 from ..components.url_state import apply_query, mirror_to_url, session_query
 
 RADIUS_RANGE = (0.1, 2.0)
@@ -90,7 +91,7 @@ class RecurrentModel(param.Parameterized):
 URL_PARAMS = ANALYSIS + TRAINING
 
 
-class RecurrentPage(NoticeMixin):
+class RecurrentPage(Page):
     """The views of ``RecurrentModel``: created once per session, then updated in place."""
 
     title = "Recurrent network"
@@ -98,7 +99,7 @@ class RecurrentPage(NoticeMixin):
     def __init__(self, model: RecurrentModel | None = None, query: dict[str, str] | None = None):
         self.model = model or RecurrentModel()
         self._make_notice()
-        query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
+        self.query_notices = query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
         self._build_figures()
         doc = pn.state.curdoc
         self._doc = doc if doc is not None and doc.session_context is not None else None
@@ -299,11 +300,15 @@ class RecurrentPage(NoticeMixin):
         )
 
     def panel(self) -> pn.viewable.Viewable:
-        figures = pn.GridBox(
-            pn.pane.Bokeh(self.sweep_map.figure), pn.pane.Bokeh(self.curve.figure),
-            pn.pane.Bokeh(self.cells.figure), pn.pane.Bokeh(self.note3.figure),
-            pn.pane.Bokeh(self.train_map.figure), pn.pane.Bokeh(self.loss_figure),
-            pn.pane.Bokeh(self.results_figure), explanation_panel(EXPLANATION),
-            ncols=2,
-        )
-        return pn.Row(self.controls(), pn.Column(preset_bar(self.model, PRESETS), self.notice, self.verdict, figures))
+        return page_layout(self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.verdict],
+                           self.figures(), [explanation_panel(EXPLANATION)])
+
+    def figures(self) -> dict:
+        return {"spectral-sweep": self.sweep_map.figure, "norm-vs-bound": self.curve.figure,
+                "cells": self.cells.figure, "note3": self.note3.figure, "training-heatmap": self.train_map.figure,
+                "loss": self.loss_figure, "success-vs-length": self.results_figure}
+
+    def settle(self, timeout_s: float = 120.0) -> None:
+        """Outside a server (CLI export, notebooks, tests): wait for a training run started with ``train()``, so
+        every figure is final (the analysis views are computed at once). ``TimeoutError`` after ``timeout_s``."""
+        settle_work([], [self._runner], timeout_s, self.title)

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.app_server import ROOT, Server, start_app_server  # noqa: F401  (ROOT, Server: used by tests)
+
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
@@ -53,58 +49,28 @@ def browser_type_launch_args():
     return {"executable_path": path, "args": CHROMIUM_FLAGS, "headless": True}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, port: int, log_path: Path, proc: subprocess.Popen):
-        self.port, self.log_path, self.proc = port, log_path, proc
-        self.url = f"http://localhost:{port}/app"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
     """`panel serve app` on a free port, as a user starts it; yields once /liveness answers."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("server") / "panel.log"
-    # Warm only the default width: the tests never move the width slider, and CI has two cores.
-    env = dict(os.environ, PYTHONUNBUFFERED="1", VGP_WARMUP_WIDTHS="128")
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "panel", "serve", "app", "--port", str(port), "--address",
-                                 "127.0.0.1", "--allow-websocket-origin", f"localhost:{port}", "--liveness"],
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-    server = Server(port, log_path, proc)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/liveness", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("panel serve exited:\n" + server.log())
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("panel serve did not start:\n" + server.log())
+    server = start_app_server(tmp_path_factory.mktemp("server"))
     yield server
-    proc.terminate()
-    proc.wait(timeout=20)
+    server.stop()
 
 
 def server_errors(server: Server) -> list[str]:
-    return [line for line in server.log().splitlines() if "Traceback" in line or " ERROR" in line
-            or "Error in" in line]
+    return server.errors()
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Page helpers shared by the page tests
 # ---------------------------------------------------------------------------------------------------------------
+def controls(page):
+    """The page's controls column (the site's header has selects of its own: theme, palette, colour map)."""
+    from app.components.page_layout import CONTROLS_CLASS
+
+    return page.locator(f".{CONTROLS_CLASS}").first
+
+
 def open_page(page, url, console, requests):
     page.on("console", lambda m: console.append((m.type, m.text)))
     page.on("request", lambda r: requests.append(r.url))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import (ROOT, assert_clean, click_figure, open_page, press_slider, wait_for_change,
+from .conftest import (ROOT, assert_clean, click_figure, controls, open_page, press_slider, wait_for_change,
                        wait_until_quiet)
 
 pytestmark = pytest.mark.browser
@@ -42,7 +42,7 @@ def test_bifurcation_controls_change_plots(page, app_server):
         sig = wait_for_change(page, sig)
         sig = wait_until_quiet(page, quiet=1.0)
 
-    page.locator("select").first.select_option(label="continuous-time limit (RK4)")
+    controls(page).locator("select").first.select_option(label="continuous-time limit (RK4)")
     sig = wait_for_change(page, sig)
     sig = wait_until_quiet(page, quiet=1.0)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ROOT, open_page, server_errors, slider_handle, wait_for_change, wait_until_quiet
+from .conftest import ROOT, controls, open_page, server_errors, slider_handle, wait_for_change, wait_until_quiet
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "assets" / "deep-network.png"
@@ -24,7 +24,7 @@ def test_deep_page_controls_change_plots(page, app_server):
         sig = wait_until_quiet(page)
 
     # activation select
-    page.locator("select").first.select_option("relu")
+    controls(page).locator("select").first.select_option("relu")
     sig = wait_for_change(page, sig)
     wait_until_quiet(page)
     assert page.get_by_text("χ₁ = 0.5").count() >= 1  # glorot_normal on square layers: sigma_w^2 = 1, ReLU chi = 1/2
@@ -55,7 +55,7 @@ def test_bad_url_values_give_a_notice_not_a_crash(page, app_server):
     text = notice.first.inner_text()
     assert "depth=1000000 is out of range" in text and "activation='nope'" in text and "gain='NaN'" in text
     # the valid part of the link still applies
-    assert page.locator("select").nth(1).input_value() == "he_normal"
+    assert controls(page).locator("select").nth(1).input_value() == "he_normal"
     assert [t for kind, t in console if kind == "error"] == []
     assert server_errors(app_server) == []
 

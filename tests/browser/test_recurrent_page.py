@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ROOT, assert_clean, open_page, press_slider, wait_for_change, wait_until_quiet
+from .conftest import ROOT, assert_clean, controls, open_page, press_slider, wait_for_change, wait_until_quiet
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "assets" / "recurrent-network.png"
@@ -23,7 +23,7 @@ def test_recurrent_controls_change_plots_and_training_streams(page, app_server):
         sig = wait_until_quiet(page, quiet=1.0)
 
     for index, value in ((0, "sigmoid"), (2, "lstm")):  # activation, cell
-        page.locator("select").nth(index).select_option(value)
+        controls(page).locator("select").nth(index).select_option(value)
         sig = wait_for_change(page, sig)
         sig = wait_until_quiet(page, quiet=1.0)
 
@@ -47,5 +47,5 @@ def test_recurrent_link_reproduces_state_and_bad_values_give_notice(page, app_se
     wait_until_quiet(page, quiet=1.5)
     notice = page.get_by_text("Link settings adjusted").first.inner_text()
     assert "T=5000 is out of range" in notice and "family='magic'" in notice
-    assert page.locator("select").nth(2).input_value() == "gru"
+    assert controls(page).locator("select").nth(2).input_value() == "gru"
     assert_clean(console, requests, app_server)

@@ -1,0 +1,232 @@
+"""Classroom load test: many headless students against a running vgp-explorer server.
+
+A teacher can check a classroom server before the lesson (``python -m app.loadtest URL --students 30``); the
+test suite and ``bench/bench_classroom_load.py`` use the same code. Each student is a Bokeh client session
+(``bokeh.client.pull_session``: the same websocket protocol as a browser, without rendering) that moves a slider
+by one step every ``period`` seconds and times how long the server takes to push new plot data back.
+
+Notes from ENGINEERING.md: ``import panel`` first (Panel's models must deserialise); send ``DocumentReady`` or
+Panel never runs the page's callbacks; ``force_roundtrip`` drops server pushes, so we wait on the client's loop.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import statistics
+import sys
+import threading
+import time
+import urllib.parse
+from typing import Sequence
+
+import numpy as np
+import panel  # noqa: F401  (registers Panel's Bokeh models for deserialisation)
+import panel.models.katex  # noqa: F401  (the explanation panels use KaTeX, which Panel loads lazily)
+from bokeh.client import pull_session
+from bokeh.events import DocumentReady
+from bokeh.models import ColumnDataSource
+
+#: how long a student waits for the server's answer to one move before counting a timeout.
+ANSWER_TIMEOUT_S = 15.0
+
+
+@dataclasses.dataclass
+class LoadResult:
+    """Latencies (seconds) of every answered move, with the moves that got no answer and the students' errors."""
+
+    latencies: list[float]
+    timeouts: int
+    errors: list[str]
+    wall_s: float
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies, q)) if self.latencies else math.nan
+
+    def summary(self) -> str:
+        ms = lambda s: f"{1e3 * s:.0f} ms"  # noqa: E731
+        text = (f"moves answered={len(self.latencies)} timeouts={self.timeouts} errors={len(self.errors)} "
+                f"wall={self.wall_s:.1f} s p50={ms(self.percentile(50))} p95={ms(self.percentile(95))} "
+                f"max={ms(max(self.latencies, default=math.nan))}")
+        return text + (f"\nfirst error: {self.errors[0]}" if self.errors else "")
+
+
+def sliders(doc, titles: Sequence[str] | None = None) -> list:
+    """The numeric sliders of the page (optionally only those whose title starts with one of ``titles``)."""
+    found = []
+    for root in doc.roots:
+        for model in root.references():
+            props = model.properties()
+            if {"value", "start", "end", "step", "title"} <= props and isinstance(getattr(model, "value", None),
+                                                                                  (int, float)):
+                if titles is None or any(str(model.title or "").startswith(t) for t in titles):
+                    found.append(model)
+    return sorted(found, key=lambda m: str(m.title))
+
+
+class Student:
+    """One headless browser-like session. Its client loop runs in a thread of its own for the session's whole life
+    (stopping and restarting Bokeh's client loop mid-message starts a second reader on the websocket, which then
+    splits messages between the two); a document change handler signals every new plot data push."""
+
+    def __init__(self, url: str):
+        parts = urllib.parse.urlsplit(url)
+        arguments = dict(urllib.parse.parse_qsl(parts.query))  # ?page=deep reaches the app as session arguments
+        self.session = pull_session(url=urllib.parse.urlunsplit(parts._replace(query="")), arguments=arguments)
+        self.doc = self.session.document
+        self._conn = self.session._connection  # private: the only way to run the client loop (see module notes)
+        self._data_pushed = threading.Condition()
+        self._pushes = 0
+        self._closing = False
+        self.doc.on_change(self._on_change)
+        self.doc.callbacks.send_event(DocumentReady())
+        self._thread = threading.Thread(target=self._conn._loop_until, args=(lambda: self._closing,), daemon=True)
+        self._thread.start()
+
+    def _on_change(self, event) -> None:
+        if isinstance(getattr(event, "model", None), ColumnDataSource):
+            with self._data_pushed:
+                self._pushes += 1
+                self._data_pushed.notify_all()
+
+    def pushes(self) -> int:
+        """How many plot-data changes the server has pushed so far."""
+        with self._data_pushed:
+            return self._pushes
+
+    def wait_for_push(self, after: int, timeout: float) -> bool:
+        """Wait until more than ``after`` plot-data changes have arrived; False on timeout."""
+        with self._data_pushed:
+            return self._data_pushed.wait_for(lambda: self._pushes > after, timeout)
+
+    def settle(self, quiet: float = 1.0, timeout: float = 120.0) -> None:
+        """Wait until no plot data has arrived for ``quiet`` seconds (deferred views, training streams)."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if not self.wait_for_push(self.pushes(), quiet):
+                return
+
+    def move(self, slider) -> float | None:
+        """Move ``slider`` one step (back when at the end); the seconds until new data arrived, None on timeout."""
+        before = self.pushes()
+        step = slider.step or (slider.end - slider.start) / 100
+        value = slider.value + step if slider.value + step <= slider.end else slider.value - step
+        t0 = time.perf_counter()
+        self._conn._loop.add_callback(setattr, slider, "value", value)  # models change on the client loop's thread
+        answered = self.wait_for_push(before, ANSWER_TIMEOUT_S)
+        return time.perf_counter() - t0 if answered else None
+
+    def close(self) -> None:
+        self._closing = True
+        loop = self._conn._loop
+        loop.add_callback(self.session.close)
+        loop.add_callback(loop.stop)
+        self._thread.join(timeout=10)
+
+
+def run_classroom(url: str, students: int, seconds: float, period: float = 1.0,
+                  slider_titles: Sequence[str] | None = None, ramp_s: float = 0.1) -> LoadResult:
+    """``students`` sessions, each moving one slider (they take the page's sliders in turn) every ``period`` s
+    for ``seconds``. Students join ``ramp_s`` apart, like a class opening a link."""
+    latencies, errors, lock = [], [], threading.Lock()
+    timeouts = [0]
+    start = threading.Barrier(students + 1)
+
+    def student(i: int) -> None:
+        joined = False
+        try:
+            s = Student(url)
+            s.settle()
+            start.wait()
+            joined = True
+            candidates = sliders(s.doc, slider_titles)
+            if not candidates:
+                raise RuntimeError(f"no slider matching {slider_titles} on {url}")
+            slider = candidates[i % len(candidates)]
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
+                t0 = time.perf_counter()
+                dt = s.move(slider)
+                with lock:
+                    if dt is None:
+                        timeouts[0] += 1
+                    else:
+                        latencies.append(dt)
+                time.sleep(max(0.0, period - (time.perf_counter() - t0)))
+            s.close()
+        except Exception as exc:  # noqa: BLE001  (every failure is a counted error, reported in the summary)
+            with lock:
+                errors.append(f"student {i}: {type(exc).__name__}: {exc}")
+            if not joined:
+                start.abort()
+
+    threads = [threading.Thread(target=student, args=(i,), daemon=True) for i in range(students)]
+    for t in threads:
+        t.start()
+        time.sleep(ramp_s)
+    try:
+        start.wait(timeout=600)
+    except threading.BrokenBarrierError:
+        pass
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join(timeout=seconds + 10 * ANSWER_TIMEOUT_S + 60)
+    return LoadResult(latencies, timeouts[0], errors, time.perf_counter() - t0)
+
+
+def open_and_close(url: str, sessions: int) -> LoadResult:
+    """Open ``sessions`` sessions one after another and close each; latency = time until the page's document
+    (with its plot data) has arrived. Runs in a thread of its own: Bokeh's client cannot start its loop in a thread
+    whose asyncio loop is already running (a notebook, or pytest after Playwright's sync API)."""
+    result: list[LoadResult] = []
+    worker = threading.Thread(target=lambda: result.append(_open_and_close(url, sessions)), daemon=True)
+    worker.start()
+    worker.join()
+    return result[0]
+
+
+def _open_and_close(url: str, sessions: int) -> LoadResult:
+    latencies, errors = [], []
+    t0 = time.perf_counter()
+    for i in range(sessions):
+        t = time.perf_counter()
+        try:
+            s = Student(url)  # returns once the whole document (with its plot data) has arrived
+            latencies.append(time.perf_counter() - t)
+            s.close()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"session {i}: {type(exc).__name__}: {exc}")
+    return LoadResult(latencies, 0, errors, time.perf_counter() - t0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m app.loadtest", description=__doc__.split("\n\n")[0])
+    p.add_argument("url", help="the app's URL, e.g. http://localhost:5006/app?page=deep")
+    p.add_argument("--students", type=int, default=30, help="simultaneous sessions (default 30)")
+    p.add_argument("--seconds", type=float, default=60.0, help="how long each student moves sliders (default 60)")
+    p.add_argument("--period", type=float, default=1.0, help="seconds between one student's moves (default 1)")
+    p.add_argument("--slider", action="append", default=None,
+                   help="only sliders whose title starts with this (repeatable; default: every slider)")
+    p.add_argument("--open-close", type=int, default=0, metavar="N",
+                   help="afterwards, open and close N sessions one after another")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.students < 1 or args.seconds <= 0 or args.period <= 0 or args.open_close < 0:
+        print("error: --students must be >= 1, --seconds and --period > 0, --open-close >= 0", file=sys.stderr)
+        return 2
+    result = run_classroom(args.url, args.students, args.seconds, args.period, args.slider)
+    print(f"{args.students} students x 1 move / {args.period:g} s for {args.seconds:g} s: {result.summary()}")
+    ok = not result.errors and not result.timeouts and bool(result.latencies)
+    if args.open_close:
+        oc = open_and_close(args.url, args.open_close)
+        print(f"{args.open_close} sessions opened and closed: {oc.summary()} "
+              f"(mean {statistics.fmean(oc.latencies) * 1e3:.0f} ms per session)" if oc.latencies else oc.summary())
+        ok = ok and not oc.errors
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

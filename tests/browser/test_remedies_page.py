@@ -1,0 +1,96 @@
+"""The Remedies page in a real browser: results stream into the ranked table and the plots, changing the subset,
+the depth and the steps reruns the lab and changes the plots' data, the URL mirrors the settings, a bad link gives
+a notice, and nothing errs or leaves localhost."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from .conftest import ROOT, SIGNATURE_JS, assert_clean, open_page, press_slider, wait_for_change
+
+pytestmark = pytest.mark.browser
+SCREENSHOT = ROOT / "assets" / "remedies.png"
+# Small nets (one compile of width 32) so the lab finishes in seconds even behind the server's start-up warm-up.
+SMALL = "?page=remedies&depth=8&width=32&steps=20&seed=1"
+# The first lab waits behind the start-up warm-up of every page on the one training worker and compiles width 32:
+# measured 310 s + 75 s with the two cores shared by ~15 busy processes (load average 15), far less on an idle CI.
+LAB_TIMEOUT_MS = 600_000
+
+
+def wait_for_text(page, text, timeout_ms: int = LAB_TIMEOUT_MS):
+    page.get_by_text(text).first.wait_for(timeout=timeout_ms)
+
+
+def test_remedies_stream_subset_depth_steps(page, app_server):
+    console, requests = [], []
+    t0 = time.time()
+    open_page(page, app_server.url + SMALL + "&remedies=relu,residual,kumar,lstm", console, requests)
+    wait_for_text(page, "Measured 5/5 at depth 8, width 32, 20 steps")
+    print(f"\nfirst lab (behind the start-up warm-up, compiling width 32): {time.time() - t0:.1f} s")
+    # the ranked table: every entry, Kumar's plain verdict, the LSTM's link to the Recurrent page
+    for label in ("baseline: sigmoid, standard init", "ReLU", "residual connections", "Kumar init (3.6/√N)"):
+        assert page.get_by_text(label, exact=True).count() >= 1, label
+    assert page.get_by_text(re.compile("does NOT fix the vanishing gradient")).count() >= 1
+    link = page.locator('a[href="?page=recurrent"]', has_text="LSTM (recurrent case)").first
+    assert link.count() == 1
+    sig = page.evaluate(SIGNATURE_JS)
+
+    # deselect ReLU: the lab reruns from the cache, ReLU's curves are emptied
+    t0 = time.time()
+    page.get_by_label("ReLU", exact=True).uncheck()
+    wait_for_text(page, "Measured 4/4 at depth 8")
+    sig = wait_for_change(page, sig)
+    print(f"subset change (cached) to redrawn plots: {time.time() - t0:.2f} s")
+
+    t0 = time.time()
+    press_slider(page, "depth (hidden layers)", "ArrowRight")
+    wait_for_text(page, "Measured 4/4 at depth 9, width 32, 20 steps")
+    sig = wait_for_change(page, sig)
+    print(f"depth change to last result: {time.time() - t0:.1f} s")
+
+    t0 = time.time()
+    press_slider(page, "training steps", "ArrowRight")
+    wait_for_text(page, "Measured 4/4 at depth 9, width 32, 30 steps")
+    print(f"steps change to last result in the browser: {time.time() - t0:.1f} s")
+    sig = wait_for_change(page, sig)
+    query = page.evaluate("() => window.location.search")
+    for part in ("depth=9", "steps=30", "remedies=residual%2Ckumar%2Clstm"):  # mirrored in the lab's order
+        assert part in query, (part, query)
+
+    # the profile switch redraws without a rerun
+    page.get_by_role("button", name="at initialization").click()
+    wait_for_change(page, sig)
+    assert_clean(console, requests, app_server)
+
+
+def test_remedies_quick_set_screenshot(page, app_server):
+    """A fuller lab for the README's screenshot: the "quick set" preset (every remedy but the slow ones)."""
+    console, requests = [], []
+    # the settings the first test ends with (cached by the server when it ran first)
+    open_page(page, app_server.url + "?page=remedies&depth=9&width=32&steps=30&seed=1&remedies=kumar", console,
+              requests)
+    wait_for_text(page, "Measured 2/2 at depth 9, width 32, 30 steps")
+    t0 = time.time()
+    page.get_by_role("button", name="quick set").click()
+    wait_for_text(page, re.compile(r"Measured (\d+)/\1 at depth 9"))
+    done = page.get_by_text(re.compile(r"Measured (\d+)/\1 at depth 9")).first.inner_text()
+    print(f"\nquick set to last result: {time.time() - t0:.1f} s ({done})")
+    assert int(re.search(r"(\d+)/", done).group(1)) >= 10
+    page.mouse.move(0, 0)  # no tooltip over the figures
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert_clean(console, requests, app_server)
+
+
+def test_remedies_bad_link_gives_notice(page, app_server):
+    console, requests = [], []
+    open_page(page, app_server.url + "?page=remedies&remedies=relu,magic&depth=500&auto_run=false", console,
+              requests)
+    notice = page.get_by_text("Link settings adjusted").first
+    notice.wait_for(timeout=60_000)
+    text = notice.inner_text()
+    assert "'magic'" in text and "depth=500 is out of range" in text
+    wait_for_text(page, "press Run lab", timeout_ms=60_000)
+    assert_clean(console, requests, app_server)

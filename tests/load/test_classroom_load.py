@@ -1,0 +1,56 @@
+"""Classroom load on one server (issue 6): 30 simultaneous sessions, each moving a slider every second for a
+minute, then 300 sessions opened and closed in turn, with the server's memory checked afterwards.
+
+Latency figures are printed (and recorded by bench/bench_classroom_load.py), never asserted: the test asserts
+what must hold on any machine — every move answered, no errors, no memory leak per session.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from app.loadtest import open_and_close, run_classroom
+from tests.app_server import start_app_server
+
+#: sliders of the Deep network page whose moves redraw the views at once (the training-only sliders answer when
+#: the shared training worker gets to that session, which measures the queue, not the page).
+DEEP_SLIDERS = ("depth", "gain", "bias std", "step shown")
+#: sessions are destroyed one second after their websocket closes, so memory is measured after cleanup.
+SESSION_FLAGS = ("--check-unused-sessions", "1000", "--unused-session-lifetime", "1000")
+#: allowed growth of the server's memory over 300 opened-and-closed sessions (the issue's bound). ENGINEERING.md
+#: measured ~20 MB for a trivial app: the allocator keeps some freed memory; a leak of ~0.3 MB per session fails.
+MEMORY_BOUND_MB = 100
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = start_app_server(tmp_path_factory.mktemp("load"), SESSION_FLAGS)
+    try:
+        srv.wait_for_warm_up()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_thirty_students_then_three_hundred_sessions(server):
+    url = f"{server.url}?page=deep"
+    rss_start = server.rss_mb()
+    load = run_classroom(url, students=30, seconds=60, period=1.0, slider_titles=DEEP_SLIDERS)
+    print(f"\n30 students x 1 move/s x 60 s: {load.summary()}")
+    assert load.errors == []
+    assert load.timeouts == 0
+    assert len(load.latencies) >= 30  # every student's moves were answered (none timed out, none failed)
+
+    time.sleep(5)  # the 30 sessions are destroyed (lifetime 1 s, checked every 1 s)
+    rss_before = server.rss_mb()
+    cycles = open_and_close(url, 300)
+    time.sleep(5)
+    rss_after = server.rss_mb()
+    print(f"300 sessions opened and closed: {cycles.summary()}\n"
+          f"server RSS: {rss_start:.0f} MB at start, {rss_before:.0f} MB before the 300 sessions, "
+          f"{rss_after:.0f} MB after")
+    assert cycles.errors == []
+    assert len(cycles.latencies) == 300
+    assert rss_after - rss_before < MEMORY_BOUND_MB
+    assert server.errors() == []
