@@ -7,6 +7,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VGP_JAX_CACHE_DIR=/opt/vgp/jax-cache
 
+# Chromium + chromedriver draw the PNG and SVG downloads (app/components/export.py, through Selenium; HTML needs
+# no browser); DejaVu gives their text a font. Debian's security updates move these versions, so they are not pinned.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium chromium-driver fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin vgp
 WORKDIR /opt/vgp
 
