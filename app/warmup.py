@@ -71,5 +71,14 @@ def start_background_warmup() -> None:
     def run():
         seconds = warm_up_all()
         log.warning("vgp-explorer: JAX programs warmed up in %.1f s", seconds)
+        if os.environ.get("VGP_WARMUP_REMEDIES", "1") != "0":
+            # the Remedies page's default lab, measured once into the cache every session shares, so the first
+            # student to open the page sees it at once (about 20 s of one core after the warm-up)
+            from .pages.remedies import prefill_default_cache
+
+            try:
+                log.warning("vgp-explorer: default remedies lab measured in %.1f s", prefill_default_cache())
+            except Exception:  # noqa: BLE001  (a failure here must reach the log, not vanish in the worker)
+                log.exception("vgp-explorer: measuring the default remedies lab failed")
 
     submit(run)

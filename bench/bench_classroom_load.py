@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from app.loadtest import open_and_close, run_classroom  # noqa: E402
 from tests.app_server import start_app_server  # noqa: E402
-from tests.load.test_classroom_load import DEEP_SLIDERS, SESSION_FLAGS  # noqa: E402
+from tests.load.test_classroom_load import DEEP_SLIDERS, LOAD_ENV, SESSION_FLAGS  # noqa: E402
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     sliders = DEEP_SLIDERS if args.page == "deep" else None
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        server = start_app_server(tmp, SESSION_FLAGS)
+        server = start_app_server(tmp, SESSION_FLAGS, env=LOAD_ENV)
         try:
             server.wait_for_warm_up()
             print(f"server up and warmed in {time.perf_counter() - t0:.0f} s; RSS {server.rss_mb():.0f} MB")

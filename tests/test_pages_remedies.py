@@ -139,6 +139,19 @@ def test_cached_results_are_shared_between_pages(settled):
     assert other._results["relu"] is settled._results["relu"]
 
 
+def test_with_automatic_runs_off_a_change_waits_for_run_and_says_so(settled):
+    page = _page()
+    page.model.auto_run = False
+    page.model.depth = SMALL["depth"] + 1
+    assert not page._running
+    assert "press **Run lab**" in page.progress_text.object  # not the previous settings' "Measured n/n"
+    assert page._config.depth == SMALL["depth"]  # the figures still hold the previous settings' results
+    page.run()
+    page.settle(timeout_s=600)
+    assert page._config.depth == SMALL["depth"] + 1
+    assert page.progress_text.object.startswith("Measured **5/5** at depth 11")
+
+
 def test_a_new_setting_cancels_the_running_lab():
     page = RemediesPage(RemediesModel(**dict(SMALL, seed=11, remedies=["relu", "he", "glorot"])), query={})
     page.model.seed = 12  # before the first run can finish
@@ -167,12 +180,18 @@ def test_veit_view_binomial_paths_and_short_gradient_paths():
     assert len(page.veit_source.data["k"]) == 6
 
 
+def test_default_page_measures_what_the_server_compiles_at_start_up():
+    # app/warmup.py compiles lab.warm_up(LabConfig()): the page's defaults must be that config, or the first
+    # student of a class would wait minutes for XLA
+    assert RemediesModel().config() == lab.LabConfig()
+
+
 def test_bad_link_values_give_notices():
     query = {"remedies": "relu,magic,kumar", "depth": "500", "width": "7", "steps": "25", "profile": "sideways",
              "auto_run": "false"}
     page = RemediesPage(RemediesModel(), query=query)
     m = page.model
-    assert m.remedies == ["relu", "kumar"] and m.depth == lab.MAX_LAB_DEPTH and m.width == 128
+    assert m.remedies == ["relu", "kumar"] and m.depth == lab.MAX_LAB_DEPTH and m.width == lab.LabConfig.width
     assert m.steps == 20 and m.profile == "after training"
     text = page.notice.object
     assert page.notice.visible and text.startswith("Link settings adjusted")

@@ -129,7 +129,9 @@ class RemediesModel(param.Parameterized):
     remedies = param.ListSelector(default=list(DEFAULT_REMEDIES), objects=list(REMEDY_NAMES),
                                   doc="Remedies to measure against the baseline (which always runs).")
     depth = param.Integer(20, bounds=(2, lab.MAX_LAB_DEPTH), doc="Hidden layers L of every net.")
-    width = param.Selector(default=128, objects=WIDTHS, doc="Units per hidden layer (each width compiles once).")
+    # the lab's default width: the programs the server compiles at start-up (app/warmup.py) are those of LabConfig()
+    width = param.Selector(default=lab.LabConfig.width, objects=WIDTHS,
+                           doc="Units per hidden layer (each width compiles once).")
     steps = param.Integer(200, bounds=(lab.CHUNK, 1000), step=lab.CHUNK,
                           doc=f"Training steps of every net (a multiple of {lab.CHUNK}; generations of the evolution "
                               "strategy).")
@@ -500,7 +502,9 @@ class RemediesPage(Page):
         self._runner.cancel()
         self._running = False
         if not self.model.auto_run:
-            self._idle_text()
+            # the figures still show the previous settings' results: say so rather than "Measured n/n"
+            self.progress_text.object = ("Settings changed: press **Run lab** to measure them (the figures show "
+                                         "the previous settings).")
             return
         if self._doc is None:
             self.run()

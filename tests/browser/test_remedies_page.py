@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from .conftest import ROOT, SIGNATURE_JS, assert_clean, open_page, press_slider, wait_for_change
+from .conftest import ROOT, SIGNATURE_JS, assert_clean, controls, open_page, press_slider, wait_for_change
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "assets" / "remedies.png"
@@ -17,6 +17,9 @@ SMALL = "?page=remedies&depth=8&width=32&steps=20&seed=1"
 # The first lab waits behind the start-up warm-up of every page on the one training worker and compiles width 32:
 # measured 310 s + 75 s with the two cores shared by ~15 busy processes (load average 15), far less on an idle CI.
 LAB_TIMEOUT_MS = 600_000
+# JS: is there a figure title (drawn on the canvas, so not in the DOM's text) starting with ``prefix``?
+TITLE_JS = """(prefix) => (window.Bokeh ? Bokeh.documents : []).some(doc => [...doc.all_models].some(
+  m => m.type === 'Title' && String(m.text).startsWith(prefix)))"""
 
 
 def wait_for_text(page, text, timeout_ms: int = LAB_TIMEOUT_MS):
@@ -93,4 +96,37 @@ def test_remedies_bad_link_gives_notice(page, app_server):
     text = notice.inner_text()
     assert "'magic'" in text and "depth=500 is out of range" in text
     wait_for_text(page, "press Run lab", timeout_ms=60_000)
+    assert_clean(console, requests, app_server)
+
+
+def test_remedies_other_controls(page, app_server):
+    """The controls the first test leaves alone: learning rate, seed, automatic runs with the Run button, and the
+    Veit view's number of blocks (width is not moved: each width compiles every program of the lab once)."""
+    console, requests = [], []
+    open_page(page, app_server.url + "?page=remedies&depth=9&width=32&steps=30&seed=1&remedies=kumar", console,
+              requests)
+    wait_for_text(page, "Measured 2/2 at depth 9, width 32, 30 steps")
+    sig = page.evaluate(SIGNATURE_JS)
+
+    press_slider(page, "learning rate (SGD)", "ArrowRight")  # a new learning rate: the lab reruns
+    wait_for_text(page, re.compile(r"Measured 2/2 at depth 9, width 32, 30 steps"))
+    sig = wait_for_change(page, sig)
+
+    # "run automatically" off (the last checkbox of the controls, after the remedies): a change waits for Run lab
+    controls(page).locator("input[type=checkbox]").last.uncheck()
+    page.wait_for_function("() => window.location.search.includes('auto_run=false')", timeout=60_000)
+    seed = controls(page).locator("input.bk-input[type=text]").first  # the seed (IntInput: a text box)
+    seed.fill("2")
+    seed.press("Enter")
+    wait_for_text(page, "press Run lab", timeout_ms=60_000)
+    page.get_by_role("button", name="Run lab").click()
+    wait_for_text(page, "Measured 2/2 at depth 9, width 32, 30 steps")
+    sig = wait_for_change(page, sig)
+
+    press_slider(page, "residual blocks n (Veit)", "ArrowLeft")  # the path-length view redraws for n = 18
+    page.wait_for_function(TITLE_JS, arg="Veit et al., n = 18 blocks", timeout=LAB_TIMEOUT_MS)
+    wait_for_change(page, sig)
+    query = page.evaluate("() => window.location.search")
+    for part in ("seed=2", "auto_run=false", "veit_blocks=18", "learning_rate="):
+        assert part in query.lower(), (part, query)  # Panel re-serialises earlier booleans as "False"
     assert_clean(console, requests, app_server)
