@@ -8,7 +8,7 @@ import pytest
 
 from app.components import training
 from app.components.numeric import UNDERFLOW_SENTINEL, log10_for_image
-from app.components.url_state import apply_query, parse_value
+from app.components.url_state import apply_query, format_query_value, parse_value
 
 
 class Model(param.Parameterized):
@@ -95,3 +95,21 @@ def test_deep_page_invalid_programmatic_value_gives_notice():
     page = DeepNetworkPage(DeepNetworkModel(auto_train=False, depth=5, width=16), query={"depth": "0"})
     assert page.model.depth == 1
     assert page.notice.visible and "depth=0 is out of range" in page.notice.object
+
+
+@pytest.mark.parametrize("value", [1.01, 1.0099999999999998, 0.1 + 0.2, 2.0, 1e-7, 0.75, 1.9999999999999998])
+def test_url_floats_read_back_to_the_same_double(value):
+    """A shared link reproduces the exact state: what the URL mirror writes parses back to the very same float
+    (short when that is exact: 1.01 stays "1.01"; a keyboard-stepped 1.0099999999999998 is written in full)."""
+
+    class Model(param.Parameterized):
+        x = param.Number(1.0, bounds=(0.0, 2.0))
+
+    text = format_query_value(value)
+    assert parse_value(Model.param.x, text) == (value, None)
+    assert len(text) <= 8 or float(f"{value:.6g}") != value  # short wherever short is exact
+
+
+def test_url_lists_and_booleans():
+    assert format_query_value(["relu", "kumar"]) == "relu,kumar"
+    assert format_query_value(True) == "true" and format_query_value(False) == "false"

@@ -95,14 +95,21 @@ def mirror_to_url(model: param.Parameterized, names: Iterable[str]) -> None:
     names = list(names)
 
     def push(*events):
-        location.update_query(**{e.name: _format(e.new) for e in events})
+        location.update_query(**{e.name: format_query_value(e.new) for e in events})
 
     model.param.watch(push, names)
 
 
-def _format(value):
+def format_query_value(value) -> str:
+    """A control's value as the URL shows it; reading it back (``parse_value``) gives exactly the same value.
+
+    Floats are written short (``1.01``) when that is the same double, in full otherwise: a slider moved by the
+    keyboard may hold ``1.0099999999999998``, and a shared link must reproduce the exact state (issue 6)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return f"{value:.6g}"
+        short = f"{value:.6g}"
+        return short if float(short) == value else repr(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(format_query_value(v) for v in value)
     return str(value)

@@ -34,7 +34,7 @@ from ..components.page import Page
 from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
 from ..components.training import VIEWS_POOL, BackgroundRun
-from ..components.url_state import apply_query, session_query
+from ..components.url_state import apply_query, format_query_value, session_query
 
 BASELINE = "baseline"
 #: Every remedy the user can pick (the baseline always runs: every ratio is measured against it).
@@ -192,16 +192,6 @@ def apply_page_query(model: RemediesModel, query: dict[str, str]) -> list[str]:
     return notices
 
 
-def _format_query(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
-    return str(value)
-
-
 def mirror_page_to_url(model: RemediesModel) -> None:
     """Keep the URL in step with the model (``remedies`` comma-separated); no-op outside a server session."""
     location = pn.state.location
@@ -209,7 +199,7 @@ def mirror_page_to_url(model: RemediesModel) -> None:
         return
 
     def push(*events):
-        location.update_query(**{e.name: _format_query(model.selected() if e.name == "remedies" else e.new)
+        location.update_query(**{e.name: format_query_value(model.selected() if e.name == "remedies" else e.new)
                                  for e in events})
 
     model.param.watch(push, URL_PARAMS)
