@@ -125,23 +125,35 @@ class Student:
 
 
 def run_classroom(url: str, students: int, seconds: float, period: float = 1.0,
-                  slider_titles: Sequence[str] | None = None, ramp_s: float = 0.1) -> LoadResult:
+                  slider_titles: Sequence[str] | None = None, ramp_s: float = 1.0) -> LoadResult:
     """``students`` sessions, each moving one slider (they take the page's sliders in turn) every ``period`` s
-    for ``seconds``. Students join ``ramp_s`` apart, like a class opening a link."""
+    for ``seconds``. Students join ``ramp_s`` apart, like a class opening a link (a session costs the server about
+    a second to build on two cores, and Bokeh's client gives up on a connection after 20 s, where a browser would
+    wait); the moves start once every student has joined or failed to. A student that cannot join is counted as an
+    error and the others go on."""
     latencies, errors, lock = [], [], threading.Lock()
     timeouts = [0]
-    start = threading.Barrier(students + 1)
+    arrived = threading.Semaphore(0)  # released once per student: joined, or failed to
+    go = threading.Event()
 
     def student(i: int) -> None:
-        joined = False
+        s = None
         try:
             s = Student(url)
             s.settle()
-            start.wait()
-            joined = True
             candidates = sliders(s.doc, slider_titles)
             if not candidates:
                 raise RuntimeError(f"no slider matching {slider_titles} on {url}")
+        except Exception as exc:  # noqa: BLE001  (every failure is a counted error, reported in the summary)
+            with lock:
+                errors.append(f"student {i} joining: {type(exc).__name__}: {exc}")
+            arrived.release()
+            if s is not None:
+                s.close()
+            return
+        arrived.release()
+        go.wait()
+        try:
             slider = candidates[i % len(candidates)]
             end = time.perf_counter() + seconds
             while time.perf_counter() < end:
@@ -153,21 +165,19 @@ def run_classroom(url: str, students: int, seconds: float, period: float = 1.0,
                     else:
                         latencies.append(dt)
                 time.sleep(max(0.0, period - (time.perf_counter() - t0)))
-            s.close()
-        except Exception as exc:  # noqa: BLE001  (every failure is a counted error, reported in the summary)
+        except Exception as exc:  # noqa: BLE001
             with lock:
                 errors.append(f"student {i}: {type(exc).__name__}: {exc}")
-            if not joined:
-                start.abort()
+        finally:
+            s.close()
 
     threads = [threading.Thread(target=student, args=(i,), daemon=True) for i in range(students)]
     for t in threads:
         t.start()
         time.sleep(ramp_s)
-    try:
-        start.wait(timeout=600)
-    except threading.BrokenBarrierError:
-        pass
+    for _ in threads:
+        arrived.acquire(timeout=600)
+    go.set()
     t0 = time.perf_counter()
     for t in threads:
         t.join(timeout=seconds + 10 * ANSWER_TIMEOUT_S + 60)
@@ -205,6 +215,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--students", type=int, default=30, help="simultaneous sessions (default 30)")
     p.add_argument("--seconds", type=float, default=60.0, help="how long each student moves sliders (default 60)")
     p.add_argument("--period", type=float, default=1.0, help="seconds between one student's moves (default 1)")
+    p.add_argument("--ramp", type=float, default=1.0, help="seconds between two students joining (default 1)")
     p.add_argument("--slider", action="append", default=None,
                    help="only sliders whose title starts with this (repeatable; default: every slider)")
     p.add_argument("--open-close", type=int, default=0, metavar="N",
@@ -214,10 +225,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.students < 1 or args.seconds <= 0 or args.period <= 0 or args.open_close < 0:
-        print("error: --students must be >= 1, --seconds and --period > 0, --open-close >= 0", file=sys.stderr)
+    if args.students < 1 or args.seconds <= 0 or args.period <= 0 or args.ramp < 0 or args.open_close < 0:
+        print("error: --students must be >= 1, --seconds and --period > 0, --ramp and --open-close >= 0",
+              file=sys.stderr)
         return 2
-    result = run_classroom(args.url, args.students, args.seconds, args.period, args.slider)
+    result = run_classroom(args.url, args.students, args.seconds, args.period, args.slider, args.ramp)
     print(f"{args.students} students x 1 move / {args.period:g} s for {args.seconds:g} s: {result.summary()}")
     ok = not result.errors and not result.timeouts and bool(result.latencies)
     if args.open_close:
