@@ -33,9 +33,9 @@ WIDTHS = [16, 32, 64, 128, 256, 512]
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
 #: wait this long after the last move before the (slower) Jacobian SVDs are measured.
 JACOBIAN_DELAY_MS = 250
-#: a training run restarts only once the controls have rested this long: while a student drags a slider (or a
-#: class of 30 moves theirs), no run is started only to be cancelled a moment later — each costs a 10-step chunk
-#: of CPU before the cancel takes effect.
+#: a training run starts only once the controls have rested this long (also after the page opens): while a student
+#: drags a slider (or a class of 30 moves theirs, or opens and closes the page), no run is started only to be
+#: cancelled a moment later — each costs a 10-step chunk of CPU before the cancel takes effect.
 TRAINING_DELAY_MS = 1000
 
 ARCHITECTURE = ["depth", "width", "activation", "init", "gain", "bias_std", "residual", "batchnorm", "seed"]
@@ -133,7 +133,6 @@ class DeepNetworkPage(Page):
         self._defer = self._doc is not None if defer is None else defer
         self.pending: list = []
         self._deferred_handles: dict[str, object] = {}
-        self._trace_started = False  # the first run (page load) starts at once, later ones after a rest
         self._runner = BackgroundRun(self._doc, self._on_trace, self._on_training_error)
         if self._doc is not None:
             pn.state.on_session_destroyed(lambda _ctx: self._runner.cancel())
@@ -350,10 +349,8 @@ class DeepNetworkPage(Page):
             self._runner.start(lambda: mlp.train_iter(config, steps, optimizer=opt, learning_rate=lr,
                                                       clip_norm=clip, chunk=mlp.JACOBIAN_EVERY))
 
-        first = self._trace_started is False
-        self._trace_started = True
         self.progress_text.object = f"Training {steps} steps once the controls rest…"
-        self._run_deferred("training", start, 0 if first else TRAINING_DELAY_MS)
+        self._run_deferred("training", start, TRAINING_DELAY_MS)
 
     def _on_trace(self, trace: mlp.TrainTrace):
         def work():
