@@ -19,6 +19,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: Tornado's report that a browser closed its websocket while the server was still sending to it (a test closing
+#: its page mid-update, or a student's laptop going to sleep): the client's doing, not a server fault.
+CLIENT_GONE = ("WebSocketClosedError", "StreamClosedError")
+
+
+def log_errors(text: str) -> list[str]:
+    """Error lines and tracebacks in a server log, except the tracebacks that end in ``CLIENT_GONE``."""
+    errors, block = [], None
+    for line in text.splitlines() + ["0000-00-00 end"]:
+        if block is not None and (line[:4].isdigit() or line.startswith("Received signal")):
+            if not any(gone in block[-1] for gone in CLIENT_GONE):
+                errors.append("\n".join(block))
+            block = None
+        if "Traceback" in line and block is None:
+            block = [line]
+        elif block is not None:
+            block.append(line)
+        elif " ERROR" in line or "Error in" in line:
+            errors.append(line)
+    return errors
+
+
 class Server:
     def __init__(self, port: int, log_path: Path, proc: subprocess.Popen):
         self.port, self.log_path, self.proc = port, log_path, proc
@@ -28,8 +50,7 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def errors(self) -> list[str]:
-        return [line for line in self.log().splitlines() if "Traceback" in line or " ERROR" in line
-                or "Error in" in line]
+        return log_errors(self.log())
 
     def rss_mb(self) -> float:
         """Resident memory of the server process (MB), from /proc."""

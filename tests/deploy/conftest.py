@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.app_server import log_errors
 from tests.browser.conftest import SIGNATURE_JS, wait_until_quiet
 from tests.browser.conftest import browser_type_launch_args  # noqa: F401  (the Chromium fixture, re-exported)
 
@@ -107,25 +108,10 @@ def wait_live(app: AppProcess, timeout: float = 180.0) -> None:
     raise RuntimeError(f"serve.sh did not answer on port {app.port}:\n{app.log()}")
 
 
-CLIENT_GONE = ("WebSocketClosedError", "StreamClosedError")
-
 
 def app_errors(app: AppProcess) -> list[str]:
-    """Error lines and tracebacks in the process's log, except Tornado's report that a browser closed its
-    websocket while the server was still sending (a test closing its page mid-update, or a student's laptop)."""
-    errors, block = [], None
-    for line in app.log().splitlines() + ["0000-00-00 end"]:
-        if block is not None and (line[:4].isdigit() or line.startswith("Received signal")):
-            if not any(gone in block[-1] for gone in CLIENT_GONE):
-                errors.append("\n".join(block))
-            block = None
-        if "Traceback" in line and block is None:
-            block = [line]
-        elif block is not None:
-            block.append(line)
-        elif " ERROR" in line or "Error in" in line:
-            errors.append(line)
-    return errors
+    """Error lines and tracebacks in the process's log (``tests.app_server.log_errors``)."""
+    return log_errors(app.log())
 
 
 # ---------------------------------------------------------------------------------------------------------------
