@@ -29,6 +29,7 @@ from bokeh.document import Document
 from app import cli
 from app.components import export
 from app.pages import PAGES, page_spec
+from tests.threads import in_fresh_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -185,7 +186,7 @@ def test_cli_writes_valid_png_svg_and_html(tmp_path, capsys, browser_export):
     html = tmp_path / "loss-curve.html"
     status, out, err = cli_main(capsys, "export", "cliff", "loss-curve", "-o", str(html))
     assert status == 0, err
-    seen = open_in_chromium(html)
+    seen = in_fresh_thread(open_in_chromium, html)  # its own Playwright loop (tests/threads.py)
     assert [t for kind, t in seen["console"] if kind == "error"] == []
     assert [u for u in seen["requests"] if not u.startswith(("file://", "data:", "blob:"))] == []
     assert seen["canvases"] >= 1
@@ -365,7 +366,7 @@ def test_figure_cards_have_download_buttons_named_after_page_and_figure():
 def test_download_button_produces_the_file_and_reports_failures(browser_export, monkeypatch):
     fig = page_spec("cliff").build(query={}).figures()["gradient"]
     button = export.ExportDownload(fig, "png", "cliff-gradient")
-    asyncio.run(button._async_sync_data())
+    in_fresh_thread(asyncio.run, button._async_sync_data())  # a loop of its own (tests/threads.py)
     assert button.data.startswith("data:image/png;base64,")
     assert png_size(base64.b64decode(button.data.split(",", 1)[1])) == (1040, 660)
     assert button.filename == "cliff-gradient.png" and not button.loading
@@ -373,7 +374,7 @@ def test_download_button_produces_the_file_and_reports_failures(browser_export, 
     export.close_browser()
     monkeypatch.setenv("VGP_CHROMEDRIVER", "/nonexistent/chromedriver")
     failing = export.ExportDownload(fig, "svg", "cliff-gradient")
-    asyncio.run(failing._async_sync_data())  # no exception: reported as a notification (server) and a log line
+    in_fresh_thread(asyncio.run, failing._async_sync_data())  # no exception: reported as a notification (server) and a log line
     assert failing.data is None and not failing.loading
     monkeypatch.delenv("VGP_CHROMEDRIVER")
 

@@ -3,11 +3,12 @@ displays itself as a live Panel/Bokeh view."""
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from tests.threads import in_fresh_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -15,21 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_example_notebook_runs_and_displays_a_page(tmp_path):
     nb = nbformat.read(ROOT / "examples" / "notebook.ipynb", as_version=4)
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
-    # In a thread of its own: nbclient runs an asyncio loop, and after the Playwright tests (sync API) the main
-    # thread already has a running one ("Cannot run the event loop while another loop is running").
-    failure: list[BaseException] = []
-
-    def execute() -> None:
-        try:
-            client.execute()
-        except BaseException as exc:  # noqa: BLE001  (re-raised in the test's thread)
-            failure.append(exc)
-
-    worker = threading.Thread(target=execute)
-    worker.start()
-    worker.join()
-    if failure:
-        raise failure[0]
+    # In a thread of its own: nbclient runs an asyncio loop (see tests/threads.py).
+    in_fresh_thread(client.execute)
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")

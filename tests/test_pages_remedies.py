@@ -210,7 +210,8 @@ def test_parse_and_format_of_the_remedy_list():
     assert page_mod.parse_remedies(" kumar , relu ") == (["relu", "kumar"], None)  # the lab's order
     assert page_mod.parse_remedies("") == ([], None)  # the baseline alone
     assert page_mod.parse_remedies("baseline,he") == (["he"], None)
-    assert page_mod._format_query(["relu", "kumar"]) == "relu,kumar"
+    assert page_mod.format_query_value(["relu", "kumar"]) == "relu,kumar"  # the URL mirror's formatter
+    assert page_mod.parse_remedies(page_mod.format_query_value(["relu", "kumar"])) == (["relu", "kumar"], None)
 
 
 def test_non_finite_values_are_marked_not_crashing():
