@@ -496,8 +496,8 @@ class RemediesPage(Page):
             self.progress_text.object = ("Settings changed: press **Run lab** to measure them (the figures show "
                                          "the previous settings).")
             return
-        if self._doc is None:
-            self.run()
+        if self._doc is None or self._all_cached():
+            self.run()  # nothing to measure (or no server to debounce in): draw the cached results at once
             return
         if self._pending is not None:
             try:
@@ -506,6 +506,14 @@ class RemediesPage(Page):
                 pass
         self.progress_text.object = "Settings changed: the lab restarts in a moment…"
         self._pending = self._doc.add_timeout_callback(self._debounced_run, DEBOUNCE_MS)
+
+    def _all_cached(self) -> bool:
+        """Are the current settings' baseline and remedies all in the process's cache (a rerun draws at once)?"""
+        try:
+            config = self.model.config()
+        except ConfigError:
+            return False
+        return all(CACHE.get(config, n) is not None for n in [BASELINE] + self.model.selected())
 
     def _debounced_run(self):
         self._pending = None

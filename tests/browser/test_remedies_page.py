@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .conftest import ROOT, SIGNATURE_JS, assert_clean, controls, open_page, press_slider, wait_for_change
 
@@ -22,15 +23,29 @@ TITLE_JS = """(prefix) => (window.Bokeh ? Bokeh.documents : []).some(doc => [...
   m => m.type === 'Title' && String(m.text).startsWith(prefix)))"""
 
 
-def wait_for_text(page, text, timeout_ms: int = LAB_TIMEOUT_MS):
-    page.get_by_text(text).first.wait_for(timeout=timeout_ms)
+#: a rerun whose every result is cached draws at once; a changed depth or step count measures 4 small nets
+RERUN_TIMEOUT_MS = 180_000
+
+
+def wait_for_text(page, text, timeout_ms: int = LAB_TIMEOUT_MS, console=None, server=None):
+    """Wait for ``text``; on a timeout, fail with what the page says instead (its progress line and notices), the
+    browser's console errors and the server's errors, so a failure in CI explains itself."""
+    try:
+        page.get_by_text(text).first.wait_for(timeout=timeout_ms)
+    except PlaywrightTimeout:
+        shown = page.locator(".vgp-controls").first.inner_text(timeout=5_000)
+        alerts = [a.inner_text(timeout=5_000) for a in page.locator(".alert").all()]
+        errors = [t for kind, t in (console or []) if kind == "error"]
+        raise AssertionError(f"{text!r} not shown after {timeout_ms / 1000:g} s.\ncontrols column: {shown!r}\n"
+                             f"alerts: {alerts!r}\nconsole errors: {errors!r}\n"
+                             f"server errors: {server.errors() if server else 'n/a'}") from None
 
 
 def test_remedies_stream_subset_depth_steps(page, app_server):
     console, requests = [], []
     t0 = time.time()
     open_page(page, app_server.url + SMALL + "&remedies=relu,residual,kumar,lstm", console, requests)
-    wait_for_text(page, "Measured 5/5 at depth 8, width 32, 20 steps")
+    wait_for_text(page, "Measured 5/5 at depth 8, width 32, 20 steps", LAB_TIMEOUT_MS, console, app_server)
     print(f"\nfirst lab (behind the start-up warm-up, compiling width 32): {time.time() - t0:.1f} s")
     # the ranked table: every entry, Kumar's plain verdict, the LSTM's link to the Recurrent page
     for label in ("baseline: sigmoid, standard init", "ReLU", "residual connections", "Kumar init (3.6/√N)"):
@@ -43,19 +58,19 @@ def test_remedies_stream_subset_depth_steps(page, app_server):
     # deselect ReLU: the lab reruns from the cache, ReLU's curves are emptied
     t0 = time.time()
     page.get_by_label("ReLU", exact=True).uncheck()
-    wait_for_text(page, "Measured 4/4 at depth 8")
+    wait_for_text(page, "Measured 4/4 at depth 8", RERUN_TIMEOUT_MS, console, app_server)
     sig = wait_for_change(page, sig)
     print(f"subset change (cached) to redrawn plots: {time.time() - t0:.2f} s")
 
     t0 = time.time()
     press_slider(page, "depth (hidden layers)", "ArrowRight")
-    wait_for_text(page, "Measured 4/4 at depth 9, width 32, 20 steps")
+    wait_for_text(page, "Measured 4/4 at depth 9, width 32, 20 steps", RERUN_TIMEOUT_MS, console, app_server)
     sig = wait_for_change(page, sig)
     print(f"depth change to last result: {time.time() - t0:.1f} s")
 
     t0 = time.time()
     press_slider(page, "training steps", "ArrowRight")
-    wait_for_text(page, "Measured 4/4 at depth 9, width 32, 30 steps")
+    wait_for_text(page, "Measured 4/4 at depth 9, width 32, 30 steps", RERUN_TIMEOUT_MS, console, app_server)
     print(f"steps change to last result in the browser: {time.time() - t0:.1f} s")
     sig = wait_for_change(page, sig)
     query = page.evaluate("() => window.location.search")
