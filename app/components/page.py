@@ -5,9 +5,27 @@ figures update in place as in the served app); ``pn.panel(page)`` works too (Pan
 """
 from __future__ import annotations
 
+import contextlib
+
 import panel as pn
 
 from .notices import NoticeMixin
+
+
+
+@contextlib.contextmanager
+def document_hold(doc):
+    """Collect the changes made inside into one message to the browser, using Bokeh's hold on ``doc`` (the
+    session's document, or ``None`` outside a server: nothing to hold). Unlike ``pn.io.hold()`` it never looks the
+    document up in ``pn.state``. Call it on the document's own thread (a next-tick or timeout callback)."""
+    if doc is None or doc.callbacks.hold_value is not None:
+        yield  # no server, or an outer hold will send the changes
+        return
+    doc.hold("combine")
+    try:
+        yield
+    finally:
+        doc.unhold()
 
 
 class Page(NoticeMixin):

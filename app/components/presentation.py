@@ -570,4 +570,3 @@ class DisplayController:
                     set_panel_theme(self.root, self.settings.theme)
         self.last_apply_s = time.perf_counter() - start
         log.debug("display %s applied in %.1f ms", sorted(names), 1000 * self.last_apply_s)
-        print("VGPDEBUG display", sorted(names), round(1000 * self.last_apply_s, 1), "ms", flush=True)

@@ -30,7 +30,7 @@ from vgp_core.experiments import remedies as lab
 from ..components.explanation import explanation_panel
 from ..components.heatmap import OVERFLOW_COLOR
 from ..components.numeric import positive_or_nan
-from ..components.page import Page
+from ..components.page import Page, document_hold
 from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
 from ..components.training import VIEWS_POOL, BackgroundRun
@@ -608,7 +608,10 @@ class RemediesPage(Page):
         return lab.rank(self.results())
 
     def _draw(self):
-        with pn.io.hold():
+        # Bokeh's own hold on this session's document, not ``pn.io.hold()``: after other sessions had run on the
+        # server, Panel's hold (which resolves the document from ``pn.state`` and sends through its ``unlocked``
+        # path) lost this page's updates — the browser kept "Measured 5/5" and empty plots after a change.
+        with document_hold(self._doc):
             results = self.results()
             trained = self.model.profile == PROFILE_CHOICES[0]
             feedforward = [r for r in results if _is_feedforward(r)]

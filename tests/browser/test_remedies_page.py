@@ -4,7 +4,9 @@ a notice, and nothing errs or leaves localhost."""
 from __future__ import annotations
 
 import re
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -33,7 +35,9 @@ def wait_for_text(page, text, timeout_ms: int = LAB_TIMEOUT_MS, console=None, se
     try:
         page.get_by_text(text).first.wait_for(timeout=timeout_ms)
     except PlaywrightTimeout:
-        shown = page.locator(".vgp-controls").first.inner_text(timeout=5_000)
+        shot = Path(tempfile.gettempdir()) / "vgp-remedies-failure.png"
+        page.screenshot(path=str(shot), full_page=True)
+        shown = [page.locator(".vgp-controls").first.inner_text(timeout=5_000)[-400:], page.url, f"screenshot: {shot}"]
         alerts = [a.inner_text(timeout=5_000) for a in page.locator(".alert").all()]
         errors = [t for kind, t in (console or []) if kind == "error"]
         raise AssertionError(f"{text!r} not shown after {timeout_ms / 1000:g} s.\ncontrols column: {shown!r}\n"
