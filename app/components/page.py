@@ -12,7 +12,6 @@ import panel as pn
 from .notices import NoticeMixin
 
 
-
 @contextlib.contextmanager
 def document_hold(doc):
     """Collect the changes made inside into one message to the browser, using Bokeh's hold on ``doc`` (the
