@@ -113,3 +113,37 @@ def test_url_floats_read_back_to_the_same_double(value):
 def test_url_lists_and_booleans():
     assert format_query_value(["relu", "kumar"]) == "relu,kumar"
     assert format_query_value(True) == "true" and format_query_value(False) == "false"
+
+
+def test_document_hold_sends_one_combined_change_on_the_loop_and_is_safe_off_it():
+    import asyncio
+
+    from bokeh.document import Document
+    from bokeh.models import Range1d
+
+    from app.components.page import document_hold
+
+    doc, rng = Document(), Range1d(0, 1)
+    doc.add_root(rng)
+    events = []
+    doc.on_change(lambda event: events.append(event))
+
+    async def on_loop():  # as in a next-tick callback: Bokeh's hold, released here
+        with document_hold(doc):
+            for i in range(5):
+                rng.end = i + 1
+            assert events == []  # held, nothing sent yet
+        assert len(events) == 1 and events[0].new == 5  # one combined change carrying the last value
+
+    asyncio.run(on_loop())
+    with document_hold(None):  # no server: nothing to hold
+        rng.end = 9
+
+    def worker():  # a --num-threads worker: no event loop in this thread, Panel's thread-safe hold
+        with document_hold(doc):
+            rng.end = 7
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and doc.callbacks.hold_value is None and rng.end == 7

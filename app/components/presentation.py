@@ -46,6 +46,7 @@ from bokeh.models.annotations.legends import BaseColorBar
 from bokeh.models.glyphs import Glyph
 from bokeh.palettes import Category10_10, Cividis256, Colorblind8, Viridis256
 
+from .page import document_hold, on_session_loop, session_document
 from .page_layout import CONTROLS_CLASS
 from .url_state import apply_query, mirror_to_url
 
@@ -533,7 +534,8 @@ class DisplayController:
         apply_display(self.figures, settings)
         if self.controls is not None:
             self.controls.visible = settings.controls
-        settings.param.watch(self._on_change, DISPLAY_PARAMS)
+        self._doc = session_document()
+        settings.param.watch(on_session_loop(self._doc, self._on_change), DISPLAY_PARAMS)
         mirror_to_url(settings, DISPLAY_PARAMS)
 
     def attach(self, root: pn.viewable.Viewable) -> None:
@@ -557,7 +559,7 @@ class DisplayController:
     def _on_change(self, *events) -> None:
         start = time.perf_counter()
         names = {e.name for e in events}
-        with pn.io.hold():
+        with document_hold(self._doc):
             if names & {"theme", "present", "palette", "colormap"}:
                 apply_display(self.figures, self.settings)
             if "controls" in names and self.controls is not None:

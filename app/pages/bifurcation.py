@@ -18,7 +18,7 @@ from bokeh.plotting import figure
 
 from vgp_core import ConfigError, doya
 
-from ..components.page import Page
+from ..components.page import Page, document_hold, session_document
 from ..components.explanation import explanation_panel
 from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
@@ -150,8 +150,7 @@ class BifurcationPage(Page):
         self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
         self.query_notices = query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
         self._build_figures()
-        doc = pn.state.curdoc
-        self._doc = doc if doc is not None and doc.session_context is not None else None
+        self._doc = session_document()
         self._defer = self._doc is not None if defer is None else defer
         self.pending: list = []
         self._runner = BackgroundRun(self._doc, self._on_slow_result, self._on_slow_error, executor=VIEWS_POOL)
@@ -162,8 +161,8 @@ class BifurcationPage(Page):
         self._slow_key = None
         self._map: doya.SensitivityMap | None = None
         self._counts = {"map": NonFinite(0, 0), "values": []}
-        self.model.param.watch(self._on_change, CONTROLS)
-        self.model.param.watch(self._on_map_shows, ["map_shows"])
+        self._watch(self._on_change, CONTROLS)
+        self._watch(self._on_map_shows, ["map_shows"])
         self._refresh()
         mirror_to_url(self.model, URL_PARAMS)
         if query_notices:
@@ -300,7 +299,7 @@ class BifurcationPage(Page):
             if diagram_key != self._diagram_key:
                 diagram = doya.bifurcation_diagram(args["w"], window[:2], DIAGRAM_N, eps=diagram_key[1],
                                                    u=args["u"], w_in=args["w_in"])
-            with pn.io.hold():
+            with document_hold(self._doc):
                 if diagram is not None:
                     self._draw_diagram(diagram)
                     self._diagram_key = diagram_key
@@ -404,7 +403,7 @@ class BifurcationPage(Page):
 
     def _apply_slow(self, result):
         smap, hyst = result
-        with pn.io.hold():
+        with document_hold(self._doc):
             self._map = smap
             self._draw_map()
             self.down_source.data = dict(b=hyst.b_down, x=hyst.x_down.astype(np.float64))
@@ -425,7 +424,7 @@ class BifurcationPage(Page):
         values = smap.log10_dxT_dx0 if self.model.map_shows == "x0" else smap.log10_dxT_db
         half_b = 0.5 * (smap.b[1] - smap.b[0])
         half_x = 0.5 * (smap.x0[1] - smap.x0[0])
-        with pn.io.hold():
+        with document_hold(self._doc):
             self.sens_map.set_value_label(self._map_label())
             self._counts["map"] = self.sens_map.update(values, smap.b[0] - half_b, smap.b[-1] + half_b,
                                                        y_range=(smap.x0[0] - half_x, smap.x0[-1] + half_x))

@@ -19,7 +19,7 @@ from bokeh.plotting import figure
 
 from vgp_core import cliff, doya
 
-from ..components.page import Page
+from ..components.page import Page, document_hold, session_document
 from ..components.explanation import explanation_panel
 from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
@@ -139,6 +139,7 @@ class LossCliffPage(Page):
         deferred."""
         self.model = model or LossCliffModel()
         self._make_notice()
+        self._doc = session_document()
         self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
         self.query_notices = query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
         self._build_figures()
@@ -151,9 +152,9 @@ class LossCliffPage(Page):
         self._surface_steps = None
         self._cliff_b = float("nan")
         self._counts = {"surface": NonFinite(0, 0)}
-        self.model.param.watch(self._on_change, sorted(set(ONE_D) | set(TWO_D)))
-        self.model.param.watch(self._on_replay, ["shown_step"])
-        self.model.param.watch(self._on_surface_view, ["surface"])
+        self._watch(self._on_change, sorted(set(ONE_D) | set(TWO_D)))
+        self._watch(self._on_replay, ["shown_step"])
+        self._watch(self._on_surface_view, ["surface"])
         self._refresh(set(ONE_D) | set(TWO_D))
         mirror_to_url(self.model, URL_PARAMS)
         if query_notices:
@@ -288,7 +289,7 @@ class LossCliffPage(Page):
                                    loss_steps=int(m.pascanu_steps))
                 if int(m.pascanu_steps) != self._surface_steps:
                     surface = cliff.pascanu_loss(SURFACE_W_GRID, SURFACE_B_GRID, steps=int(m.pascanu_steps))
-            with pn.io.hold():
+            with document_hold(self._doc):
                 if d1 is not None:
                     self._d1 = d1
                 if curve is not None:
@@ -349,7 +350,7 @@ class LossCliffPage(Page):
             values = safe_log10(np.hypot(s.grad_w.astype(np.float64), s.grad_b.astype(np.float64)))
         dw = 0.5 * (s.w[1] - s.w[0])
         db = 0.5 * (s.b[1] - s.b[0])
-        with pn.io.hold():
+        with document_hold(self._doc):
             self.surface_map.set_value_label(self._surface_label())
             self._counts["surface"] = self.surface_map.update(values, s.w[0] - dw, s.w[-1] + dw,
                                                               y_range=(s.b[0] - db, s.b[-1] + db))
@@ -376,7 +377,7 @@ class LossCliffPage(Page):
             return
         k = min(int(self.model.shown_step), d1.plain.params.shape[0] - 1)
         colors = np.array(["#d62728", "#2ca02c"], dtype=object)
-        with pn.io.hold():
+        with document_hold(self._doc):
             for key in ("plain", "clipped"):
                 p = getattr(d1, key)
                 self.path1[key].data = dict(b=p.params[: k + 1, 0].astype(np.float64),

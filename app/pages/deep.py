@@ -15,7 +15,7 @@ from bokeh.plotting import figure
 
 from vgp_core import ConfigError, activations, initializers, mlp, theory
 
-from ..components.page import Page
+from ..components.page import Page, document_hold, session_document
 from ..components.explanation import explanation_panel
 from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
@@ -128,17 +128,16 @@ class DeepNetworkPage(Page):
         self._profile: mlp.GradientProfile | None = None
         self._trace: mlp.TrainTrace | None = None
         self._counts = {"training": NonFinite(0, 0), "sweep": NonFinite(0, 0), "profile": 0}
-        doc = pn.state.curdoc
-        self._doc = doc if doc is not None and doc.session_context is not None else None
+        self._doc = session_document()
         self._defer = self._doc is not None if defer is None else defer
         self.pending: list = []
         self._deferred_handles: dict[str, object] = {}
         self._runner = BackgroundRun(self._doc, self._on_trace, self._on_training_error)
         if self._doc is not None:
             pn.state.on_session_destroyed(lambda _ctx: self._runner.cancel())
-        self.model.param.watch(self._on_architecture, ARCHITECTURE)
-        self.model.param.watch(self._on_training_settings, TRAINING)
-        self.model.param.watch(self._on_shown_step, ["shown_step"])
+        self._watch(self._on_architecture, ARCHITECTURE)
+        self._watch(self._on_training_settings, TRAINING)
+        self._watch(self._on_shown_step, ["shown_step"])
         self._refresh(sweep=True)
         self._restart_training()
         mirror_to_url(self.model, URL_PARAMS)
@@ -200,7 +199,7 @@ class DeepNetworkPage(Page):
     def _refresh(self, sweep: bool):
         def work():
             config = self.model.config()
-            with pn.io.hold():
+            with document_hold(self._doc):
                 self._profile = mlp.gradient_profile(config, with_jacobian=not self._defer)
                 self._draw_profile()
                 self._draw_theory(config)
@@ -234,7 +233,7 @@ class DeepNetworkPage(Page):
     def _update_sweep(self):
         def work():
             result = mlp.gain_sweep(self.model.config(), SWEEP_GAINS)
-            with pn.io.hold():
+            with document_hold(self._doc):
                 self._counts["sweep"] = self.sweep_map.update(result.log10_backprop_norm.T, *GAIN_RANGE)
                 self._draw_overflow_notice()
 
@@ -354,7 +353,7 @@ class DeepNetworkPage(Page):
 
     def _on_trace(self, trace: mlp.TrainTrace):
         def work():
-            with pn.io.hold():
+            with document_hold(self._doc):
                 self._trace = trace
                 self._counts["training"] = self.train_map.update(safe_log10(trace.backprop_norm.T), 0, trace.steps)
                 steps = np.arange(trace.steps)

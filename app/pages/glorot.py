@@ -32,7 +32,7 @@ from vgp_core.experiments import glorot2010 as g10
 
 from ..components.explanation import explanation_panel
 from ..components.heatmap import OVERFLOW_COLOR, UNDERFLOW_COLOR
-from ..components.page import Page
+from ..components.page import Page, document_hold, session_document
 from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
 from ..components.url_state import apply_query, mirror_to_url, session_query
@@ -373,6 +373,7 @@ class GlorotPage(Page):
         self.model = model or GlorotModel()
         self._results = dict(results or {})
         self._make_notice()
+        self._doc = session_document()
         self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
         query = session_query() if query is None else query
         # run first: the checkpoint's bounds depend on it
@@ -381,7 +382,7 @@ class GlorotPage(Page):
         self._marks: dict[str, int] = {}
         self._build_figures()
         self._refresh(set(URL_PARAMS))
-        self.model.param.watch(self._on_change, URL_PARAMS)
+        self._watch(self._on_change, URL_PARAMS)
         mirror_to_url(self.model, URL_PARAMS)
         if self.query_notices:
             self._show_notice("Link settings adjusted: " + "; ".join(self.query_notices))
@@ -647,7 +648,7 @@ class GlorotPage(Page):
     def _refresh(self, changed: set[str]):
         @without_property_validation  # the page builds every value itself; validation was half of a move's time
         def work():
-            with pn.io.hold():
+            with document_hold(self._doc):
                 for name, deps in self.DRAWERS:
                     if deps & changed:
                         getattr(self, name)()

@@ -19,7 +19,7 @@ from ..components.explanation import explanation_panel
 from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
-from ..components.page import Page
+from ..components.page import Page, document_hold, session_document
 from ..components.presets import preset_bar
 from ..components.training import BackgroundRun, settle_work
 from ..components.url_state import apply_query, mirror_to_url, session_query
@@ -101,15 +101,14 @@ class RecurrentPage(Page):
         self._make_notice()
         self.query_notices = query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
         self._build_figures()
-        doc = pn.state.curdoc
-        self._doc = doc if doc is not None and doc.session_context is not None else None
+        self._doc = session_document()
         self._runner = BackgroundRun(self._doc, self._on_trace, lambda exc: self._show_notice(f"Training stopped: "
                                                                                              f"{exc}"))
         if self._doc is not None:
             pn.state.on_session_destroyed(lambda _ctx: self._runner.cancel())
         self._results = self._empty_results()
         self._run_label = ""
-        self.model.param.watch(self._on_analysis, ANALYSIS)
+        self._watch(self._on_analysis, ANALYSIS)
         self._refresh(set(ANALYSIS))
         mirror_to_url(self.model, URL_PARAMS)
         if query_notices:
@@ -174,7 +173,7 @@ class RecurrentPage(Page):
     def _refresh(self, names: set):
         def work():
             config = self.model.config()
-            with pn.io.hold():
+            with document_hold(self._doc):
                 self.radius_marker.location = float(config.spectral_radius)
                 self._draw_curve(config)
                 self._draw_verdict(config)
@@ -244,7 +243,7 @@ class RecurrentPage(Page):
 
     def _on_trace(self, trace: rnn.MemoryTaskTrace):
         def work():
-            with pn.io.hold():
+            with document_hold(self._doc):
                 steps = np.arange(trace.loss.shape[0])
                 with np.errstate(divide="ignore", invalid="ignore"):
                     image = np.log10(trace.time_grad_norm.T)
@@ -277,7 +276,7 @@ class RecurrentPage(Page):
         radius = w.FloatSlider.from_param(m.param.spectral_radius, label="spectral radius γ")
         radius.jslink(self.radius_marker, value="location")  # the marker follows the drag before the server answers
         train = w.Button(label="Train", color="primary", margin=(8, 10))
-        train.on_click(self.train)
+        self._on_click(train, self.train)
         return pn.Column(
             "### Recurrent weights",
             radius,

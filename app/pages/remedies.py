@@ -30,7 +30,7 @@ from vgp_core.experiments import remedies as lab
 from ..components.explanation import explanation_panel
 from ..components.heatmap import OVERFLOW_COLOR
 from ..components.numeric import positive_or_nan
-from ..components.page import Page, document_hold
+from ..components.page import Page, document_hold, session_document
 from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
 from ..components.training import VIEWS_POOL, BackgroundRun
@@ -401,8 +401,7 @@ class RemediesPage(Page):
         self.model = model or RemediesModel()
         self._make_notice()
         self.query_notices = apply_page_query(self.model, session_query() if query is None else query)
-        doc = pn.state.curdoc
-        self._doc = doc if doc is not None and doc.session_context is not None else None
+        self._doc = session_document()
         self._results: dict[str, object] = {}
         self._expected: list[str] = []
         self._config: lab.LabConfig | None = None
@@ -423,10 +422,10 @@ class RemediesPage(Page):
                 self._veit_runner.cancel()
 
             pn.state.on_session_destroyed(destroyed)
-        self.model.param.watch(self._on_lab_change, LAB)
-        self.model.param.watch(self._on_auto_run, ["auto_run"])
-        self.model.param.watch(lambda *_: self._guard(self._draw), ["profile"])
-        self.model.param.watch(lambda *_: self._start_veit(), ["veit_blocks"])
+        self._watch(self._on_lab_change, LAB)
+        self._watch(self._on_auto_run, ["auto_run"])
+        self._watch(lambda *_: self._guard(self._draw), ["profile"])
+        self._watch(lambda *_: self._start_veit(), ["veit_blocks"])
         self._start_veit()
         if self.model.auto_run:
             self.run()
@@ -608,9 +607,7 @@ class RemediesPage(Page):
         return lab.rank(self.results())
 
     def _draw(self):
-        # Bokeh's own hold on this session's document, not ``pn.io.hold()``: after other sessions had run on the
-        # server, Panel's hold (which resolves the document from ``pn.state`` and sends through its ``unlocked``
-        # path) lost this page's updates — the browser kept "Measured 5/5" and empty plots after a change.
+        # this session's own document, never Panel's lookup (see document_hold: Panel's hold lost these updates)
         with document_hold(self._doc):
             results = self.results()
             trained = self.model.profile == PROFILE_CHOICES[0]
@@ -713,7 +710,7 @@ class RemediesPage(Page):
         m, w = self.model, pn.widgets
         options = {_ENTRY[n].label: n for n in REMEDY_NAMES}
         run = w.Button(label="Run lab", color="primary", margin=(8, 10))
-        run.on_click(self.run)
+        self._on_click(run, self.run)
         return pn.Column(
             "### Remedies (against the baseline)",
             w.CheckBoxGroup.from_param(m.param.remedies, options=options, inline=False),
