@@ -15,34 +15,17 @@ import time
 import jax
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import COMPILES, report, timed  # noqa: E402  (first: it puts the checkout on the path)
 
 from vgp_core import cliff, doya  # noqa: E402
 
-COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-_compiles = []
-jax.monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **kw: _compiles.append(duration) if event == COMPILE_EVENT else None)
 
 GRID = 200
 T = 200
 TARGET_MS = 100.0
 
 
-def timed(fn, settings):
-    times = []
-    for s in settings:
-        t0 = time.perf_counter()
-        fn(*s)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return np.array(times)
-
-
-def report(name, times, target=None):
-    line = f"{name:<58s} median {np.median(times):7.1f} ms   max {times.max():7.1f} ms"
-    if target is not None:
-        line += f"   (target < {target:.0f} ms: {'OK' if np.median(times) < target else 'MISSED'})"
-    print(line)
 
 
 def main():
@@ -57,8 +40,8 @@ def main():
     doya.warm_up(map_shape=(GRID, GRID))
     cliff.warm_up(loss_grid=200, surface_shape=(100, 100))
     print(f"warm-up (compile, or load from the persistent cache): {time.perf_counter() - t0:.2f} s, "
-          f"{len(_compiles)} compilations")
-    n_before = len(_compiles)
+          f"{len(COMPILES)} compilations")
+    n_before = len(COMPILES)
 
     rng = np.random.default_rng(0)
     settings = [(5.0 + 0.1 * rng.standard_normal(), 0.1 * (1 + 0.05 * rng.standard_normal()))
@@ -96,7 +79,7 @@ def main():
     report("descents, plain + clipped, 2-D (100 steps, T=50)",
            timed(lambda w, eps: cliff.descend((w + 3.0, -4.0), 0.1, 100, clip_norm=1.0, problem="pascanu"),
                  settings))
-    print(f"compilations after warm-up: {len(_compiles) - n_before} (must be 0)")
+    print(f"compilations after warm-up: {len(COMPILES) - n_before} (must be 0)")
 
 
 if __name__ == "__main__":

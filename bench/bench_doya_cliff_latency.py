@@ -16,17 +16,14 @@ import time
 import jax
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import COMPILES  # noqa: E402  (first: it puts the checkout on the path)
 os.environ.setdefault("VGP_WARMUP", "0")
 
 from app.pages.bifurcation import BifurcationModel, BifurcationPage  # noqa: E402
 from app.pages.cliff import LossCliffModel, LossCliffPage  # noqa: E402
 from app.warmup import _warm_up_doya_cliff  # noqa: E402
 
-COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-_compiles = []
-jax.monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **kw: _compiles.append(duration) if event == COMPILE_EVENT else None)
 
 BIFURCATION_MOVES = {
     "b": [-2.49, -2.5],
@@ -79,9 +76,9 @@ def main():
         fn()
     cl = LossCliffPage(LossCliffModel(), query={})
     cl.panel()
-    n_before = len(_compiles)
+    n_before = len(COMPILES)
 
-    print(f"\nBifurcation page (defaults: w = 5, b = -2.5, eps = 0.1, T = 500, 200 x 200 map), server-side ms;")
+    print("\nBifurcation page (defaults: w = 5, b = -2.5, eps = 0.1, T = 500, 200 x 200 map), server-side ms;")
     print("'views' = diagram, trajectory, equilibria, derivatives (sent at once); 'map' = (b, x0) map + hysteresis")
     print(f"{'control':<15} {'views p50':>10} {'views p95':>10} {'<50 ms':>7} {'map p50':>10} {'map p95':>10}")
     for name, values in BIFURCATION_MOVES.items():
@@ -108,7 +105,7 @@ def main():
             times.append((time.perf_counter() - t) * 1e3)
             assert not cl.notice.visible, cl.notice.object
         row(name, times, with_slow=False)
-    print(f"\ncompilations while moving controls: {len(_compiles) - n_before} (must be 0)")
+    print(f"\ncompilations while moving controls: {len(COMPILES) - n_before} (must be 0)")
 
 
 if __name__ == "__main__":

@@ -18,17 +18,13 @@ import time
 
 os.environ.setdefault("VGP_JAX_CACHE_DIR", "off")  # measure real compilations
 
-import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import COMPILES  # noqa: E402  (first: it puts the checkout on the path)
 
 from vgp_core.experiments import remedies as R  # noqa: E402
 
-COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-_compiles = []
-jax.monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **kw: _compiles.append(duration) if event == COMPILE_EVENT else None)
 TARGET_S = 60.0
 
 
@@ -42,15 +38,15 @@ def main():
     config = R.LabConfig(steps=args.steps, depth=args.depth, width=args.width)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {config}")
 
-    n0, t0 = len(_compiles), time.perf_counter()
+    n0, t0 = len(COMPILES), time.perf_counter()
     R.warm_up(config)
     cold = time.perf_counter() - t0
-    print(f"warm_up: {cold:.1f} s wall, {len(_compiles) - n0} compilations "
-          f"({sum(_compiles[n0:]):.1f} s of XLA compile time)")
+    print(f"warm_up: {cold:.1f} s wall, {len(COMPILES) - n0} compilations "
+          f"({sum(COMPILES[n0:]):.1f} s of XLA compile time)")
 
     totals = []
     per_entry = {}
-    n_warm = len(_compiles)
+    n_warm = len(COMPILES)
     for rep in range(args.repeats):
         cfg = config.replace(seed=rep + 1)
         t_wall, t_cpu = time.perf_counter(), time.process_time()
@@ -65,11 +61,11 @@ def main():
     t = time.perf_counter()
     R.veit_analysis(config)
     veit = time.perf_counter() - t
-    warm_compiles = len(_compiles) - n_warm
+    warmCOMPILES = len(COMPILES) - n_warm
     print(f"\nVeit expansion ({config.depth - 1} blocks): {1e3 * veit:.0f} ms")
     print(f"whole lab after warm-up: min {min(totals):.2f} s, median {np.median(totals):.2f} s "
           f"(target < {TARGET_S:.0f} s: {'met' if min(totals) < TARGET_S else 'MISSED'}); "
-          f"compilations during warm runs: {warm_compiles}")
+          f"compilations during warm runs: {warmCOMPILES}")
 
 
 if __name__ == "__main__":

@@ -20,14 +20,11 @@ import time
 import jax
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import COMPILES, report, timed  # noqa: E402  (first: it puts the checkout on the path)
 
 from vgp_core import rnn  # noqa: E402
 
-COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-_compiles = []
-jax.monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **kw: _compiles.append(duration) if event == COMPILE_EVENT else None)
 
 N_RADII = 128
 T = 1000
@@ -35,21 +32,6 @@ HIDDEN = 64
 TARGET_MS = 150.0
 
 
-def timed(fn, configs):
-    times = []
-    for cfg in configs:
-        t0 = time.perf_counter()
-        fn(cfg)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return np.array(times)
-
-
-def report(name, times, target=None):
-    line = (f"{name:<52s} median {np.median(times):7.1f} ms   min {times.min():7.1f} ms   "
-            f"max {times.max():7.1f} ms")
-    if target is not None:
-        line += f"   (target < {target:.0f} ms: {'OK' if np.median(times) < target else 'MISSED'})"
-    print(line)
 
 
 def main():
@@ -63,16 +45,16 @@ def main():
     t0 = time.perf_counter()
     rnn.warm_up(hidden_sizes=(HIDDEN,), n_radii=N_RADII)
     print(f"warm-up (compile, or load from the persistent cache): {time.perf_counter() - t0:.2f} s, "
-          f"{len(_compiles)} compilations")
-    start = len(_compiles)
+          f"{len(COMPILES)} compilations")
+    start = len(COMPILES)
 
-    def moves(**kw):
+    def moves(**kw):  # one (config,) argument tuple per simulated slider move
         base = rnn.RNNConfig(hidden_size=HIDDEN, T=T, **kw)
-        return [base.replace(spectral_radius=r) for r in np.resize([0.9, 1.1, 1.5], args.repeats)]
+        return [(base.replace(spectral_radius=r),) for r in np.resize([0.9, 1.1, 1.5], args.repeats)]
 
     for cell, act in (("vanilla", "tanh"), ("vanilla", "sigmoid"), ("lstm", "tanh"), ("gru", "tanh")):
         cfgs = moves(cell=cell, activation=act)
-        rnn.spectral_sweep(cfgs[0], radii)  # first call of this variant: no compile, but warms caches
+        rnn.spectral_sweep(cfgs[0][0], radii)  # first call of this variant: no compile, but warms caches
         report(f"spectral_sweep {cell} {act}", timed(lambda c: rnn.spectral_sweep(c, radii), cfgs),
                TARGET_MS if cell == "vanilla" else None)
     for cell, act in (("vanilla", "tanh"), ("lstm", "tanh"), ("gru", "tanh")):
@@ -81,7 +63,7 @@ def main():
     report("jacobian_norms vanilla (SVD per lag)",
            timed(lambda c: rnn.jacobian_norms(c, exact=True), moves(activation="tanh")))
     report("parameter_gradient_terms vanilla", timed(rnn.parameter_gradient_terms, moves(activation="tanh")))
-    print(f"compilations during the timed calls: {len(_compiles) - start}")
+    print(f"compilations during the timed calls: {len(COMPILES) - start}")
 
 
 if __name__ == "__main__":
