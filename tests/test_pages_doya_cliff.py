@@ -45,6 +45,19 @@ def signature(figs) -> dict[str, str]:
     return out
 
 
+def assert_every_move_changes_plots(page, figs, sig: dict, moves: dict, url_params) -> None:
+    """Every control (each one mirrored in the URL) gets a move, and each move changes some plot's data."""
+    for name in url_params:
+        assert name in moves, name
+    for name, value in moves.items():
+        setattr(page.model, name, value)
+        new = signature(figs)
+        changed = [k for k in new if new[k] != sig.get(k)]
+        assert changed, f"moving {name} changed no plot data"
+        assert not page.notice.visible, (name, page.notice.object)
+        sig = new
+
+
 def test_pages_are_registered():
     slugs = {p.slug: p.title for p in PAGES}
     assert slugs["bifurcation"] == "Bifurcation" and slugs["cliff"] == "Loss cliff"
@@ -60,15 +73,7 @@ def test_bifurcation_page_builds_and_every_control_changes_the_plots():
     assert page.sens_map.source.data["image"][0].shape == (bifurcation.MAP_N, bifurcation.MAP_N)
     assert "analytic at equilibrium" in page.values_text.object
     assert not page.notice.visible
-    for name in bifurcation.URL_PARAMS:
-        assert name in BIFURCATION_MOVES, name
-    for name, value in BIFURCATION_MOVES.items():
-        setattr(page.model, name, value)
-        new = signature(figs)
-        changed = [k for k in new if new[k] != sig.get(k)]
-        assert changed, f"moving {name} changed no plot data"
-        assert not page.notice.visible, (name, page.notice.object)
-        sig = new
+    assert_every_move_changes_plots(page, figs, sig, BIFURCATION_MOVES, bifurcation.URL_PARAMS)
 
 
 def test_bifurcation_b_and_x0_moves_keep_the_map():
@@ -125,15 +130,7 @@ def test_cliff_page_builds_and_every_control_changes_the_plots():
     assert page.curve_source.data["b"].shape == (cliff.LOSS_N,)
     assert page.wall1.location == pytest.approx(-2.5, abs=0.01)  # the wall, found from the engine's |dL/db|
     assert "jumped over the wall" in page.summary.object and "catapulted off the map" in page.summary.object
-    for name in cliff.URL_PARAMS:
-        assert name in CLIFF_MOVES, name
-    for name, value in CLIFF_MOVES.items():
-        setattr(page.model, name, value)
-        new = signature(figs)
-        changed = [k for k in new if new[k] != sig.get(k)]
-        assert changed, f"moving {name} changed no plot data"
-        assert not page.notice.visible, (name, page.notice.object)
-        sig = new
+    assert_every_move_changes_plots(page, figs, sig, CLIFF_MOVES, cliff.URL_PARAMS)
 
 
 def test_cliff_clicks_set_the_start_points():

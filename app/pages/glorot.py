@@ -406,6 +406,23 @@ class GlorotPage(Page):
                       tools=TOOLS, toolbar_location="above", **kw)
 
     @staticmethod
+    def _layer_lines(fig, source, init: str, columns: tuple[str, str], size: int, labels: tuple[str, str]) -> list:
+        """Two per-layer curves of one initialization in its colour: ``columns[0]`` solid with dots, ``columns[1]``
+        dashed with squares. Returns the two line renderers (for the hover tool)."""
+        color, lines = INIT_COLORS[init], []
+        for column, label, dash, marker in zip(columns, labels, ("solid", "dashed"), ("circle", "square")):
+            lines.append(fig.line("layer", column, source=source, color=color, line_width=2, line_dash=dash,
+                                  legend_label=label))
+            fig.scatter("layer", column, source=source, color=color, size=size, marker=marker)
+        return lines
+
+    @staticmethod
+    def _chosen_marker(fig, source) -> None:
+        """The open black circle on the chosen layer and initialization."""
+        fig.scatter("layer", "y", source=source, size=14, fill_alpha=0, line_color="black", line_width=2,
+                    legend_label="chosen layer and init")
+
+    @staticmethod
     def _marks_renderer(fig, source):
         """Crosses for non-finite values (magenta) and zeros on a log axis (black); explained in the notice."""
         fig.scatter("x", "y", source=source, marker="x", size=10, line_width=2, color="color")
@@ -473,15 +490,9 @@ class GlorotPage(Page):
         fig = self._fig("Gradient variance per layer", "layer (1 = input side)", "variance", y_axis_type="log")
         renderers = []
         for init in g10.INITS:
-            color = INIT_COLORS[init]
-            renderers.append(fig.line("layer", f"bp_{init}", source=self.profile_source, color=color, line_width=2,
-                                      legend_label=f"Var[∂C/∂s], {INIT_LABELS[init]}"))
-            fig.scatter("layer", f"bp_{init}", source=self.profile_source, color=color, size=5)
-            renderers.append(fig.line("layer", f"wg_{init}", source=self.profile_source, color=color, line_width=2,
-                                      line_dash="dashed", legend_label=f"Var[∂C/∂W], {INIT_LABELS[init]}"))
-            fig.scatter("layer", f"wg_{init}", source=self.profile_source, color=color, size=5, marker="square")
-        fig.scatter("layer", "y", source=self.profile_hl, size=14, fill_alpha=0, line_color="black", line_width=2,
-                    legend_label="chosen layer and init")
+            renderers += self._layer_lines(fig, self.profile_source, init, (f"bp_{init}", f"wg_{init}"), 5,
+                                           (f"Var[∂C/∂s], {INIT_LABELS[init]}", f"Var[∂C/∂W], {INIT_LABELS[init]}"))
+        self._chosen_marker(fig, self.profile_hl)
         self._marks_renderer(fig, self.profile_marks)
         fig.add_tools(HoverTool(renderers=renderers, tooltips=[("layer", "@layer")] + [
             (c, f"@{c}{{0.000e}}") for c in cols]))
@@ -499,17 +510,12 @@ class GlorotPage(Page):
                         "mean singular value", y_range=self.jac_range)
         renderers = []
         for init in g10.INITS:
-            color = INIT_COLORS[init]
-            renderers.append(fig.line("layer", f"{init}_initial", source=self.jac_source, color=color, line_width=2,
-                                      legend_label=f"{INIT_LABELS[init]}, at initialization"))
-            fig.scatter("layer", f"{init}_initial", source=self.jac_source, color=color, size=6)
-            renderers.append(fig.line("layer", f"{init}_final", source=self.jac_source, color=color, line_width=2,
-                                      line_dash="dashed", legend_label=f"{INIT_LABELS[init]}, after training"))
-            fig.scatter("layer", f"{init}_final", source=self.jac_source, color=color, size=6, marker="square")
-            fig.hspan(y=[PAPER_JACOBIAN_SV[init]], line_color=color, line_dash="dotted", line_width=1.5,
+            renderers += self._layer_lines(fig, self.jac_source, init, (f"{init}_initial", f"{init}_final"), 6,
+                                           (f"{INIT_LABELS[init]}, at initialization",
+                                            f"{INIT_LABELS[init]}, after training"))
+            fig.hspan(y=[PAPER_JACOBIAN_SV[init]], line_color=INIT_COLORS[init], line_dash="dotted", line_width=1.5,
                       legend_label=f"paper, tanh: ≈{PAPER_JACOBIAN_SV[init]} {INIT_LABELS[init]}")
-        fig.scatter("layer", "y", source=self.jac_hl, size=14, fill_alpha=0, line_color="black", line_width=2,
-                    legend_label="chosen layer and init")
+        self._chosen_marker(fig, self.jac_hl)
         self._marks_renderer(fig, self.jac_marks)
         fig.add_tools(HoverTool(renderers=renderers, tooltips=[("layer", "@layer")] + [
             (c, f"@{c}{{0.000}}") for c in jcols]))
