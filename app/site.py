@@ -10,6 +10,7 @@ import dataclasses
 
 import panel as pn
 
+from .components.memory import release_when_session_ends
 from .components.presentation import (DISPLAY_PARAMS, DisplayController, DisplaySettings, display_from_query,
                                       panel_theme_name)
 from .components.url_state import session_query
@@ -47,6 +48,7 @@ def page_links(current: str, settings: DisplaySettings) -> str:
 
 def make_site(page: str | None = None) -> Site:
     """Build one session's site (pages are built lazily: only the shown one)."""
+    release_when_session_ends()  # a class's closed tabs give their memory back
     query = session_query()
     slugs = [p.slug for p in PAGES]
     requested = page or query.get("page", slugs[0])

@@ -122,6 +122,7 @@ def test_document_hold_sends_one_combined_change_on_the_loop_and_is_safe_off_it(
     from bokeh.models import Range1d
 
     from app.components.page import document_hold
+    from tests.threads import in_fresh_thread
 
     doc, rng = Document(), Range1d(0, 1)
     doc.add_root(rng)
@@ -135,7 +136,7 @@ def test_document_hold_sends_one_combined_change_on_the_loop_and_is_safe_off_it(
             assert events == []  # held, nothing sent yet
         assert len(events) == 1 and events[0].new == 5  # one combined change carrying the last value
 
-    asyncio.run(on_loop())
+    in_fresh_thread(asyncio.run, on_loop())  # its own loop: pytest-playwright may run one in this thread
     with document_hold(None):  # no server: nothing to hold
         rng.end = 9
 
@@ -147,3 +148,27 @@ def test_document_hold_sends_one_combined_change_on_the_loop_and_is_safe_off_it(
     thread.start()
     thread.join(timeout=10)
     assert not thread.is_alive() and doc.callbacks.hold_value is None and rng.end == 7
+
+
+def test_released_memory_frees_a_closed_sessions_cycles():
+    """A closed page is a reference cycle: the release collects it (and trims glibc's heap where there is one)."""
+    import gc
+    import weakref
+
+    from app.components import memory
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # like page -> model watcher -> page
+    alive = weakref.ref(a)
+    gc.disable()  # no automatic collection may free it first
+    try:
+        del a, b
+        assert alive() is not None
+        assert memory.release_freed_memory() >= 0.0
+        assert alive() is None
+    finally:
+        gc.enable()
+    memory.release_when_session_ends()  # outside a server: nothing to register, no error
