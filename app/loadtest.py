@@ -24,6 +24,7 @@ import numpy as np
 import panel  # noqa: F401  (registers Panel's Bokeh models for deserialisation)
 import panel.models.katex  # noqa: F401  (the explanation panels use KaTeX, which Panel loads lazily)
 from bokeh.client import pull_session
+from bokeh.client.states import DISCONNECTED
 from bokeh.events import DocumentReady
 from bokeh.models import ColumnDataSource
 
@@ -31,6 +32,8 @@ from bokeh.models import ColumnDataSource
 #: a saturated two-core server answers late but answers (p95 ~11 s measured at 30 students); the latencies show
 #: how late, the timeouts count moves that were never answered.
 ANSWER_TIMEOUT_S = 30.0
+#: seconds a closing session may take for the websocket's closing handshake
+CLOSE_TIMEOUT_S = 10.0
 
 
 @dataclasses.dataclass
@@ -82,7 +85,7 @@ class Student:
         self._closing = False
         self.doc.on_change(self._on_change)
         self.doc.callbacks.send_event(DocumentReady())
-        self._thread = threading.Thread(target=self._conn._loop_until, args=(lambda: self._closing,), daemon=True)
+        self._thread = threading.Thread(target=self._conn._loop_until, args=(self._closed,), daemon=True)
         self._thread.start()
 
     def _on_change(self, event) -> None:
@@ -118,12 +121,20 @@ class Student:
         answered = self.wait_for_push(before, ANSWER_TIMEOUT_S)
         return time.perf_counter() - t0 if answered else None
 
+    def _closed(self) -> bool:
+        return self._closing and isinstance(self._conn._state, DISCONNECTED)
+
     def close(self) -> None:
+        """Close the websocket as a closing browser tab does, and keep the client loop running until the closing
+        handshake is done: stopping it at once left some connections open, so the server (rightly) kept those
+        sessions alive and the load test's memory figure counted them."""
         self._closing = True
         loop = self._conn._loop
         loop.add_callback(self.session.close)
-        loop.add_callback(loop.stop)
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=CLOSE_TIMEOUT_S)  # the loop stops itself once the connection is DISCONNECTED
+        if self._thread.is_alive():  # the server never answered the close: stop waiting
+            loop.add_callback(loop.stop)
+            self._thread.join(timeout=CLOSE_TIMEOUT_S)
 
 
 def run_classroom(url: str, students: int, seconds: float, period: float = 1.0,

@@ -1,0 +1,54 @@
+"""A closed session leaves nothing behind in the server (issue 6: 300 sessions within 100 MB).
+
+Served in-process so the test can see the server's objects: every session's Bokeh document must be freed once the
+session is destroyed. Panel 1.9.4 alone keeps each one alive (its notification area stays in ``pn.state._views``);
+``app.components.memory`` drops that registration.
+"""
+from __future__ import annotations
+
+import gc
+import time
+import weakref
+
+import panel as pn
+import pytest
+
+from app.loadtest import open_and_close
+from app.site import build_site
+from tests.app_server import free_port
+
+#: sessions opened and closed; one suffices to show the leak, a few show it is per session
+SESSIONS = 3
+
+
+@pytest.mark.timeout(600)
+def test_closed_sessions_free_their_documents():
+    documents: list[weakref.ref] = []
+    destroyed: list[str] = []
+
+    def app():
+        doc = pn.state.curdoc
+        documents.append(weakref.ref(doc))
+        pn.state.on_session_destroyed(lambda ctx: destroyed.append(ctx.id))
+        return build_site("bifurcation")  # the lightest page: what is tested is the session, not the page
+
+    port = free_port()
+    with pn.config.set(notifications=True):  # as app/main.py: the notification area is what Panel leaks
+        server = pn.serve({"app": app}, port=port, address="127.0.0.1", threaded=True, show=False,
+                          check_unused_sessions_milliseconds=200, unused_session_lifetime_milliseconds=200)
+        try:
+            deadline = time.time() + 60
+            while not getattr(server, "server", None) and time.time() < deadline:
+                time.sleep(0.1)
+            result = open_and_close(f"http://127.0.0.1:{port}/app", SESSIONS)
+            assert result.errors == [] and len(result.latencies) == SESSIONS
+            deadline = time.time() + 30
+            while len(destroyed) < SESSIONS and time.time() < deadline:
+                time.sleep(0.2)
+            assert len(destroyed) == SESSIONS, "the server did not destroy the closed sessions"
+            time.sleep(1)  # the destroy callbacks of the last session finish on the server's loop
+        finally:
+            server.stop()
+    gc.collect()
+    alive = [ref for ref in documents if ref() is not None]
+    assert len(documents) == SESSIONS and alive == [], f"{len(alive)} of {SESSIONS} closed sessions' documents alive"
