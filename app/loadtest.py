@@ -182,6 +182,7 @@ def run_classroom(url: str, students: int, seconds: float, period: float = 1.0,
             with lock:
                 errors.append(f"student {i}: {type(exc).__name__}: {exc}")
         finally:
+            s.settle(timeout=ANSWER_TIMEOUT_S)  # stops dragging, sees the last answer, then closes the tab
             s.close()
 
     threads = [threading.Thread(target=student, args=(i,), daemon=True) for i in range(students)]
