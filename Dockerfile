@@ -1,5 +1,5 @@
 # vgp-explorer classroom image: the app and its JAX engine, served by `panel serve`, offline, as a non-root user.
-FROM python:3.11-slim
+FROM python:3.13-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -162,10 +162,9 @@ def _export(args) -> int:
             settle(args.timeout)
         except TimeoutError as exc:
             raise CliError(f"{exc} (raise --timeout?)", EXPORT_ERROR) from None
-    notice = getattr(page, "notice", None)  # a failure inside the page (e.g. a training run that stopped)
-    if notice is not None and getattr(notice, "visible", False) and str(notice.object).startswith(
-            ("Invalid setting", "Training stopped", "Could not")):
-        print(f"vgp export: warning: the page reports: {notice.object}", file=sys.stderr)
+    for key in ("setting", "training", "failure"):  # a failure inside the page (e.g. a training run that stopped)
+        if text := page.notices.get(key):
+            print(f"vgp export: warning: the page reports: {text}", file=sys.stderr)
     try:
         data = export.render(figures[args.figure], fmt, title=f"{spec.title}: {args.figure} (vgp-explorer)",
                              scale=scale, width=args.width, height=args.height)

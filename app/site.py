@@ -11,6 +11,7 @@ import dataclasses
 import panel as pn
 
 from .components.memory import release_when_session_ends
+from .components.notices import Notices
 from .components.presentation import (DISPLAY_PARAMS, DisplayController, DisplaySettings, display_from_query,
                                       panel_theme_name)
 from .components.url_state import session_query
@@ -78,8 +79,11 @@ def make_site(page: str | None = None) -> Site:
         styles={"border-bottom": "1px solid var(--panel-border-color, #ddd)"},
     )
     items = [header, display.note]
-    for text in notices:
-        items.append(pn.pane.Alert(text, alert_type="warning", css_classes=["vgp-site-notice"]))
+    if notices:
+        site_notices = Notices(css_classes=["vgp-site-notice"])
+        for key, text in enumerate(notices):
+            site_notices.set(str(key), text)
+        items.append(site_notices.pane)
     items.append(layout)
     view = pn.Column(*items, sizing_mode="stretch_width")
     display.attach(view)

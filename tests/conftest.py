@@ -24,3 +24,18 @@ def count_compiles():
 @pytest.fixture
 def compile_counter():
     return count_compiles
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The fast suite and the full set. `pytest` runs the fast suite (engine, pages without a browser, one browser smoke
+# test: a few minutes); `pytest -m ""` runs everything, as CI does. Every test in tests/browser, tests/deploy and
+# tests/load is part of the full set only (marked ``slow`` here), unless it is marked ``smoke``.
+# ---------------------------------------------------------------------------------------------------------------
+FULL_SET_DIRS = ("browser", "deploy", "load")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        parts = item.path.relative_to(config.rootpath).parts
+        if len(parts) > 2 and parts[0] == "tests" and parts[1] in FULL_SET_DIRS and not item.get_closest_marker("smoke"):
+            item.add_marker(pytest.mark.slow)

@@ -127,10 +127,12 @@ def _rasterize(vertices, size: int):
 
 
 def _overlap_ok(m1, m2, has_second):
-    """The overlap rule, per example: the second shape covers at most SHAPESET_MAX_OVERLAP of the smaller area."""
+    """The overlap rule, per example: the second shape covers at most SHAPESET_MAX_OVERLAP of the smaller area,
+    and it covers at least one pixel (a thin shape can fall between pixel centres: a pair must show two shapes)."""
     inter = jnp.sum(m1 & m2, axis=(-2, -1))
-    smaller = jnp.minimum(jnp.sum(m1, axis=(-2, -1)), jnp.sum(m2, axis=(-2, -1)))
-    return jnp.logical_not(has_second) | (inter <= SHAPESET_MAX_OVERLAP * smaller)
+    area2 = jnp.sum(m2, axis=(-2, -1))
+    smaller = jnp.minimum(jnp.sum(m1, axis=(-2, -1)), area2)
+    return jnp.logical_not(has_second) | ((inter <= SHAPESET_MAX_OVERLAP * smaller) & (area2 > 0))
 
 
 def _second_shape(u, shape_ids, m1, has_second, size: int):

@@ -166,7 +166,7 @@ class BifurcationPage(Page):
         self._refresh()
         mirror_to_url(self.model, URL_PARAMS)
         if query_notices:
-            self._show_notice("Link settings adjusted: " + "; ".join(query_notices))
+            self.notices.set("link", "Link settings adjusted: " + "; ".join(query_notices))
 
     # ------------------------------------------------------------------------------------------------ figures
     def _build_figures(self):
@@ -318,8 +318,7 @@ class BifurcationPage(Page):
                 self.eq_unstable_source.data = dict(y=eq.x[~stable])
                 self._draw_values(sens, eq, stable, args)
                 self._draw_overflow_notice()
-            if self.notice.visible and self.notice.object.startswith("Invalid setting"):
-                self._show_notice("")
+            self.notices.clear("setting")
             self._schedule_slow()
 
         self._guard(work)
@@ -414,8 +413,10 @@ class BifurcationPage(Page):
 
     def _on_slow_error(self, exc: Exception):
         self._slow_key = None  # retry with the next change
-        prefix = "Invalid setting" if isinstance(exc, ConfigError) else "Could not update the map"
-        self._show_notice(f"{prefix}: {exc}")
+        if isinstance(exc, ConfigError):
+            self.notices.set("setting", f"Invalid setting: {exc}")
+        else:
+            self.notices.set("failure", f"Could not update the map: {exc}")
 
     def _draw_map(self):
         smap = self._map

@@ -158,7 +158,7 @@ class LossCliffPage(Page):
         self._refresh(set(ONE_D) | set(TWO_D))
         mirror_to_url(self.model, URL_PARAMS)
         if query_notices:
-            self._show_notice("Link settings adjusted: " + "; ".join(query_notices))
+            self.notices.set("link", "Link settings adjusted: " + "; ".join(query_notices))
 
     # ------------------------------------------------------------------------------------------------ figures
     def _build_figures(self):
@@ -305,8 +305,7 @@ class LossCliffPage(Page):
                     self._draw_surface()
                 self._draw_steps()
                 self._draw_paths()
-            if self.notice.visible and self.notice.object.startswith("Invalid setting"):
-                self._show_notice("")
+            self.notices.clear("setting")
 
         self._guard(work)
 

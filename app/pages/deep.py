@@ -142,7 +142,7 @@ class DeepNetworkPage(Page):
         self._restart_training()
         mirror_to_url(self.model, URL_PARAMS)
         if query_notices:
-            self._show_notice("Link settings adjusted: " + "; ".join(query_notices))
+            self.notices.set("link", "Link settings adjusted: " + "; ".join(query_notices))
 
     # ------------------------------------------------------------------------------------------------ figures
     def _build_figures(self):
@@ -205,8 +205,7 @@ class DeepNetworkPage(Page):
                 self._draw_theory(config)
                 self.gain_marker.location = float(config.gain)
                 self._draw_overflow_notice()
-            if self.notice.visible and self.notice.object.startswith("Invalid setting"):
-                self._show_notice("")
+            self.notices.clear("setting")
             if sweep:
                 self._run_deferred("sweep", self._update_sweep, 0)
             if self._defer:
@@ -334,7 +333,7 @@ class DeepNetworkPage(Page):
         try:
             config = self.model.config()
         except ConfigError as exc:
-            self._show_notice(f"Invalid setting: {exc}")
+            self.notices.set("setting", f"Invalid setting: {exc}")
             return
         m = self.model
         steps, opt, lr = int(m.steps), m.optimizer, float(m.learning_rate)
@@ -370,7 +369,7 @@ class DeepNetworkPage(Page):
         self._guard(work)
 
     def _on_training_error(self, exc: Exception):
-        self._show_notice(f"Training stopped: {exc}")
+        self.notices.set("training", f"Training stopped: {exc}")
 
     # ------------------------------------------------------------------------------------------------ layout
     def controls(self) -> pn.Column:

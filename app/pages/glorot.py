@@ -385,7 +385,7 @@ class GlorotPage(Page):
         self._watch(self._on_change, URL_PARAMS)
         mirror_to_url(self.model, URL_PARAMS)
         if self.query_notices:
-            self._show_notice("Link settings adjusted: " + "; ".join(self.query_notices))
+            self.notices.set("link", "Link settings adjusted: " + "; ".join(self.query_notices))
 
     # ------------------------------------------------------------------------------------------------ data access
     def result(self, run: str | None = None) -> g10.Glorot2010Result:
@@ -659,8 +659,7 @@ class GlorotPage(Page):
                     if deps & changed:
                         getattr(self, name)()
                 self._draw_overflow_notice()
-            if self.notice.visible and self.notice.object.startswith(("Invalid setting", "Could not")):
-                self._show_notice("")
+            self.notices.clear("setting", "failure")
 
         self._guard(work)
 

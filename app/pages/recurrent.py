@@ -102,8 +102,8 @@ class RecurrentPage(Page):
         self.query_notices = query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
         self._build_figures()
         self._doc = session_document()
-        self._runner = BackgroundRun(self._doc, self._on_trace, lambda exc: self._show_notice(f"Training stopped: "
-                                                                                             f"{exc}"))
+        self._runner = BackgroundRun(self._doc, self._on_trace,
+                                     lambda exc: self.notices.set("training", f"Training stopped: {exc}"))
         if self._doc is not None:
             pn.state.on_session_destroyed(lambda _ctx: self._runner.cancel())
         self._results = self._empty_results()
@@ -112,7 +112,7 @@ class RecurrentPage(Page):
         self._refresh(set(ANALYSIS))
         mirror_to_url(self.model, URL_PARAMS)
         if query_notices:
-            self._show_notice("Link settings adjusted: " + "; ".join(query_notices))
+            self.notices.set("link", "Link settings adjusted: " + "; ".join(query_notices))
 
     # ------------------------------------------------------------------------------------------------ figures
     def _build_figures(self):
@@ -186,8 +186,7 @@ class RecurrentPage(Page):
                     self.note3.update(n3.k, {"norm": n3.log10_norm, "radius": np.log10(n3.radius_power)})
                     self.note3.figure.title.text = (f"Note 3: spectral radius √(2ε) = {n3.spectral_radius:.3g}; "
                                                     f"(W_rec D)^(2N) = ({n3.rate:.3g})^N · I")
-            if self.notice.visible and self.notice.object.startswith("Invalid setting"):
-                self._show_notice("")
+            self.notices.clear("setting")
 
         self._guard(work)
 
@@ -228,7 +227,7 @@ class RecurrentPage(Page):
         try:
             config = m.config()
         except ConfigError as exc:
-            self._show_notice(f"Invalid setting: {exc}")
+            self.notices.set("setting", f"Invalid setting: {exc}")
             return
         task, length, steps, lr = m.task, int(m.train_length), int(m.train_steps), float(m.learning_rate)
         clip = float(m.clip_norm) if m.clip_norm > 0 else None

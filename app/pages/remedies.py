@@ -433,7 +433,7 @@ class RemediesPage(Page):
             self._idle_text()
         mirror_page_to_url(self.model)
         if self.query_notices:
-            self._show_notice("Link settings adjusted: " + "; ".join(self.query_notices))
+            self.notices.set("link", "Link settings adjusted: " + "; ".join(self.query_notices))
 
     # ------------------------------------------------------------------------------------------------ figures
     def _build_figures(self):
@@ -538,10 +538,9 @@ class RemediesPage(Page):
         try:
             config = self.model.config()
         except ConfigError as exc:
-            self._show_notice(f"Invalid setting: {exc}")
+            self.notices.set("setting", f"Invalid setting: {exc}")
             return
-        if self.notice.visible and self.notice.object.startswith(("Invalid setting", "Training stopped")):
-            self._show_notice("")
+        self.notices.clear("setting", "training")
         self._run_id += 1
         run_id = self._run_id
         self._config = config
@@ -579,7 +578,7 @@ class RemediesPage(Page):
     def _on_error(self, exc: Exception):
         self._error = exc
         self._running = False
-        self._show_notice(f"Training stopped (remedies lab): {exc}")
+        self.notices.set("training", f"Training stopped (remedies lab): {exc}")
         self.progress_text.object = "The lab run stopped (see the notice above)."
 
     def _complete(self) -> bool:
@@ -690,7 +689,7 @@ class RemediesPage(Page):
 
     def _on_veit_error(self, exc: Exception):
         self._veit_done = self._veit_key
-        self._show_notice(f"Path-length analysis failed: {exc}")
+        self.notices.set("paths", f"Path-length analysis failed: {exc}")
 
     # ------------------------------------------------------------------------------------------------ protocol
     def settle(self, timeout_s: float = 300.0) -> None:

@@ -9,6 +9,7 @@ pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "assets" / "deep-network.png"
 
 
+@pytest.mark.smoke  # the fast suite's one browser test
 def test_deep_page_controls_change_plots(page, app_server):
     console, requests = [], []
     open_page(page, app_server.url, console, requests)
