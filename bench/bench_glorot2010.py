@@ -22,6 +22,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from vgp_core import activations, data  # noqa: E402
+import vgp_core  # noqa: E402
+
+vgp_core.enable_compilation_cache()
 from vgp_core.experiments import glorot2010 as g  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "assets", "glorot2010", "results.json")

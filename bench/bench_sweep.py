@@ -13,6 +13,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax  # noqa: E402
 
 from vgp_core import mlp  # noqa: E402
+import vgp_core  # noqa: E402
+
+vgp_core.enable_compilation_cache()
 
 GAINS = np.linspace(0.1, 4.0, 64)
 SIZES = [dict(depth=50, width=128), dict(depth=200, width=128), dict(depth=256, width=512)]

@@ -21,6 +21,9 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from vgp_core import mlp  # noqa: E402
+import vgp_core  # noqa: E402
+
+vgp_core.enable_compilation_cache()
 
 DEPTH, WIDTH, BATCH, INPUT, CLASSES = 100, 256, 256, 256, 10
 

@@ -12,6 +12,10 @@ import numpy as np
 # the benchmarks run as scripts from a checkout: make `vgp_core` and `app` importable without installing
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import vgp_core  # noqa: E402
+
+vgp_core.enable_compilation_cache()
+
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 #: the duration (s) of every XLA compilation since this module was imported; ``len`` counts them
 COMPILES: list[float] = []

@@ -4,6 +4,10 @@ import contextlib
 import jax
 import pytest
 
+import vgp_core
+
+vgp_core.enable_compilation_cache()  # as the app does: the tests share compiled programs between runs
+
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 _compiles = []
 jax.monitoring.register_event_duration_secs_listener(
