@@ -16,6 +16,7 @@ from .components.presentation import (DISPLAY_PARAMS, DisplayController, Display
                                       panel_theme_name)
 from .components.url_state import session_query
 from .pages import PAGES
+from .warmup import prioritize as prioritize_warmup
 
 HEADER_CSS = """
 :host { width: 100%; }
@@ -64,6 +65,8 @@ def make_site(page: str | None = None) -> Site:
         # this session's Panel theme, before any component is made (Panel itself reads only a valid ?theme=dark)
         pn.config.theme = panel_theme_name(settings.theme)
     spec = next(p for p in PAGES if p.slug == requested)
+    if pn.state.curdoc is not None:
+        prioritize_warmup(spec.slug)  # this page's programs compile next, if the server is still warming up
     page_view = spec.build(query)
     layout = page_view.panel()
     display = DisplayController(settings, page_view.figures(), layout)

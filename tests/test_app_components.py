@@ -94,7 +94,7 @@ def test_deep_page_invalid_programmatic_value_gives_notice():
 
     page = DeepNetworkPage(DeepNetworkModel(auto_train=False, depth=5, width=16), query={"depth": "0"})
     assert page.model.depth == 1
-    assert page.notice.visible and "depth=0 is out of range" in page.notice.object
+    assert page.notice.visible and "depth=0 is out of range" in page.notices.text
 
 
 @pytest.mark.parametrize("value", [1.01, 1.0099999999999998, 0.1 + 0.2, 2.0, 1e-7, 0.75, 1.9999999999999998])

@@ -54,7 +54,7 @@ def assert_every_move_changes_plots(page, figs, sig: dict, moves: dict, url_para
         new = signature(figs)
         changed = [k for k in new if new[k] != sig.get(k)]
         assert changed, f"moving {name} changed no plot data"
-        assert not page.notice.visible, (name, page.notice.object)
+        assert not page.notice.visible, (name, page.notices.text)
         sig = new
 
 
@@ -116,7 +116,7 @@ def test_bifurcation_overflow_and_underflow_are_named():
 def test_bifurcation_bad_link_values_give_a_notice():
     page = BifurcationPage(query={"w": "999", "method": "nope", "x0": "abc", "b": "-2.4"})
     assert page.notice.visible
-    text = page.notice.object
+    text = page.notices.text
     assert "Link settings adjusted" in text and "w=999 is out of range" in text and "method='nope'" in text
     assert "x0='abc'" in text
     assert page.model.b == pytest.approx(-2.4) and page.model.w == page.model.param.w.bounds[1]
@@ -171,7 +171,7 @@ def test_cliff_clipped_steps_are_controlled_on_the_page():
 
 def test_cliff_bad_link_values_give_a_notice():
     page = LossCliffPage(query={"learning_rate": "5", "descent_steps": "99999", "surface": "nope", "b": "-2.45"})
-    text = page.notice.object
+    text = page.notices.text
     assert page.notice.visible and "learning_rate='5'" in text and "descent_steps=99999 is out of range" in text
     assert "surface='nope'" in text
     assert page.model.b == pytest.approx(-2.45) and page.model.descent_steps == cliff.MAX_DESCENT_STEPS
@@ -182,7 +182,7 @@ def test_presets_apply_without_errors():
         page = page_cls(query={})
         for label, values in presets.items():
             page.model.param.update(**values)
-            assert not page.notice.visible, (label, page.notice.object)
+            assert not page.notice.visible, (label, page.notices.text)
 
 
 def test_moving_controls_compiles_nothing_after_warm_up(compile_counter):
@@ -195,7 +195,7 @@ def test_moving_controls_compiles_nothing_after_warm_up(compile_counter):
             page = page_cls(query={})
             for name, value in list(moves.items()) + list(ints.items()):
                 setattr(page.model, name, value)
-                assert not page.notice.visible, (name, page.notice.object)
+                assert not page.notice.visible, (name, page.notices.text)
 
     exercise()  # warm-up: the first pages of a process compile (the server warms up at start-up instead)
     with compile_counter() as compiles:
@@ -207,7 +207,7 @@ def test_link_round_trip_of_float_choices():
     """The URL mirror writes 1.0 as "1": reading it back selects 1.0 (no "ignored" notice)."""
     page = LossCliffPage(query={"clip_norm": "1", "learning_rate": "0.3"})
     assert page.model.clip_norm == 1.0 and page.model.learning_rate == 0.3
-    assert not page.notice.visible, page.notice.object
+    assert not page.notice.visible, page.notices.text
 
 
 def test_bifurcation_on_the_separatrix_explains_the_explosion():

@@ -174,7 +174,7 @@ def test_every_control_changes_exactly_its_sources():
         before = signature(page)
         setattr(page.model, name, value)
         assert changed(page, before) == expected, name
-        assert not page.notice.visible and not page.overflow_notice.visible, (name, page.notice.object)
+        assert not page.notice.visible and not page.overflow_notice.visible, (name, page.notices.text)
 
 
 def test_controls_pick_the_json_numbers():
@@ -280,7 +280,7 @@ def test_comparison_notes_are_computed_from_the_data():
 def test_bad_link_values_give_notices():
     page = GlorotPage(query={"run": "gpu", "activation": "relu", "init": "glorot_uniform", "layer": "9",
                              "checkpoint": "abc", "compare": "maybe", "snapshot": "initial"})
-    text = page.notice.object
+    text = page.notices.text
     assert page.notice.visible and "Link settings adjusted" in text
     assert "run='gpu'" in text and "activation='relu'" in text and "layer=9 is out of range" in text
     assert "checkpoint='abc'" in text and "compare='maybe'" in text
@@ -301,7 +301,7 @@ def test_presets_apply_cleanly():
         page.model.param.update(**values)
         # the first preset (Fig. 2) is the page's default state, so it changes nothing when applied first
         assert changed(page, before) or name == next(iter(glorot.PRESETS)), name
-        assert not page.notice.visible, (name, page.notice.object)
+        assert not page.notice.visible, (name, page.notices.text)
 
 
 def test_a_diverged_run_is_drawn_distinctly():
@@ -322,7 +322,7 @@ def test_a_diverged_run_is_drawn_distinctly():
 
     bad = dataclasses.replace(cpu, combinations=tuple(broken(c) for c in cpu.combinations))
     page = GlorotPage(query={"activation": "tanh"}, results={"cpu": bad})
-    assert not page.notice.visible, page.notice.object
+    assert not page.notice.visible, page.notices.text
     assert page.overflow_notice.visible and "not finite" in page.overflow_notice.object
     mean3 = page.traj_source.data["mean3"]
     assert np.isnan(mean3[10:]).all() and np.isfinite(mean3[:10]).all()

@@ -38,7 +38,7 @@ def test_every_control_changes_its_views():
 def test_bad_link_values_give_a_notice():
     page = RecurrentPage(RecurrentModel(hidden_size=16), query={"T": "5000", "cell": "transformer", "c": "abc"})
     assert page.model.T == 1000 and page.model.cell == "vanilla"
-    assert "T=5000 is out of range" in page.notice.object and "cell='transformer'" in page.notice.object
+    assert "T=5000 is out of range" in page.notices.text and "cell='transformer'" in page.notices.text
 
 
 def test_training_reports_held_out_accuracy():

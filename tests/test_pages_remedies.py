@@ -193,7 +193,7 @@ def test_bad_link_values_give_notices():
     m = page.model
     assert m.remedies == ["relu", "kumar"] and m.depth == lab.MAX_LAB_DEPTH and m.width == lab.LabConfig.width
     assert m.steps == 20 and m.profile == "after training"
-    text = page.notice.object
+    text = page.notices.text
     assert page.notice.visible and text.startswith("Link settings adjusted")
     for part in ("'magic'", "depth=500 is out of range", "width='7'", "steps=25 is not a multiple of 10",
                  "profile='sideways'"):
@@ -201,7 +201,7 @@ def test_bad_link_values_give_notices():
     assert len(page.query_notices) == 5
     assert not page._running and "press **Run lab**" in page.progress_text.object  # auto_run=false: nothing ran
     only_bad = RemediesPage(RemediesModel(), query={"remedies": "nothing", "auto_run": "false"})
-    assert only_bad.model.remedies == page_mod.DEFAULT_REMEDIES and "'nothing'" in only_bad.notice.object
+    assert only_bad.model.remedies == page_mod.DEFAULT_REMEDIES and "'nothing'" in only_bad.notices.text
     everything = RemediesPage(RemediesModel(), query={"remedies": "all", "auto_run": "false"})
     assert everything.model.remedies == list(page_mod.REMEDY_NAMES) and not everything.query_notices
 

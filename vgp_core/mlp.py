@@ -686,12 +686,20 @@ def train(config: MLPConfig, steps: int, optimizer: str = "sgd", learning_rate: 
 
 
 def warm_up(widths=(128,), batch_size: int = 128, input_dim: int = 64, n_classes: int = 10,
-            optimizers=("sgd",), chunk: int = 10, gains=None) -> None:
+            optimizers=("sgd",), chunk: int = 10, gains=None, capacities=CAPACITY_BUCKETS,
+            critical_lines: bool = True) -> None:
     """Compile every program the app uses for these shapes (each capacity bucket, both Jacobian modes, the sweep
     and the training chunk), so that later control changes never compile. Costs seconds once; the persistent
-    compilation cache makes later processes fast."""
+    compilation cache makes later processes fast.
+
+    Args:
+      widths, batch_size, input_dim, n_classes, optimizers, chunk: the shapes and training settings to compile.
+      gains: the gain sweep's gains (its length fixes the sweep's shape).
+      capacities: the capacity buckets to compile (default: all); the app warms one bucket per step.
+      critical_lines: also tabulate every activation's edge-of-chaos line (cached after the first call).
+    """
     for width in widths:
-        for capacity in CAPACITY_BUCKETS:
+        for capacity in capacities:
             cfg = MLPConfig(depth=capacity, width=width, batch_size=batch_size, input_dim=input_dim,
                             n_classes=n_classes)
             _config_draws(cfg.replace(init="orthogonal"))  # the QR variant of the draws
@@ -700,5 +708,6 @@ def warm_up(widths=(128,), batch_size: int = 128, input_dim: int = 64, n_classes
             for opt in optimizers:
                 for _ in train_iter(cfg, chunk, optimizer=opt, chunk=chunk):
                     pass
-    for name in activations.names():  # the edge-of-chaos line of every activation (cached)
-        theory.critical_sigma_w2(name, 0.0)
+    if critical_lines:
+        for name in activations.names():  # the edge-of-chaos line of every activation (cached)
+            theory.critical_sigma_w2(name, 0.0)

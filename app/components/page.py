@@ -13,6 +13,7 @@ from typing import Callable
 import panel as pn
 
 from .notices import NoticeMixin
+from .scheduler import SCHEDULER
 
 
 def session_document():
@@ -71,6 +72,15 @@ def document_hold(doc):
         doc.unhold()
 
 
+def _noting_moves(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        SCHEDULER.note_move()
+        return fn(*args, **kwargs)
+
+    return call
+
+
 class Page(NoticeMixin):
     """Subclasses implement ``panel()`` (the layout, built once per page object: widgets are created there)."""
 
@@ -79,11 +89,12 @@ class Page(NoticeMixin):
 
     def _watch(self, fn: Callable, names: list[str], obj=None) -> None:
         """Call ``fn(*events)`` when ``names`` of ``obj`` (default: the page's model) change, on the session's
-        event loop (see ``on_session_loop``)."""
-        (obj if obj is not None else self.model).param.watch(on_session_loop(self._doc, fn), names)
+        event loop (see ``on_session_loop``). Every such move first tells the scheduler, which then holds the
+        warm-up back (``SCHEDULER.note_move``)."""
+        (obj if obj is not None else self.model).param.watch(on_session_loop(self._doc, _noting_moves(fn)), names)
 
     def _on_click(self, button, fn: Callable) -> None:
-        button.on_click(on_session_loop(self._doc, fn))
+        button.on_click(on_session_loop(self._doc, _noting_moves(fn)))
 
     def __panel__(self) -> pn.viewable.Viewable:
         if self._layout is None:

@@ -1,14 +1,14 @@
-"""Background training that streams partial results into a Bokeh document and is cancelled by newer runs.
+"""Background runs (training, slow views) that stream partial results into a Bokeh document; a newer run of the
+same runner replaces the older one.
 
-One worker thread per server process runs every session's training (XLA releases the GIL, so the server keeps
-answering slider moves; two CPU cores cannot train many nets at once anyway). Runs advance one chunk per task and
-go to the back of the queue after each chunk, so a class of students share the worker round-robin instead of
-waiting for one long run. A run checks its token before every chunk; starting a new run or closing the session
-invalidates the old token.
+Every run goes through the process's scheduler (``app.components.scheduler``) one item (a training chunk, a
+view) per task; after each chunk a run re-queues itself at the back of its priority, so a class of students share
+the workers round-robin instead of waiting for one long run. A run checks its token before every chunk: starting
+a new run or closing the session invalidates the old token, so a dragged slider computes the latest position
+only (the queued older request is dropped when its turn comes).
 """
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import itertools
 import logging
@@ -16,98 +16,106 @@ import threading
 import time
 from typing import Callable, Iterable, Iterator
 
+from .scheduler import SCHEDULER, TRAINING, VIEWS, WARMUP
+
 log = logging.getLogger(__name__)
-_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vgp-train")
-#: A second worker for slow views (e.g. the Bifurcation page's sensitivity map), so that they never wait behind a
-#: training run or the start-up warm-up: pass it as ``BackgroundRun(..., executor=VIEWS_POOL)``.
-VIEWS_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vgp-views")
+
+__all__ = ["BackgroundRun", "settle_work", "submit", "TRAINING", "VIEWS", "WARMUP"]
 
 
 class BackgroundRun:
-    """Runs ``make_iterator()`` on the worker and hands every item to ``on_item`` on the document's thread."""
+    """Runs ``make_iterator()`` on the scheduler's workers and hands every item to ``on_item`` on the document's
+    thread.
+
+    A runner is one view (or the training) of one session: it has at most one task queued or running. A new
+    ``start`` while one is in progress replaces every older request — the older run stops before its next item and
+    only the newest request runs next — so a dragged slider computes the latest position, not every position.
+
+    Args:
+      doc: the session's Bokeh document (None outside a server: items are handed over at once, on the worker).
+      on_item: called with each item the run yields.
+      on_error: called with the exception that stopped a run.
+      priority: ``TRAINING`` (default) or ``VIEWS`` for the slower views of a move.
+    """
 
     def __init__(self, doc, on_item: Callable[[object], None], on_error: Callable[[Exception], None],
-                 executor: concurrent.futures.Executor | None = None):
-        """``executor``: where runs execute (default: the training worker)."""
+                 priority: int = TRAINING):
         self._doc = doc
-        self._executor = executor or _POOL
+        self._priority = priority
         self._on_item = on_item
         self._on_error = on_error
         self._tokens = itertools.count(1)
         self._token = 0
-        self._lock = threading.Lock()
-        self._queued = 0  # tasks of this runner queued or running on the executor
-        self._idle = threading.Condition(threading.Lock())
+        self._request: tuple[int, Callable[[], Iterator]] | None = None  # the newest start, not begun yet
+        self._iterator: tuple[int, Iterator] | None = None  # the run in progress
+        self._active = False  # a task of this runner is queued or running
+        self._lock = threading.Condition(threading.Lock())
 
     def start(self, make_iterator: Callable[[], Iterator]) -> None:
+        """Run ``make_iterator()`` next, replacing the run in progress and any request not begun yet."""
         with self._lock:
             self._token = token = next(self._tokens)
-        self._submit(self._run, token, make_iterator)
+            self._request = (token, make_iterator)
+            self._submit_locked()
+
+    def cancel(self) -> None:
+        """Stop the run in progress (before its next item) and drop a request not begun yet."""
+        with self._lock:
+            self._token = next(self._tokens)
+            self._request = None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until none of this runner's work is queued or running (``True``), or ``timeout`` seconds pass
         (``False``). Without a server every result has then been handed to ``on_item``; in a server the last
         results may still wait for the document's next tick, so never call it on the event loop."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._queued == 0, timeout)
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._active, timeout)
 
     @property
     def idle(self) -> bool:
-        return self._queued == 0
-
-    def _submit(self, fn, *args) -> None:
-        with self._idle:
-            self._queued += 1
-        try:
-            self._executor.submit(self._tracked, fn, *args)
-        except BaseException:  # e.g. the executor shut down at interpreter exit
-            self._done()
-            raise
-
-    def _tracked(self, fn, *args) -> None:
-        try:
-            fn(*args)
-        finally:
-            self._done()
-
-    def _done(self) -> None:
-        with self._idle:
-            self._queued -= 1
-            if self._queued == 0:
-                self._idle.notify_all()
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._token = next(self._tokens)
+        return not self._active
 
     def is_current(self, token: int) -> bool:
         return token == self._token
 
-    def _run(self, token: int, make_iterator) -> None:
-        if not self.is_current(token):
-            return  # superseded while queued
-        try:
-            iterator = iter(make_iterator())
-        except Exception as exc:  # shown as a notice on the page, never a dead worker
-            log.exception("background run failed to start")
-            self._deliver(token, self._on_error, exc)
-            return
-        self._step(token, iterator)
+    def _submit_locked(self) -> None:
+        if not self._active:
+            self._active = True
+            SCHEDULER.submit(self._advance, self._priority)
 
-    def _step(self, token: int, iterator) -> None:
-        """Advance one chunk, hand it over, and queue the next chunk behind other sessions' work."""
-        if not self.is_current(token):
-            return
+    def _advance(self) -> None:
+        """One scheduler task: begin the newest request or advance the run in progress by one item, hand it over,
+        and queue the next task behind other sessions' work of the same priority."""
+        with self._lock:
+            if self._request is not None:
+                begin, self._request = self._request, None
+                self._iterator = None
+            else:
+                begin = None
+            running = self._iterator
         try:
-            item = next(iterator)
+            if begin is not None:
+                token, make_iterator = begin
+                running = (token, iter(make_iterator()))
+            if running is not None and self.is_current(running[0]):
+                item = next(running[1])
+                self._deliver(running[0], self._on_item, item)
+            else:
+                running = None
         except StopIteration:
-            return
-        except Exception as exc:
+            running = None
+        except Exception as exc:  # shown as a notice on the page, never a dead worker
             log.exception("background run failed")
-            self._deliver(token, self._on_error, exc)
-            return
-        self._deliver(token, self._on_item, item)
-        self._submit(self._step, token, iterator)
+            if running is not None or begin is not None:
+                self._deliver((running or begin)[0], self._on_error, exc)
+            running = None
+        with self._lock:
+            self._iterator = running if running is not None and self.is_current(running[0]) else None
+            self._active = False
+            if self._request is not None or self._iterator is not None:
+                self._submit_locked()
+            else:
+                self._lock.notify_all()
 
     def _deliver(self, token, fn, item):
         def apply():
@@ -136,6 +144,6 @@ def settle_work(pending: list, runners: Iterable[BackgroundRun], timeout_s: floa
             return
 
 
-def submit(fn, *args, **kwargs) -> concurrent.futures.Future:
-    """Run ``fn`` on the training worker (used by warm-up so it never competes with a training run)."""
-    return _POOL.submit(functools.partial(fn, *args, **kwargs))
+def submit(fn: Callable[[], None], priority: int = WARMUP) -> None:
+    """Run ``fn()`` on the scheduler's workers (default: as warm-up, when nothing else waits)."""
+    SCHEDULER.submit(fn, priority)

@@ -24,7 +24,7 @@ from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.numeric import NonFinite
 from ..components.presets import preset_bar
-from ..components.training import VIEWS_POOL, BackgroundRun, settle_work
+from ..components.training import VIEWS, BackgroundRun, settle_work
 from ..components.url_state import apply_query, mirror_to_url, session_query
 
 
@@ -153,7 +153,7 @@ class BifurcationPage(Page):
         self._doc = session_document()
         self._defer = self._doc is not None if defer is None else defer
         self.pending: list = []
-        self._runner = BackgroundRun(self._doc, self._on_slow_result, self._on_slow_error, executor=VIEWS_POOL)
+        self._runner = BackgroundRun(self._doc, self._on_slow_result, self._on_slow_error, priority=VIEWS)
         if self._doc is not None:
             pn.state.on_session_destroyed(lambda _ctx: self._runner.cancel())
         self._diagram_key = None
@@ -367,8 +367,8 @@ class BifurcationPage(Page):
 
     def _schedule_slow(self):
         """The sensitivity map over (b, x0) and the hysteresis sweep, recomputed only when their inputs change (not
-        when b or x(0) move inside the window). Served: on the views worker thread (``BackgroundRun`` on
-        ``VIEWS_POOL``, never behind training or the warm-up; a newer request supersedes a queued one; the server
+        when b or x(0) move inside the window). Served: on the scheduler's views lane (``BackgroundRun`` with
+        priority VIEWS: never behind training or the warm-up; a newer request supersedes a queued one; the server
         keeps answering meanwhile — at T = 2000 in the continuous-time limit the map takes seconds), delivered on
         the document's next tick. Not served: now, or queued in ``self.pending`` when deferring."""
         args = self.model.engine_args()

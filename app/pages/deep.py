@@ -22,7 +22,7 @@ from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
 from ..components.presets import preset_bar
-from ..components.training import BackgroundRun, settle_work
+from ..components.training import VIEWS, BackgroundRun, settle_work
 from ..components.url_state import apply_query, mirror_to_url, session_query
 
 
@@ -133,8 +133,12 @@ class DeepNetworkPage(Page):
         self.pending: list = []
         self._deferred_handles: dict[str, object] = {}
         self._runner = BackgroundRun(self._doc, self._on_trace, self._on_training_error)
+        # the slower views of a move, computed on the scheduler's views lane (a newer request replaces an older one)
+        self._sweep_run = BackgroundRun(self._doc, self._draw_sweep, self._on_view_error, priority=VIEWS)
+        self._jacobian_run = BackgroundRun(self._doc, self._draw_jacobian, self._on_view_error, priority=VIEWS)
         if self._doc is not None:
-            pn.state.on_session_destroyed(lambda _ctx: self._runner.cancel())
+            pn.state.on_session_destroyed(lambda _ctx: [r.cancel() for r in (self._runner, self._sweep_run,
+                                                                              self._jacobian_run)])
         self._watch(self._on_architecture, ARCHITECTURE)
         self._watch(self._on_training_settings, TRAINING)
         self._watch(self._on_shown_step, ["shown_step"])
@@ -206,12 +210,24 @@ class DeepNetworkPage(Page):
                 self.gain_marker.location = float(config.gain)
                 self._draw_overflow_notice()
             self.notices.clear("setting")
+            self._jacobian_run.cancel()  # a measurement of the previous settings is stale
             if sweep:
-                self._run_deferred("sweep", self._update_sweep, 0)
+                self._in_background(self._sweep_run, lambda: mlp.gain_sweep(config, SWEEP_GAINS), self._draw_sweep)
             if self._defer:
-                self._run_deferred("jacobian", self._measure_jacobian, JACOBIAN_DELAY_MS)
+                self._run_deferred("jacobian", lambda: self._in_background(
+                    self._jacobian_run, lambda: mlp.gradient_profile(config, with_jacobian=True),
+                    self._draw_jacobian), JACOBIAN_DELAY_MS)
 
         self._guard(work)
+
+    def _in_background(self, run: BackgroundRun, compute, draw) -> None:
+        """``draw(compute())``: ``compute`` on the scheduler's views lane when served (the move's own views have gone
+        out already; ``run`` hands the result to ``draw`` on the event loop), at once without deferring, else
+        queued in ``self.pending``."""
+        if self._doc is not None and self._defer:
+            run.start(lambda: iter([compute()]))
+        else:
+            self._run_deferred("", lambda: self._guard(lambda: draw(compute())), 0)
 
     def _run_deferred(self, key: str, fn, delay_ms: int):
         """Run ``fn`` now (not deferring), on the event loop after ``delay_ms`` (replacing an earlier pending call
@@ -229,21 +245,23 @@ class DeepNetworkPage(Page):
                     pass
             self._deferred_handles[key] = self._doc.add_timeout_callback(fn, delay_ms)
 
-    def _update_sweep(self):
+    def _draw_sweep(self, result: mlp.GainSweep):
         def work():
-            result = mlp.gain_sweep(self.model.config(), SWEEP_GAINS)
             with document_hold(self._doc):
                 self._counts["sweep"] = self.sweep_map.update(result.log10_backprop_norm.T, *GAIN_RANGE)
                 self._draw_overflow_notice()
 
         self._guard(work)
 
-    def _measure_jacobian(self):
-        def work():
-            self._profile = mlp.gradient_profile(self.model.config(), with_jacobian=True)
-            self._draw_profile()
+    def _draw_jacobian(self, profile: mlp.GradientProfile):
+        self._profile = profile
+        self._guard(self._draw_profile)
 
-        self._guard(work)
+    def _on_view_error(self, exc: Exception):
+        if isinstance(exc, ConfigError):
+            self.notices.set("setting", f"Invalid setting: {exc}")
+        else:
+            self.notices.set("failure", f"Could not update the plots: {exc}")
 
     def _shown_row(self):
         """Index into the training trace for the shown step, or None if training has not reached it."""
@@ -412,4 +430,4 @@ class DeepNetworkPage(Page):
     def settle(self, timeout_s: float = 120.0) -> None:
         """Outside a server (CLI export, notebooks, tests): run the deferred views (``self.pending``) and wait for
         the training run, so every figure is final. ``TimeoutError`` after ``timeout_s`` seconds."""
-        settle_work(self.pending, [self._runner], timeout_s, self.title)
+        settle_work(self.pending, [self._runner, self._sweep_run, self._jacobian_run], timeout_s, self.title)
