@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 #: a test on a loaded two-core CI machine needs headroom)
 INTERACTIVE_BOUND_S = 30.0
 STOP_BOUND_S = 2.0
-SMALL_WARMUP = {"VGP_WARMUP_WIDTHS": "128", "VGP_WARMUP_REMEDIES": "0"}
+SMALL_WARMUP = {"VGP_WARMUP_REMEDIES": "0"}  # start_app_server warms only width 128
 
 
 def stop_seconds(server) -> float:

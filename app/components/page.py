@@ -1,4 +1,11 @@
-"""The base class of every page: notices, and display in a Jupyter notebook.
+"""The base class of every page: its lifecycle, written once.
+
+A page is a ``param.Parameterized`` model (every control, with its bounds) and the views that draw it, in the
+spirit of Panel's ``Viewer`` and its DataStore/View pattern. ``Page.__init__`` does what every page needs, in this
+order: the model, the notices, the session's document, the URL query applied to the model (bad values clamped or
+ignored, each reported), the page's own ``setup`` (figures, background runs, first draw), the views wired to the
+parameters they depend on (``REDRAWS``), the model mirrored in the URL, and the background runs cancelled when the
+session ends. Pages keep only what is theirs.
 
 In a notebook, ``pn.extension()`` and then a page object on the last line of a cell shows the live page (its
 figures update in place as in the served app); ``pn.panel(page)`` works too (Panel's ``__panel__`` protocol).
@@ -8,12 +15,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from typing import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import ClassVar
 
 import panel as pn
+import param
 
-from .notices import NoticeMixin
+from vgp_core import ConfigError
+
+from .notices import NoticeMixin, Notices
 from .scheduler import SCHEDULER
+from .training import TRAINING, BackgroundRun, settle_work
+from .url_state import apply_query, mirror_to_url, session_query
 
 
 def session_document():
@@ -82,10 +95,93 @@ def _noting_moves(fn: Callable) -> Callable:
 
 
 class Page(NoticeMixin):
-    """Subclasses implement ``panel()`` (the layout, built once per page object: widgets are created there)."""
+    """The lifecycle every page shares (see the module's docstring). A subclass declares:
+
+    * ``Model``: its ``param.Parameterized`` class; ``URL_PARAMS``: the parameters mirrored in the URL;
+    * ``title`` and ``REDRAWS``: ``{method name: parameter names}``, each method called (under one document hold)
+      when any of its parameters change;
+    * ``setup()``: figures, background runs (``self.background_run``) and the first draw; ``panel()`` and
+      ``figures()`` as in the page protocol (``app/pages/__init__.py``).
+
+    Args:
+      model: the model to show (default: a new ``Model()``).
+      query: URL arguments, name → raw string (default: the server session's query).
+      defer: send a move's own views first and compute slower views afterwards (default: when served; without a
+        server, deferred work waits in ``self.pending`` until ``settle``).
+    """
+
+    Model: ClassVar[type[param.Parameterized]]
+    URL_PARAMS: ClassVar[Sequence[str]] = ()
+    REDRAWS: ClassVar[Mapping[str, Sequence[str]]] = {}
+    title: ClassVar[str] = ""
+    SETTLE_TIMEOUT_S: ClassVar[float] = 120.0
 
     _layout: pn.viewable.Viewable | None = None
-    _doc = None  # the session's Bokeh document (``session_document()``), set by pages that are served
+
+    def __init__(self, model: param.Parameterized | None = None, query: Mapping[str, str] | None = None,
+                 defer: bool | None = None):
+        self.model = model or self.Model()
+        self._make_notice()
+        self.overflow = Notices(alert_type="danger")  # inf/NaN and underflow counts of the figures
+        self.overflow_notice = self.overflow.pane
+        self._doc = session_document()
+        self._defer = self._doc is not None if defer is None else defer
+        self.pending: list[Callable[[], None]] = []
+        self._runs: list[BackgroundRun] = []
+        self.query_notices = self.apply_query(session_query() if query is None else query)
+        self.setup()
+        for method, names in self.REDRAWS.items():
+            self._watch(self._held(getattr(self, method)), list(names))
+        self.mirror_to_url()
+        if self.query_notices:
+            self.notices.set("link", "Link settings adjusted: " + "; ".join(self.query_notices))
+        if self._doc is not None:
+            pn.state.on_session_destroyed(lambda _ctx: self.cancel_runs())
+
+    # -------------------------------------------------------------------------------------------- lifecycle
+    def setup(self) -> None:
+        """The page's own construction: figures, background runs, first draw."""
+        raise NotImplementedError
+
+    def apply_query(self, query: Mapping[str, str]) -> list[str]:
+        """Set the model from URL arguments; returns the notices (override for parameters of other kinds)."""
+        return apply_query(self.model, self.URL_PARAMS, query)
+
+    def mirror_to_url(self) -> None:
+        """Keep the browser's address bar in step with the model (no-op outside a server)."""
+        mirror_to_url(self.model, self.URL_PARAMS)
+
+    def background_run(self, on_item: Callable[[object], None], on_error: Callable[[Exception], None] | None = None,
+                       priority: int = TRAINING) -> BackgroundRun:
+        """A background run of this page (``app.components.training``), cancelled when the session ends and
+        waited for by ``settle``. ``on_error`` defaults to a "failure" notice."""
+        run = BackgroundRun(self._doc, on_item, on_error or self._on_background_error, priority=priority)
+        self._runs.append(run)
+        return run
+
+    def cancel_runs(self) -> None:
+        for run in self._runs:
+            run.cancel()
+
+    def settle(self, timeout_s: float | None = None) -> None:
+        """Outside a server (CLI export, notebooks, tests): run the deferred work (``self.pending``) and wait for
+        every background run, so that every figure is final. ``TimeoutError`` after ``timeout_s`` seconds."""
+        settle_work(self.pending, self._runs, self.SETTLE_TIMEOUT_S if timeout_s is None else timeout_s, self.title)
+
+    def _on_background_error(self, exc: Exception) -> None:
+        if isinstance(exc, ConfigError):
+            self.notices.set("setting", f"Invalid setting: {exc}")
+        else:
+            self.notices.set("failure", f"Could not update the plots: {exc}")
+
+    def _held(self, fn: Callable) -> Callable:
+        """``fn``, its model changes sent to the browser as one message."""
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            with document_hold(self._doc):
+                return fn(*args, **kwargs)
+
+        return call
 
     def _watch(self, fn: Callable, names: list[str], obj=None) -> None:
         """Call ``fn(*events)`` when ``names`` of ``obj`` (default: the page's model) change, on the session's
@@ -95,6 +191,13 @@ class Page(NoticeMixin):
 
     def _on_click(self, button, fn: Callable) -> None:
         button.on_click(on_session_loop(self._doc, _noting_moves(fn)))
+
+    # -------------------------------------------------------------------------------------------- display
+    def panel(self) -> pn.viewable.Viewable:
+        raise NotImplementedError
+
+    def figures(self) -> dict:
+        raise NotImplementedError
 
     def __panel__(self) -> pn.viewable.Viewable:
         if self._layout is None:

@@ -1,11 +1,12 @@
 """One module per page: its ``param.Parameterized`` model and its views. ``PAGES`` lists them in menu order.
 
-Every page class follows one protocol, which the site, the export buttons, presentation mode and the
-``vgp export`` CLI rely on:
+Every page class is a subclass of ``app.components.page.Page``, which owns the lifecycle (URL query in, notices,
+background runs, redraws declared in ``REDRAWS``, URL mirror). The site, the export buttons, presentation mode and
+the ``vgp export`` CLI rely on this protocol:
 
 - ``Page(query=None)``: ``query`` maps control names to raw strings (default: the server session's URL query);
   bad values are clamped or ignored and reported in ``page.query_notices`` (a list of strings) and on the page;
-- ``page.model``: the ``param.Parameterized`` holding every control;
+- ``page.model``: the ``param.Parameterized`` holding every control; ``page.notices``: what the page reports;
 - ``page.panel()``: the layout;
 - ``page.figures()``: ordered ``{name: bokeh figure}`` of every figure the page shows (kebab-case names);
 - ``page.settle(timeout_s)``: finish deferred and background work (training runs) so the figures are final

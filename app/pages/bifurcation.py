@@ -18,14 +18,13 @@ from bokeh.plotting import figure
 
 from vgp_core import ConfigError, doya
 
-from ..components.page import Page, document_hold, session_document
+from ..components.page import Page, document_hold
 from ..components.explanation import explanation_panel
 from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.numeric import NonFinite
 from ..components.presets import preset_bar
-from ..components.training import VIEWS, BackgroundRun, settle_work
-from ..components.url_state import apply_query, mirror_to_url, session_query
+from ..components.training import VIEWS
 
 
 #: Fixed grid sizes (one compiled program each; warmed up by app/warmup.py).
@@ -138,35 +137,22 @@ def format_value(v: float, digits: int = 4) -> str:
 class BifurcationPage(Page):
     """The views of ``BifurcationModel``: created once per session, then updated in place."""
 
+    Model = BifurcationModel
+    URL_PARAMS = URL_PARAMS
+    REDRAWS = {"_on_change": CONTROLS, "_on_map_shows": ["map_shows"]}
     title = "Bifurcation"
 
-    def __init__(self, model: BifurcationModel | None = None, query: dict[str, str] | None = None,
-                 defer: bool | None = None):
-        """``query``: URL arguments (default: the session's). ``defer``: send the diagram, trajectory and values
-        at once and compute the slower sensitivity map and hysteresis sweep afterwards, off the request path
-        (default: when served; without a server the deferred calls wait in ``self.pending``)."""
-        self.model = model or BifurcationModel()
-        self._make_notice()
-        self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
-        self.query_notices = query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
+    def setup(self):
+        """Deferring (see ``Page``): the diagram, trajectory and values go out at once; the slower sensitivity map
+        and hysteresis sweep follow from the scheduler's views lane."""
         self._build_figures()
-        self._doc = session_document()
-        self._defer = self._doc is not None if defer is None else defer
-        self.pending: list = []
-        self._runner = BackgroundRun(self._doc, self._on_slow_result, self._on_slow_error, priority=VIEWS)
-        if self._doc is not None:
-            pn.state.on_session_destroyed(lambda _ctx: self._runner.cancel())
+        self._runner = self.background_run(self._on_slow_result, self._on_slow_error, priority=VIEWS)
         self._diagram_key = None
         self._window = None
         self._slow_key = None
         self._map: doya.SensitivityMap | None = None
         self._counts = {"map": NonFinite(0, 0), "values": []}
-        self._watch(self._on_change, CONTROLS)
-        self._watch(self._on_map_shows, ["map_shows"])
         self._refresh()
-        mirror_to_url(self.model, URL_PARAMS)
-        if query_notices:
-            self.notices.set("link", "Link settings adjusted: " + "; ".join(query_notices))
 
     # ------------------------------------------------------------------------------------------------ figures
     def _build_figures(self):
@@ -438,8 +424,7 @@ class BifurcationPage(Page):
             parts.append(f"{c.overflow} map cells overflowed float32 (inf/NaN, magenta)")
         if c.underflow:
             parts.append(f"{c.underflow} map cells are exactly 0 (black)")
-        self.overflow_notice.object = "⚠ " + "; ".join(parts) if parts else ""
-        self.overflow_notice.visible = bool(parts)
+        self.overflow.set("counts", "⚠ " + "; ".join(parts) if parts else "")
 
     # ------------------------------------------------------------------------------------------------ layout
     def controls(self) -> pn.Column:
@@ -472,9 +457,3 @@ class BifurcationPage(Page):
     def figures(self) -> dict:
         return {"bifurcation-diagram": self.diagram_figure, "sensitivity-map": self.sens_map.figure,
                 "trajectory": self.trajectory_figure, "hysteresis": self.hysteresis_figure}
-
-    def settle(self, timeout_s: float = 120.0) -> None:
-        """Outside a server (CLI export, notebooks, tests): compute the deferred sensitivity map and hysteresis
-        sweep (``self.pending``) and wait for a background one, so every figure is final. ``TimeoutError`` after
-        ``timeout_s`` seconds."""
-        settle_work(self.pending, [self._runner], timeout_s, self.title)

@@ -19,14 +19,13 @@ from bokeh.plotting import figure
 
 from vgp_core import cliff, doya
 
-from ..components.page import Page, document_hold, session_document
+from ..components.page import Page, document_hold
 from ..components.explanation import explanation_panel
 from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
 from ..components.presets import preset_bar
-from ..components.url_state import apply_query, mirror_to_url, session_query
 
 
 #: Fixed grid sizes (one compiled program each; warmed up by app/warmup.py).
@@ -132,16 +131,14 @@ def _fmt(v: float, digits: int = 3) -> str:
 class LossCliffPage(Page):
     """The views of ``LossCliffModel``: created once per session, then updated in place."""
 
+    Model = LossCliffModel
+    URL_PARAMS = URL_PARAMS
+    REDRAWS = {"_on_change": sorted(set(ONE_D) | set(TWO_D)), "_on_replay": ["shown_step"],
+               "_on_surface_view": ["surface"]}
     title = "Loss cliff"
 
-    def __init__(self, model: LossCliffModel | None = None, query: dict[str, str] | None = None):
-        """``query``: URL arguments (default: the session's). Every update here takes milliseconds, so nothing is
-        deferred."""
-        self.model = model or LossCliffModel()
-        self._make_notice()
-        self._doc = session_document()
-        self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
-        self.query_notices = query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
+    def setup(self):
+        """Every update of this page takes milliseconds: nothing is deferred or run in the background."""
         self._build_figures()
         self._d1: cliff.Descent | None = None
         self._d2: cliff.Descent | None = None
@@ -152,13 +149,7 @@ class LossCliffPage(Page):
         self._surface_steps = None
         self._cliff_b = float("nan")
         self._counts = {"surface": NonFinite(0, 0)}
-        self._watch(self._on_change, sorted(set(ONE_D) | set(TWO_D)))
-        self._watch(self._on_replay, ["shown_step"])
-        self._watch(self._on_surface_view, ["surface"])
         self._refresh(set(ONE_D) | set(TWO_D))
-        mirror_to_url(self.model, URL_PARAMS)
-        if query_notices:
-            self.notices.set("link", "Link settings adjusted: " + "; ".join(query_notices))
 
     # ------------------------------------------------------------------------------------------------ figures
     def _build_figures(self):
@@ -461,8 +452,7 @@ class LossCliffPage(Page):
         kinds = self._marked_kinds()
         if kinds.count("overflow"):
             parts.append(f"{kinds.count('overflow')} plotted values overflowed float32 (crosses at the top)")
-        self.overflow_notice.object = "⚠ " + "; ".join(parts) if parts else ""
-        self.overflow_notice.visible = bool(parts)
+        self.overflow.set("counts", "⚠ " + "; ".join(parts) if parts else "")
 
     # ------------------------------------------------------------------------------------------------ layout
     def controls(self) -> pn.Column:
@@ -496,7 +486,3 @@ class LossCliffPage(Page):
         return {"loss-curve": self.curve_figure, "gradient": self.grad_profile.figure,
                 "surface": self.surface_map.figure, "step-length": self.step_profile.figure,
                 "loss-along-paths": self.loss_profile.figure}
-
-    def settle(self, timeout_s: float = 120.0) -> None:
-        """The page protocol's ``settle``: nothing to wait for — every update of this page runs at once, in the
-        call that caused it, so the figures are always final."""

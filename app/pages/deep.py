@@ -15,15 +15,14 @@ from bokeh.plotting import figure
 
 from vgp_core import ConfigError, activations, initializers, mlp, theory
 
-from ..components.page import Page, document_hold, session_document
+from ..components.page import Page, document_hold
 from ..components.explanation import explanation_panel
 from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
 from ..components.presets import preset_bar
-from ..components.training import VIEWS, BackgroundRun, settle_work
-from ..components.url_state import apply_query, mirror_to_url, session_query
+from ..components.training import VIEWS, BackgroundRun
 
 
 #: gains of the sweep heatmap (x axis); also the gain slider's range.
@@ -113,40 +112,26 @@ URL_PARAMS = ARCHITECTURE + TRAINING + ["shown_step"]
 class DeepNetworkPage(Page):
     """The views of ``DeepNetworkModel``: created once per session, then updated in place."""
 
+    Model = DeepNetworkModel
+    URL_PARAMS = URL_PARAMS
+    REDRAWS = {"_on_architecture": ARCHITECTURE, "_on_training_settings": TRAINING, "_on_shown_step": ["shown_step"]}
     title = "Deep network"
 
-    def __init__(self, model: DeepNetworkModel | None = None, query: dict[str, str] | None = None,
-                 defer: bool | None = None):
-        """``query``: URL arguments (default: the session's). ``defer``: send the per-layer views first and do the
-        slower work afterwards — the gain sweep on the next tick, the Jacobian SVDs once the controls rest for
-        JACOBIAN_DELAY_MS (default: when served; without a server the deferred calls wait in ``self.pending``)."""
-        self.model = model or DeepNetworkModel()
-        self._make_notice()
-        self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
-        self.query_notices = query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
+    def setup(self):
+        """Deferring (see ``Page``): the per-layer views go out first, the gain sweep follows from the scheduler's
+        views lane, the Jacobian SVDs once the controls rest for JACOBIAN_DELAY_MS, training once they rest for
+        TRAINING_DELAY_MS."""
         self._build_figures()
         self._profile: mlp.GradientProfile | None = None
         self._trace: mlp.TrainTrace | None = None
         self._counts = {"training": NonFinite(0, 0), "sweep": NonFinite(0, 0), "profile": 0}
-        self._doc = session_document()
-        self._defer = self._doc is not None if defer is None else defer
-        self.pending: list = []
         self._deferred_handles: dict[str, object] = {}
-        self._runner = BackgroundRun(self._doc, self._on_trace, self._on_training_error)
+        self._runner = self.background_run(self._on_trace, self._on_training_error)
         # the slower views of a move, computed on the scheduler's views lane (a newer request replaces an older one)
-        self._sweep_run = BackgroundRun(self._doc, self._draw_sweep, self._on_view_error, priority=VIEWS)
-        self._jacobian_run = BackgroundRun(self._doc, self._draw_jacobian, self._on_view_error, priority=VIEWS)
-        if self._doc is not None:
-            pn.state.on_session_destroyed(lambda _ctx: [r.cancel() for r in (self._runner, self._sweep_run,
-                                                                              self._jacobian_run)])
-        self._watch(self._on_architecture, ARCHITECTURE)
-        self._watch(self._on_training_settings, TRAINING)
-        self._watch(self._on_shown_step, ["shown_step"])
+        self._sweep_run = self.background_run(self._draw_sweep, priority=VIEWS)
+        self._jacobian_run = self.background_run(self._draw_jacobian, priority=VIEWS)
         self._refresh(sweep=True)
         self._restart_training()
-        mirror_to_url(self.model, URL_PARAMS)
-        if query_notices:
-            self.notices.set("link", "Link settings adjusted: " + "; ".join(query_notices))
 
     # ------------------------------------------------------------------------------------------------ figures
     def _build_figures(self):
@@ -257,12 +242,6 @@ class DeepNetworkPage(Page):
         self._profile = profile
         self._guard(self._draw_profile)
 
-    def _on_view_error(self, exc: Exception):
-        if isinstance(exc, ConfigError):
-            self.notices.set("setting", f"Invalid setting: {exc}")
-        else:
-            self.notices.set("failure", f"Could not update the plots: {exc}")
-
     def _shown_row(self):
         """Index into the training trace for the shown step, or None if training has not reached it."""
         s = int(self.model.shown_step)
@@ -337,8 +316,7 @@ class DeepNetworkPage(Page):
             parts.append(f"{tr.underflow + sw.underflow} cells underflowed to 0 (black)")
         if self._counts["profile"]:
             parts.append(f"{self._counts['profile']} per-layer points are not finite (crosses)")
-        self.overflow_notice.object = "⚠ " + "; ".join(parts) if parts else ""
-        self.overflow_notice.visible = bool(parts)
+        self.overflow.set("counts", "⚠ " + "; ".join(parts) if parts else "")
 
     # ------------------------------------------------------------------------------------------------ training
     def _restart_training(self):
@@ -427,7 +405,3 @@ class DeepNetworkPage(Page):
                 "gradient-profile": self.profile.figure, "activation-stats": self.stats.figure,
                 "loss": self.loss_figure}
 
-    def settle(self, timeout_s: float = 120.0) -> None:
-        """Outside a server (CLI export, notebooks, tests): run the deferred views (``self.pending``) and wait for
-        the training run, so every figure is final. ``TimeoutError`` after ``timeout_s`` seconds."""
-        settle_work(self.pending, [self._runner, self._sweep_run, self._jacobian_run], timeout_s, self.title)

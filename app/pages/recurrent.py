@@ -19,10 +19,8 @@ from ..components.explanation import explanation_panel
 from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
-from ..components.page import Page, document_hold, session_document
+from ..components.page import Page, document_hold
 from ..components.presets import preset_bar
-from ..components.training import BackgroundRun, settle_work
-from ..components.url_state import apply_query, mirror_to_url, session_query
 
 RADIUS_RANGE = (0.1, 2.0)
 SWEEP_RADII = np.linspace(*RADIUS_RANGE, 64).astype(np.float32)
@@ -94,25 +92,19 @@ URL_PARAMS = ANALYSIS + TRAINING
 class RecurrentPage(Page):
     """The views of ``RecurrentModel``: created once per session, then updated in place."""
 
+    Model = RecurrentModel
+    URL_PARAMS = URL_PARAMS
+    REDRAWS = {"_on_analysis": ANALYSIS}
     title = "Recurrent network"
 
-    def __init__(self, model: RecurrentModel | None = None, query: dict[str, str] | None = None):
-        self.model = model or RecurrentModel()
-        self._make_notice()
-        self.query_notices = query_notices = apply_query(self.model, URL_PARAMS, session_query() if query is None else query)
+    def setup(self):
+        """The analysis views are computed at once on every move; training runs when asked (``train()``)."""
         self._build_figures()
-        self._doc = session_document()
-        self._runner = BackgroundRun(self._doc, self._on_trace,
-                                     lambda exc: self.notices.set("training", f"Training stopped: {exc}"))
-        if self._doc is not None:
-            pn.state.on_session_destroyed(lambda _ctx: self._runner.cancel())
+        self._runner = self.background_run(self._on_trace,
+                                           lambda exc: self.notices.set("training", f"Training stopped: {exc}"))
         self._results = self._empty_results()
         self._run_label = ""
-        self._watch(self._on_analysis, ANALYSIS)
         self._refresh(set(ANALYSIS))
-        mirror_to_url(self.model, URL_PARAMS)
-        if query_notices:
-            self.notices.set("link", "Link settings adjusted: " + "; ".join(query_notices))
 
     # ------------------------------------------------------------------------------------------------ figures
     def _build_figures(self):
@@ -305,8 +297,3 @@ class RecurrentPage(Page):
         return {"spectral-sweep": self.sweep_map.figure, "norm-vs-bound": self.curve.figure,
                 "cells": self.cells.figure, "note3": self.note3.figure, "training-heatmap": self.train_map.figure,
                 "loss": self.loss_figure, "success-vs-length": self.results_figure}
-
-    def settle(self, timeout_s: float = 120.0) -> None:
-        """Outside a server (CLI export, notebooks, tests): wait for a training run started with ``train()``, so
-        every figure is final (the analysis views are computed at once). ``TimeoutError`` after ``timeout_s``."""
-        settle_work([], [self._runner], timeout_s, self.title)

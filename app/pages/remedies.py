@@ -30,11 +30,11 @@ from vgp_core.experiments import remedies as lab
 from ..components.explanation import explanation_panel
 from ..components.heatmap import OVERFLOW_COLOR
 from ..components.numeric import positive_or_nan
-from ..components.page import Page, document_hold, session_document
+from ..components.page import Page, document_hold
 from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
-from ..components.training import VIEWS, BackgroundRun
-from ..components.url_state import apply_query, format_query_value, session_query
+from ..components.training import VIEWS
+from ..components.url_state import apply_query, format_query_value
 
 BASELINE = "baseline"
 #: Every remedy the user can pick (the baseline always runs: every ratio is measured against it).
@@ -400,14 +400,16 @@ TABLE_KEYS = ["rank", "name", "label", "label_html", "group", "final_loss", "acc
 class RemediesPage(Page):
     """The views of ``RemediesModel``: created once per session, then updated in place as results stream in."""
 
+    Model = RemediesModel
+    URL_PARAMS = URL_PARAMS
+    REDRAWS = {"_on_lab_change": LAB, "_on_auto_run": ["auto_run"], "_on_profile": ["profile"],
+               "_on_veit_blocks": ["veit_blocks"]}
     title = "Remedies"
+    SETTLE_TIMEOUT_S = 300.0
 
-    def __init__(self, model: RemediesModel | None = None, query: dict[str, str] | None = None):
-        """``query``: URL arguments (default: the session's URL query)."""
-        self.model = model or RemediesModel()
-        self._make_notice()
-        self.query_notices = apply_page_query(self.model, session_query() if query is None else query)
-        self._doc = session_document()
+    def setup(self):
+        """The lab streams its entries from the training lane (cached ones are drawn at once); the path-length
+        view comes from the views lane."""
         self._results: dict[str, object] = {}
         self._expected: list[str] = []
         self._config: lab.LabConfig | None = None
@@ -420,26 +422,25 @@ class RemediesPage(Page):
         self._veit_done = None
         self.timings: dict[str, float] = {}
         self._build_figures()
-        self._runner = BackgroundRun(self._doc, self._on_result, self._on_error)
-        self._veit_runner = BackgroundRun(self._doc, self._on_veit, self._on_veit_error, priority=VIEWS)
-        if self._doc is not None:
-            def destroyed(_ctx):
-                self._runner.cancel()
-                self._veit_runner.cancel()
-
-            pn.state.on_session_destroyed(destroyed)
-        self._watch(self._on_lab_change, LAB)
-        self._watch(self._on_auto_run, ["auto_run"])
-        self._watch(lambda *_: self._guard(self._draw), ["profile"])
-        self._watch(lambda *_: self._start_veit(), ["veit_blocks"])
+        self._runner = self.background_run(self._on_result, self._on_error)
+        self._veit_runner = self.background_run(self._on_veit, self._on_veit_error, priority=VIEWS)
         self._start_veit()
         if self.model.auto_run:
             self.run()
         else:
             self._idle_text()
+
+    def apply_query(self, query) -> list[str]:
+        return apply_page_query(self.model, query)
+
+    def mirror_to_url(self) -> None:
         mirror_page_to_url(self.model)
-        if self.query_notices:
-            self.notices.set("link", "Link settings adjusted: " + "; ".join(self.query_notices))
+
+    def _on_profile(self, *_):
+        self._guard(self._draw)
+
+    def _on_veit_blocks(self, *_):
+        self._start_veit()
 
     # ------------------------------------------------------------------------------------------------ figures
     def _build_figures(self):
@@ -698,9 +699,10 @@ class RemediesPage(Page):
         self.notices.set("paths", f"Path-length analysis failed: {exc}")
 
     # ------------------------------------------------------------------------------------------------ protocol
-    def settle(self, timeout_s: float = 300.0) -> None:
+    def settle(self, timeout_s: float | None = None) -> None:
         """Wait until every result of the current settings and the path-length view have been drawn (outside a
         server; runs the lab first when automatic runs are off). TimeoutError after ``timeout_s``."""
+        timeout_s = self.SETTLE_TIMEOUT_S if timeout_s is None else timeout_s
         if not self._complete() and not self._running and self._error is None:
             self.run()
         deadline = time.monotonic() + timeout_s
