@@ -22,6 +22,7 @@ from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
 from ..components.presets import preset_bar
+from ..components.results_cache import RESULTS
 from ..components.training import VIEWS, BackgroundRun
 
 
@@ -109,6 +110,18 @@ class DeepNetworkModel(param.Parameterized):
 URL_PARAMS = ARCHITECTURE + TRAINING + ["shown_step"]
 
 
+def _profile(config: mlp.MLPConfig, with_jacobian: bool) -> mlp.GradientProfile:
+    """``mlp.gradient_profile``, computed once per server for every session that shows this configuration."""
+    return RESULTS.get_or_compute(("deep.profile", config, with_jacobian),
+                                  lambda: mlp.gradient_profile(config, with_jacobian=with_jacobian))
+
+
+def _gain_sweep(config: mlp.MLPConfig) -> mlp.GainSweep:
+    """The gain sweep, computed once per server per configuration; the gain itself does not change it."""
+    config = config.replace(gain=1.0)
+    return RESULTS.get_or_compute(("deep.sweep", config), lambda: mlp.gain_sweep(config, SWEEP_GAINS))
+
+
 class DeepNetworkPage(Page):
     """The views of ``DeepNetworkModel``: created once per session, then updated in place."""
 
@@ -126,6 +139,7 @@ class DeepNetworkPage(Page):
         self._trace: mlp.TrainTrace | None = None
         self._counts = {"training": NonFinite(0, 0), "sweep": NonFinite(0, 0), "profile": 0}
         self._deferred_handles: dict[str, object] = {}
+        self._training_key = None  # the settings of the training run shown (its key in RESULTS)
         self._runner = self.background_run(self._on_trace, self._on_training_error)
         # the slower views of a move, computed on the scheduler's views lane (a newer request replaces an older one)
         self._sweep_run = self.background_run(self._draw_sweep, priority=VIEWS)
@@ -189,7 +203,7 @@ class DeepNetworkPage(Page):
         def work():
             config = self.model.config()
             with document_hold(self._doc):
-                self._profile = mlp.gradient_profile(config, with_jacobian=not self._defer)
+                self._profile = _profile(config, with_jacobian=not self._defer)
                 self._draw_profile()
                 self._draw_theory(config)
                 self.gain_marker.location = float(config.gain)
@@ -197,10 +211,10 @@ class DeepNetworkPage(Page):
             self.notices.clear("setting")
             self._jacobian_run.cancel()  # a measurement of the previous settings is stale
             if sweep:
-                self._in_background(self._sweep_run, lambda: mlp.gain_sweep(config, SWEEP_GAINS), self._draw_sweep)
+                self._in_background(self._sweep_run, lambda: _gain_sweep(config), self._draw_sweep)
             if self._defer:
                 self._run_deferred("jacobian", lambda: self._in_background(
-                    self._jacobian_run, lambda: mlp.gradient_profile(config, with_jacobian=True),
+                    self._jacobian_run, lambda: _profile(config, with_jacobian=True),
                     self._draw_jacobian), JACOBIAN_DELAY_MS)
 
         self._guard(work)
@@ -335,6 +349,11 @@ class DeepNetworkPage(Page):
         steps, opt, lr = int(m.steps), m.optimizer, float(m.learning_rate)
         clip = float(m.clip_norm) if m.clip_norm > 0 else None
         self._runner.cancel()  # the old run stops now; the new one waits until the controls rest
+        self._training_key = key = ("deep.train", config, steps, opt, lr, clip)
+        finished = RESULTS.get(key)
+        if finished is not None:  # this very run has been trained on this server: show it at once
+            self._on_trace(finished)
+            return
 
         def start():
             if not self.model.auto_train:  # switched off while this start waited
@@ -347,6 +366,9 @@ class DeepNetworkPage(Page):
         self._run_deferred("training", start, TRAINING_DELAY_MS)
 
     def _on_trace(self, trace: mlp.TrainTrace):
+        if trace.steps >= self.model.steps and self._training_key is not None:  # a finished run: every session with these settings shows it at once
+            RESULTS.put(self._training_key, trace)
+
         def work():
             with document_hold(self._doc):
                 self._trace = trace
