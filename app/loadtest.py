@@ -5,8 +5,9 @@ test suite and ``bench/bench_classroom_load.py`` use the same code. Each student
 (``bokeh.client.pull_session``: the same websocket protocol as a browser, without rendering) that moves a slider
 by one step every ``period`` seconds and times how long the server takes to push new plot data back.
 
-Notes from ENGINEERING.md: ``import panel`` first (Panel's models must deserialise); send ``DocumentReady`` or
-Panel never runs the page's callbacks; ``force_roundtrip`` drops server pushes, so we wait on the client's loop.
+Notes (Bokeh client behaviour found on a 2-core machine): ``import panel`` first (Panel's models must deserialise);
+send ``DocumentReady`` or Panel never runs the page's callbacks; ``force_roundtrip`` drops server pushes, so we wait
+on the client's loop.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The loss cliff (seed 000 "Geometric model"; FACTS.md §3), Pascanu et al. 2013's (w, b) wall (Fig. 6) and
-gradient-norm clipping (their Algorithm 1, via optax)."""
+"""The loss cliff (Wikipedia article "Vanishing gradient problem", section "Geometric model"), Pascanu et al. 2013's
+(w, b) wall (Fig. 6) and gradient-norm clipping (their Algorithm 1, via optax)."""
 import functools
 import math
 
@@ -39,11 +39,11 @@ def test_loss_jumps_at_b_minus_2_5():
         assert l_above == pytest.approx((0.855 - x_up) ** 2, abs=1e-6)
         assert l_below == pytest.approx((0.855 - x_lo) ** 2, abs=1e-6)
     # L -> 0 as b -> -2.5 from above (monotonically on these points; the limit (0.855 - 0.855206)² = 4e-8 is the
-    # seed's 3-decimal rounding of the attractor) ...
+    # Wikipedia's 3-decimal rounding of the attractor) ...
     assert np.all(np.diff(above.loss) < 0)
     assert above.loss[-1] < 1e-6
-    # ... and just below it is about 0.50 (seed: "jumps to 0.50"; the limit is (0.855 - 0.144794)² = 0.5044, the
-    # seed rounds to two decimals, hence 0.005).
+    # ... and just below it is about 0.50 (Wikipedia: "loss jumps to 0.50"; the limit is (0.855 - 0.144794)² =
+    # 0.5044, Wikipedia rounds to two decimals, hence 0.005).
     assert below.loss[-1] == pytest.approx(0.50, abs=0.005)
 
 

@@ -1,5 +1,5 @@
-"""Doya's one-neuron network (seed 000 "Dynamical systems model"; FACTS.md §3): equilibria, folds, hysteresis,
-autodiff sensitivities, and no recompilation while the controls move."""
+"""Doya's one-neuron network (Doya 1993; Wikipedia article "Vanishing gradient problem", section "Dynamical systems
+model"): equilibria, folds, hysteresis, autodiff sensitivities, and no recompilation while the controls move."""
 import math
 
 import numpy as np
@@ -20,7 +20,7 @@ def logit(x):
 
 
 def reference_map(x0, b, w=5.0, eps=0.1, steps=100):
-    """Independent float64 implementation of the seed map x_{t+1} = (1-ε) x_t + ε σ(w x_t + b) (u = 0)."""
+    """Independent float64 implementation of Doya's map x_{t+1} = (1-ε) x_t + ε σ(w x_t + b) (u = 0)."""
     x = float(x0)
     for _ in range(steps):
         x = (1.0 - eps) * x + eps * sigmoid(w * x + b)
@@ -97,10 +97,10 @@ def test_branch_values_at_b_minus_2_5():
     # Symmetry: g(x) = logit(x) - 5x satisfies g(1-x) = -g(x) - 5, so g(x) = -2.5 <=> g(1-x) = -2.5: the stable
     # points are x and 1-x (to solver accuracy).
     assert fp.x[0] + fp.x[2] == pytest.approx(1.0, abs=1e-12)
-    # The seed quotes them to three decimals, 0.145 and 0.855: within half a unit of the last digit.
+    # Wikipedia (note 4) quotes them to three decimals, 0.145 and 0.855: within half a unit of the last digit.
     assert fp.x[0] == pytest.approx(0.145, abs=5e-4)
     assert fp.x[2] == pytest.approx(0.855, abs=5e-4)
-    # and the formula b = logit(x) - 5x gives -2.5 at the seed's rounded value to within g'(x)·5e-4 ≈ 1.6e-3.
+    # and the formula b = logit(x) - 5x gives -2.5 at Wikipedia's rounded value to within g'(x)·5e-4 ≈ 1.6e-3.
     assert logit(0.855) - 5 * 0.855 == pytest.approx(-2.5, abs=(1 / (0.855 * 0.145) - 5) * 5e-4)
     # Multipliers of the map: 1 - ε + ε·5·x(1-x) (here ε = 0.1): 1.025 at x = 1/2.
     assert fp.multiplier[1] == pytest.approx(1.025, abs=1e-12)

@@ -1,4 +1,4 @@
-"""The Glorot & Bengio (2010) reproduction engine (FACTS.md §1, seed 004).
+"""The Glorot & Bengio (2010) reproduction engine (AISTATS 2010, PMLR 9:249–256).
 
 The initializers' variances (standard n·Var = 1/3, Eq. 1; normalized Var = 2/(n_in+n_out), Eq. 16) are checked in
 tests/test_initializers.py. Here: the statistics are computed correctly (against plain autodiff on a small net),
@@ -202,7 +202,7 @@ def test_cli_writes_results_json(tmp_path, capsys):
     assert doc["config"]["updates"] == 20 and doc["config"]["seed"] == 3 and doc["jax_version"] == jax.__version__
     assert doc["wall_time_s"] > 0 and doc["meta"]["budget_updates"] == 20
     assert [row["label"] for row in doc["table"]] == ["Tanh", "Tanh N"]
-    assert [row["paper_test_error_pct"] for row in doc["table"]] == [27.15, 15.60]  # FACTS.md, Table 1
+    assert [row["paper_test_error_pct"] for row in doc["table"]] == [27.15, 15.60]  # Glorot & Bengio 2010, Table 1
     result = g.Glorot2010Result.from_json((tmp_path / "results.json").read_text())
     c = result.get("tanh", "normalized")
     assert len(c.lr_validation_error) == 2 and c.run.learning_rate in (0.01, 0.1)

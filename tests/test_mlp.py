@@ -1,4 +1,4 @@
-"""Tests of vgp_core.mlp against an independent unrolled reference, finite differences and FACTS.md."""
+"""Tests of vgp_core.mlp against an independent unrolled reference, finite differences and published results."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -82,7 +82,7 @@ def test_gradients_match_unrolled_reference_and_finite_differences(config):
 
 
 def test_linear_orthogonal_keeps_every_layer_equal():
-    # Saxe et al. 2014 / FACTS.md: orthogonal weights on a linear net are an isometry, ∂L/∂h_l has equal norm
+    # Saxe et al. 2014: orthogonal weights on a linear net are an isometry, ∂L/∂h_l has equal norm
     # in every layer. float32 over 50 orthogonal products: ~50 · 1e-7 · sqrt(width) relative drift, 1e-4 is ample.
     cfg = mlp.MLPConfig(depth=50, width=64, input_dim=64, activation="linear", init="orthogonal", gain=1.0)
     p = mlp.gradient_profile(cfg)
@@ -97,7 +97,7 @@ def per_layer_ratio(bp, skip=5):
 
 
 def test_tanh_standard_init_shrinks_by_sqrt3_glorot_keeps_level():
-    # Glorot & Bengio 2010 (FACTS.md §1): in the linear regime the back-propagated gradient variance is
+    # Glorot & Bengio 2010: in the linear regime the back-propagated gradient variance is
     # multiplied by n·Var(W) per layer: 1/3 for the standard init (std by 1/sqrt(3)), 1 for the normalised one.
     # Width 512 x batch 256: each norm averages 131k entries; the ratio over 24 layers is good to ~1 %.
     base = mlp.MLPConfig(depth=30, width=512, input_dim=512, batch_size=256, activation="tanh")

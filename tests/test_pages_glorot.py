@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FILES = {"cpu": ROOT / "assets" / "glorot2010" / "results.json",
          "h100": ROOT / "assets" / "glorot2010" / "results-h100.json"}
 RAW = {key: json.loads(path.read_text()) for key, path in FILES.items()}
-#: Glorot & Bengio 2010, Table 1, Shapeset-3x2 column (FACTS.md §1), test error in %; "N" = normalized init.
-FACTS_TABLE1 = {"Softsign": 16.27, "Softsign N": 16.06, "Tanh": 27.15, "Tanh N": 15.60, "Sigmoid": 82.61}
+#: Glorot & Bengio 2010, Table 1, Shapeset-3x2 column, test error in %; "N" = normalized init.
+PAPER_TABLE1 = {"Softsign": 16.27, "Softsign N": 16.06, "Tanh": 27.15, "Tanh N": 15.60, "Sigmoid": 82.61}
 FIGURES = ["activation-trajectories", "activation-histogram", "gradient-histogram", "jacobian-singular-values",
            "backprop-gradient-variance", "weight-gradient-variance", "gradient-variance-profile",
            "error-during-training", "test-error"]
@@ -237,13 +237,13 @@ def test_table_and_bars_match_the_files_and_table_1():
             assert f"(lr {row['learning_rate']:g})" in cell
     for label in rows:
         paper = rows[label][2]
-        if label in FACTS_TABLE1:
-            assert paper == f"{FACTS_TABLE1[label]:.2f} %"
+        if label in PAPER_TABLE1:
+            assert paper == f"{PAPER_TABLE1[label]:.2f} %"
         else:
             assert paper == "—"  # Table 1 has no Sigmoid N row
-    for key in ("cpu", "h100"):  # the JSON's own paper column agrees with FACTS.md too
+    for key in ("cpu", "h100"):  # the JSON's own paper column agrees with the paper's Table 1 too
         for row in RAW[key]["table"]:
-            assert row["paper_test_error_pct"] == FACTS_TABLE1.get(row["label"])
+            assert row["paper_test_error_pct"] == PAPER_TABLE1.get(row["label"])
     # bars: one series per run file plus the paper
     order = [f"{a.capitalize()}{' N' if i == 'glorot_uniform' else ''}"
              for a in ("sigmoid", "tanh", "softsign") for i in ("standard", "glorot_uniform")]
@@ -253,7 +253,7 @@ def test_table_and_bars_match_the_files_and_table_1():
         expected = {r["label"]: r["test_error_pct"] for r in RAW[key]["table"]}
         assert close(src["top"], [expected[x] for x in order])
     paper = page.bar_sources["paper"].data["top"]
-    assert close(paper, [FACTS_TABLE1.get(x, np.nan) for x in order])
+    assert close(paper, [PAPER_TABLE1.get(x, np.nan) for x in order])
     # the chosen run's bars are opaque, the other run's faded; the chosen combination is outlined
     assert page.bar_sources["run:cpu"].data["alpha"][0] > page.bar_sources["run:h100"].data["alpha"][0]
     assert list(page.bar_sources["run:cpu"].data["line_width"]).index(2.0) == order.index("Sigmoid")

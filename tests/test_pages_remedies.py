@@ -104,7 +104,8 @@ def test_views_hold_every_feedforward_result(settled):
 
 def test_kumar_row_says_it_does_not_cure_the_sigmoid_and_lstm_links_to_recurrent(settled):
     kumar = _row(settled, "kumar")
-    # FACTS.md §1: Kumar's sigma_w^2 = 12.96 leaves the sigmoid net at chi_1 ≈ 0.36 < 1 (still vanishing).
+    # Mean-field theory (Poole et al. 2016): Kumar's sigma_w^2 = 12.96 leaves the sigmoid net at chi_1 ≈ 0.36 < 1
+    # (still vanishing).
     assert "does NOT fix the vanishing gradient" in kumar["literature"]
     assert "0.36" in kumar["verdict"]
     lstm = _row(settled, "lstm")

@@ -47,7 +47,7 @@ def test_registry_covers_the_issue_and_is_well_formed():
     for r in R.REMEDIES:
         assert r.group in R.GROUPS and r.expected in R.EXPECTED and r.reference and r.description and r.label
         assert R.remedy(r.name) is r
-    assert R.remedy("kumar").expected == "none"  # FACTS.md §1: Kumar's init does not fix the sigmoid net
+    assert R.remedy("kumar").expected == "none"  # mean-field chi_1 ≈ 0.36: Kumar's init does not fix the sigmoid net
     assert R.remedy("evolution").expected == R.remedy("lstm").expected == "n/a"
     assert R.remedy("lstm").link == "?page=recurrent"
 
@@ -103,13 +103,14 @@ def test_every_remedy_moves_the_input_gradient_as_the_literature_predicts_or_say
 
 def test_kumar_raises_the_gradient_but_does_not_fix_the_sigmoid_net(lab):
     res = lab[0]["kumar"]
-    # FACTS.md §1: σ_w² = 3.6² = 12.96 gives chi_1 ≈ 0.36 for the logistic sigmoid (vanishing phase)
+    # Mean-field theory (Poole et al. 2016, chi_1 = σ_w² E[σ'(√q* z)²]): σ_w² = 3.6² = 12.96 (Kumar 2017) gives
+    # chi_1 ≈ 0.36 for the logistic sigmoid (vanishing phase)
     assert res.chi_1 == pytest.approx(0.36, abs=0.01)
     assert res.direction == "raise"  # a larger weight variance than the standard init's 1/3 ...
     # ... but the gradient still decays by about chi_1^(1/2) per layer: (L - 1)/2 · log10(chi_1) = -4.2 decades at
     # L = 20; the measured finite-width profile must be within a decade of that
     assert res.spread == pytest.approx(19 / 2 * math.log10(res.chi_1), abs=1.0)
-    assert "chi_1 = 0.36" in res.verdict and "FACTS.md" in res.verdict
+    assert "chi_1 = 0.36" in res.verdict and "mean-field theory" in res.verdict
 
 
 def test_optimizer_remedies_leave_the_gradient_at_initialization_unchanged(lab):

@@ -1,6 +1,7 @@
-"""Recurrent networks (issue 3; seed 000 "Recurrent network model" and note 3; FACTS.md §2; Pascanu, Mikolov &
-Bengio 2013): Jacobians through time against closed forms, independent reference implementations and Pascanu's
-bound; the note-3 counterexample; LSTM against a sigmoid RNN; BPTT gradients; no recompilation.
+"""Recurrent networks (issue 3; Wikipedia article "Vanishing gradient problem", section "Recurrent network model" and
+note 3; Pascanu, Mikolov & Bengio 2013): Jacobians through time against closed forms, independent reference
+implementations and Pascanu's bound; the note-3 counterexample; LSTM against a sigmoid RNN; BPTT gradients; no
+recompilation.
 
 Most tests share one compiled program per (hidden size, T bucket): H = 16 with T <= 128 for the analysis, H = 32,
 batch 32, length <= 128, 100-update chunks for training, so the file stays cheap on two cores.
@@ -125,7 +126,7 @@ def test_orthogonal_linear_rnn_gives_gamma_to_the_k(gamma):
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Must show: seed 000, note 3
+# Must show: Wikipedia, "Vanishing gradient problem", note 3
 # ------------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("eps,c,pairs", [
     (0.75, 0.5, 30),  # 2εc² = 3/8 < 1: vanishes although ρ(W_rec) = sqrt(1.5) > 1
@@ -297,7 +298,7 @@ def test_parameter_gradient_terms_sum_to_the_gradient_and_decay():
 
     grads = jax.grad(loss, argnums=(0, 1, 2))(jnp.asarray(w.w_rec[0]), jnp.asarray(w.w_in[0]), jnp.asarray(w.b[0]))
     want = math.sqrt(sum(float(jnp.sum(x * x)) for x in grads))
-    # Σ_k term_k = ∇_θ L (the seed's loss differential); float32 sums of 12 terms: 1e-5 relative is ample.
+    # Σ_k term_k = ∇_θ L (Wikipedia's "loss differential"); float32 sums of 12 terms: 1e-5 relative is ample.
     assert terms.gradient_norm == pytest.approx(want, rel=1e-5)
     # Term k = δ_k ⊗ (σ(x_{T-k-1}), u_{T-k}, 1) with ||δ_k|| <= (||W_rec|| g)^k = ρ^k, and |σ| <= 1, so
     # term_k <= ρ^k sqrt(H + ||u_{T-k}||² + 1): the terms decay like M ρ^k.

@@ -1,4 +1,4 @@
-"""Shapeset-3x2 (Glorot & Bengio 2010, Sec. 2.1; FACTS.md §1): classes, overlap rule, grey levels, geometry.
+"""Shapeset-3x2 (Glorot & Bengio 2010, Sec. 2.1): classes, overlap rule, grey levels, geometry.
 
 Every test draws from blocks of 500 images so that a single compilation (n=500, size=32) serves the file; the
 Glorot 2010 experiment streams the same block size (chunk 50 × minibatch 10).
@@ -65,7 +65,7 @@ def test_overlap_rule(batch):
     inter = (m1 & m2).sum(axis=(1, 2))
     smaller = np.minimum(m1.sum(axis=(1, 2)), m2.sum(axis=(1, 2)))
     assert batch.overlap_ok.all()
-    assert np.all(inter <= 0.5 * smaller)  # FACTS.md: second shape overlaps the first by at most 50 % of its area
+    assert np.all(inter <= 0.5 * smaller)  # Shapeset: second shape overlaps the first by at most 50 % of its area
     assert (inter > 0).mean() > 0.05  # overlapping pairs do occur (the rule is not met by keeping shapes apart)
 
 

@@ -6,14 +6,15 @@ from vgp_core import activations, theory
 
 @pytest.mark.parametrize("sw2", [0.3, 0.7, 1.0])
 def test_tanh_ordered_phase(sw2):
-    # FACTS.md §1: tanh with sigma_b = 0 has q* = 0 for sigma_w^2 <= 1, so chi_1 = sigma_w^2.
+    # Mean field (Poole et al. 2016; Schoenholz et al. 2017): tanh with sigma_b = 0 has q* = 0 for sigma_w^2 <= 1,
+    # so chi_1 = sigma_w^2 · tanh'(0)^2 = sigma_w^2.
     assert theory.q_star("tanh", sw2) < 1e-6
     assert theory.chi_1("tanh", sw2) == pytest.approx(sw2, rel=1e-5)  # float32 quadrature, 2048 nodes
 
 
 @pytest.mark.parametrize("sw2", [0.5, 1.0, 2.0, 3.0])
 def test_relu_chi(sw2):
-    # FACTS.md §1: ReLU chi_1 = sigma_w^2 / 2 whatever q*; critical at 2 (He init).
+    # ReLU chi_1 = sigma_w^2 · E[relu'(z)^2] = sigma_w^2 / 2 whatever q*; critical at 2 (He et al. 2015 init).
     assert theory.chi_1("relu", sw2) == pytest.approx(sw2 / 2, rel=1e-5)
 
 
@@ -28,7 +29,8 @@ def test_critical_points():
 
 
 def test_kumar_sigmoid_still_vanishes():
-    # FACTS.md: sigma_w^2 = 12.96 leaves the logistic net in the vanishing phase, chi_1 ≈ 0.36.
+    # Kumar 2017's sigma_w^2 = 3.6^2 = 12.96 leaves the logistic net in the vanishing phase, chi_1 ≈ 0.36
+    # (mean field, Poole et al. 2016).
     assert theory.chi_1("sigmoid", 12.96) == pytest.approx(0.36, abs=0.01)
 
 

@@ -1,9 +1,10 @@
 """The loss cliff ("wall") of a bistable recurrent neuron and gradient-norm clipping.
 
-Seed 000, "Geometric model", and FACTS.md §3: Doya's neuron (``vgp_core.doya``) with w = 5, x(0) = 0.5, u = 0 and
-the loss L(b) = (0.855 - x(T))². As b → -2.5 from above x(T) settles on the upper attractor (0.855 at b = -2.5) and
-L → 0; once b crosses -2.5, x(0) = 0.5 lies below the unstable equilibrium, x(T) falls to the lower attractor
-(0.145) and L jumps to about 0.50. Near the wall dL/db grows geometrically with T.
+The Wikipedia article "Vanishing gradient problem", section "Geometric model" (attractors at b = -2.5: its note 4):
+Doya's neuron (``vgp_core.doya``) with w = 5, x(0) = 0.5, u = 0 and the loss L(b) = (0.855 - x(T))². As b → -2.5
+from above x(T) settles on the upper attractor (0.855 at b = -2.5) and L → 0; once b crosses -2.5, x(0) = 0.5 lies
+below the unstable equilibrium, x(T) falls to the lower attractor (0.145) and L jumps to about 0.50.
+Near the wall dL/db grows geometrically with T.
 
 Pascanu, Mikolov & Bengio (2013, "On the difficulty of training recurrent neural networks", Fig. 6 and
 Algorithm 1): x_t = w σ(x_{t-1}) + b, x_0 = 0.5, E = (σ(x_50) - 0.7)² over the (w, b) plane, with plain and
@@ -27,7 +28,7 @@ import optax
 from . import doya
 from .errors import ConfigError, check_choice, check_float, check_int
 
-#: Seed 000 "Geometric model".
+#: Wikipedia, "Vanishing gradient problem", section "Geometric model".
 CLIFF_W = 5.0
 CLIFF_X0 = 0.5
 CLIFF_TARGET = 0.855
@@ -44,7 +45,7 @@ TARGET_RANGE = (-10.0, 10.0)
 
 @dataclasses.dataclass(frozen=True)
 class LossCurve:
-    """L(b) = (target - x(T))² and dL/db (forward-mode autodiff) for Doya's neuron (seed 000)."""
+    """L(b) = (target - x(T))² and dL/db (forward-mode autodiff) for Doya's neuron (Doya 1993)."""
 
     b: np.ndarray  # (n,)
     loss: np.ndarray  # (n,) float32
@@ -183,7 +184,7 @@ def _doya_args(w, eps, x0, target, steps, method):
 
 def loss(b, steps=doya.DEFAULT_STEPS, *, eps=doya.DEFAULT_EPS, w=CLIFF_W, x0=CLIFF_X0, target=CLIFF_TARGET,
          method="discrete") -> LossCurve:
-    """L(b) = (0.855 - x(T))² with w = 5, x(0) = 0.5, u = 0 (seed 000, "Geometric model"), and dL/db, for a
+    """L(b) = (0.855 - x(T))² with w = 5, x(0) = 0.5, u = 0 (Wikipedia, "Geometric model"), and dL/db, for a
     scalar b or a 1-D grid of b (one vmapped call; each grid size compiles once)."""
     bg = doya._grid("b", b, doya.B_RANGE)
     loss_, g, x_t = _doya_curve(bg.astype(np.float32), *_doya_args(w, eps, x0, target, steps, method))

@@ -33,7 +33,7 @@ def gaussian_mixture(task_key, batch_key, n: int, input_dim: int, n_classes: int
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Shapeset-3x2 (Glorot & Bengio 2010, Sec. 2.1; FACTS.md §1)
+# Shapeset-3x2 (Glorot & Bengio 2010, Sec. 2.1; parameters of the authors' Shapeset generator)
 
 #: Class index -> (first shape, second shape), shape ids 0 = triangle, 1 = parallelogram, 2 = ellipse; -1 = none.
 #: Classes 0–2: one shape; 3–5: two shapes of the same kind; 6–8: two different shapes.
@@ -46,7 +46,8 @@ SHAPESET_VERTICES = 20
 #: Shape size: diameter of the circle around the shape's centre that holds it, as a fraction of the image side.
 SHAPESET_SCALE = (0.2, 0.8)
 #: Elongation of each shape (minor/major axis before rotation) and the parallelogram's shear. These are our
-#: choices: FACTS.md fixes scale, rotation, position, grey levels and overlap, not the shapes' proportions.
+#: choices: the paper and the authors' generator fix scale, rotation, position, grey levels and overlap, not the
+#: shapes' proportions.
 SHAPESET_ASPECT = (0.5, 1.0)
 SHAPESET_SHEAR = (-0.5, 0.5)
 SHAPESET_FOREGROUND = (0.55, 1.0)
@@ -209,7 +210,7 @@ def shapeset_details(key, n: int, size: int = 32) -> ShapesetBatch:
 
 
 def shapeset(key, n: int, size: int = 32):
-    """(images, labels): ``n`` Shapeset-3x2 images (Glorot & Bengio 2010, Sec. 2.1; FACTS.md §1), seeded by ``key``.
+    """(images, labels): ``n`` Shapeset-3x2 images (Glorot & Bengio 2010, Sec. 2.1), seeded by ``key``.
 
     Each image of ``size``×``size`` grey pixels in [-1, 1] holds one or two convex polygons among triangle,
     parallelogram and ellipse (a 20-gon). The class (0–8, :data:`SHAPESET_CLASS_NAMES`) is drawn uniformly: 3 single

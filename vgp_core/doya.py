@@ -1,20 +1,20 @@
 """Doya's one-neuron recurrent network: equilibria, bifurcations, hysteresis and gradient sensitivity.
 
-Seed 000 ("Dynamical systems model"), after Doya (1993, "Bifurcations of recurrent neural networks in gradient
-descent learning"; also Doya 1992, ISCAS), and FACTS.md §3. The network is
+The Wikipedia article "Vanishing gradient problem" (section "Dynamical systems model"), after Doya (1993,
+"Bifurcations of recurrent neural networks in gradient descent learning"; also Doya 1992, ISCAS). The network is
 
-    x_{t+1} = (1 - ε) x_t + ε σ(w x_t + b) + ε w' u_t                                  (the map, seed eq.)
+    x_{t+1} = (1 - ε) x_t + ε σ(w x_t + b) + ε w' u_t                                  (the map, Wikipedia's eq.)
 
 and its small-ε limit is the flow dx/dt = -x + σ(w x + b) + w' u; the map is the forward-Euler step of the flow
 with step ε. ``method="continuous"`` integrates the flow with classical RK4 instead, sampled at the same times
 t·ε (sub-steps keep h·(1 + |w|/4) ≤ 0.5, inside RK4's stability region), so both methods share one time axis.
 
 Equilibria with a constant input c = w' u satisfy x = σ(w x + b) + c. With y = x - c (the sigmoid's value) this
-is y = σ(w y + b + w c), i.e. b + w c = logit(y) - w y (seed: b = ln(x/(1-x)) - 5x for w = 5, u = 0).
+is y = σ(w y + b + w c), i.e. b + w c = logit(y) - w y (Wikipedia: b = ln(x/(1-x)) - 5x for w = 5, u = 0).
 g(y) = logit(y) - w y is increasing for w ≤ 4; for w > 4 it has three monotone branches separated by the
 saddle-node (fold) points where g'(y) = 1/(y(1-y)) - w = 0, i.e. w y(1-y) = 1, y = (1 ± sqrt(1 - 4/w))/2.
 The map's derivative at an equilibrium (its multiplier) is 1 - ε + ε w y(1-y): stable when its modulus is < 1
-(for the flow: w y(1-y) < 1). At equilibrium ∂x*/∂b = (1/(y(1-y)) - w)^{-1} (seed: (1/(x(1-x)) - 5)^{-1}).
+(for the flow: w y(1-y) < 1). At equilibrium ∂x*/∂b = (1/(y(1-y)) - w)^{-1} (Wikipedia: (1/(x(1-x)) - 5)^{-1}).
 
 Engineering: equilibria and the bifurcation diagram are exact float64 NumPy (bisection in z = logit(y) on every
 monotone branch, to about 4e-16). Trajectories and sensitivities are float32 JAX programs defined at module
@@ -59,7 +59,7 @@ _Z_TOL = 4e-16
 # ----------------------------------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Trajectory:
-    """x_t for t = 0..T (seed 000 map, or its continuous-time limit sampled at times t·ε)."""
+    """x_t for t = 0..T (Doya's map, or its continuous-time limit sampled at times t·ε)."""
 
     t: np.ndarray  # (T+1,) int step index
     time: np.ndarray  # (T+1,) t·ε, the time of the flow the map discretises
@@ -89,7 +89,7 @@ class Segment:
 
 @dataclasses.dataclass(frozen=True)
 class BifurcationDiagram:
-    """Equilibria against b (seed 000, bifurcation diagram figure; Doya 1993).
+    """Equilibria against b (Wikipedia, "Dynamical systems model", bifurcation diagram figure; Doya 1993).
 
     ``segments`` sample the curve densely (uniform in b and in x); a segment ends exactly at a fold when the fold
     is in range. Fold (saddle-node) points are exact: w y(1-y) = 1.
@@ -118,13 +118,13 @@ class Hysteresis:
 
 @dataclasses.dataclass(frozen=True)
 class Sensitivity:
-    """∂x(T)/∂x(0) and ∂x(T)/∂b (forward-mode autodiff through the T steps) beside the seed's equilibrium value."""
+    """∂x(T)/∂x(0) and ∂x(T)/∂b (forward-mode autodiff through the T steps) beside Wikipedia's equilibrium value."""
 
     x_T: float
     dxT_dx0: float  # autodiff; 0.0 where float32 underflowed (vanishing), inf where it overflowed
     dxT_db: float  # autodiff
     log10_abs_dxT_dx0: float  # log10|∂x(T)/∂x(0)| accumulated in log space (never under/overflows)
-    dxT_db_analytic: float  # (1/(y(1-y)) - w)^{-1} at y = x(T) - w'u (seed 000; valid once x(T) has settled)
+    dxT_db_analytic: float  # (1/(y(1-y)) - w)^{-1} at y = x(T) - w'u (Wikipedia; valid once x(T) has settled)
     residual: float  # |x(T) - x(T-1)|: how far from settled (0 at an equilibrium)
 
 
@@ -201,7 +201,7 @@ def _input_buffer(u, steps: int) -> np.ndarray:
 # JAX core (float32, module-level jit)
 # ----------------------------------------------------------------------------------------------------------------
 def _map_step(x, b, w, eps, c, n_sub):
-    """The seed map x + ε(σ(w x + b) + w'u - x), written as an increment so that an equilibrium stays exact."""
+    """Doya's map x + ε(σ(w x + b) + w'u - x), written as an increment so that an equilibrium stays exact."""
     del n_sub
     return x + eps * (jax.nn.sigmoid(w * x + b) + c - x)
 
@@ -416,7 +416,7 @@ def _classify(y, w, eps):
 
 
 def fixed_points(b, w=DEFAULT_W, *, eps=DEFAULT_EPS, u=0.0, w_in=0.0) -> FixedPoints:
-    """All equilibria of the one-neuron network at (b, w) with constant input u (seed 000; Doya 1993).
+    """All equilibria of the one-neuron network at (b, w) with constant input u (Doya 1993).
 
     Solves b + w w'u = logit(y) - w y on every monotone branch (bisection in z = logit y, float64, to ~4e-16:
     |x - σ(w x + b) - w'u| is ~1e-16) and returns x = y + w'u with the stability from the map's
@@ -445,8 +445,8 @@ def fold_points(w=DEFAULT_W, *, u=0.0, w_in=0.0):
 
 def bifurcation_diagram(w=DEFAULT_W, b_range=(-3.0, -2.0), n=200, *, eps=DEFAULT_EPS, u=0.0,
                         w_in=0.0) -> BifurcationDiagram:
-    """Equilibrium curve over ``b_range`` split into stable/unstable segments, with the exact folds (seed 000's
-    bifurcation diagram: w = 5, b in [-3, -2]; Doya 1993).
+    """Equilibrium curve over ``b_range`` split into stable/unstable segments, with the exact folds (the
+    bifurcation diagram of Wikipedia's "Dynamical systems model": w = 5, b in [-3, -2]; Doya 1993).
 
     The curve is b = logit(y) - w y - w c, x = y + c (c = w'u). Each monotone branch is sampled at the b_grid values
     where it exists (uniform in b, roots by bisection) and at n values uniform in x (b from the formula), so it is
@@ -518,7 +518,7 @@ def _common(w, eps, u, w_in, steps, method):
 
 def simulate(x0, b, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_in=0.0, *,
              method="discrete") -> Trajectory:
-    """Trajectory of x_{t+1} = (1-ε) x_t + ε σ(w x_t + b) + ε w' u_t, t = 0..steps (seed 000; Doya 1993).
+    """Trajectory of x_{t+1} = (1-ε) x_t + ε σ(w x_t + b) + ε w' u_t, t = 0..steps (Doya 1993).
 
     ``u`` is a constant or an array u_0..u_{steps-1}; ``method="continuous"`` integrates the small-ε limit
     dx/dt = -x + σ(w x + b) + w'u (RK4) at the same times t·ε. One compiled program serves all settings.
@@ -533,7 +533,8 @@ def simulate(x0, b, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_
 
 def hysteresis(w=DEFAULT_W, b_range=(-3.0, -2.0), n=200, *, eps=DEFAULT_EPS, steps_per_b=200, u=0.0, w_in=0.0,
                x_start=None, method="discrete") -> Hysteresis:
-    """Hysteresis loop (seed 000: "the system exhibits hysteresis, and can be used as a one-bit memory").
+    """Hysteresis loop (Wikipedia's bifurcation-diagram caption: "the system exhibits hysteresis, and can be used as
+    a one-bit memory").
 
     b sweeps from b_range[1] down to b_range[0] and back up in n values each; at each b the network runs
     ``steps_per_b`` steps from the state left by the previous b. The sweep starts from ``x_start`` or, by default,
@@ -570,8 +571,9 @@ def hysteresis(w=DEFAULT_W, b_range=(-3.0, -2.0), n=200, *, eps=DEFAULT_EPS, ste
 
 def sensitivity(x0, b, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_in=0.0, *,
                 method="discrete") -> Sensitivity:
-    """∂x(T)/∂x(0) and ∂x(T)/∂b by forward-mode autodiff, and the seed's equilibrium value
-    ∂x(T)/∂b ≈ (1/(x(T)(1-x(T))) - w)^{-1} (seed 000, with w = 5 there; y = x(T) - w'u when an input is on).
+    """∂x(T)/∂x(0) and ∂x(T)/∂b by forward-mode autodiff, and the equilibrium value
+    ∂x(T)/∂b ≈ (1/(x(T)(1-x(T))) - w)^{-1} (Wikipedia, "Dynamical systems model", with w = 5 there; y = x(T) - w'u
+    when an input is on).
 
     Near the unstable equilibrium both derivatives explode; far from it ∂x(T)/∂x(0) vanishes while ∂x(T)/∂b
     stays finite — "the only well-behaved gradient".
@@ -591,7 +593,8 @@ def sensitivity(x0, b, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0,
 
 def sensitivity_map(b_grid, x0_grid, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_in=0.0, *,
                     method="discrete") -> SensitivityMap:
-    """log10|∂x(T)/∂x(0)| (and log10|∂x(T)/∂b|) over the (b, x0) plane in one vmapped, jitted call (seed 000).
+    """log10|∂x(T)/∂x(0)| (and log10|∂x(T)/∂b|) over the (b, x0) plane in one vmapped, jitted call
+    (the exploding and vanishing cases of Wikipedia's "Dynamical systems model").
 
     ∂x(T)/∂x(0) = Π_t f'(x_t) is accumulated as Σ_t log|f'(x_t)| (each f' by autodiff of the step), so the map
     shows vanishing values like 1e-40 instead of a float32 underflow to 0; ∂x(T)/∂b follows the forward-mode

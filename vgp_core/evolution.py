@@ -1,5 +1,6 @@
-"""Gradient-free training of a :mod:`vgp_core.mlp` network by an evolution strategy (seed 000: "gradient-free
-search ... avoids gradients altogether"; FACTS.md §1 "Other remedies").
+"""Gradient-free training of a :mod:`vgp_core.mlp` network by an evolution strategy (the Wikipedia article
+"Vanishing gradient problem", section "Other": a search of the weight space that "is not based on gradient and
+avoids the vanishing gradient problem").
 
 OpenAI-ES (Salimans, Ho, Chen, Sidor & Sutskever 2017, Algorithm 2) with antithetic ("mirrored") sampling
 (Brockhoff et al. 2010) over every weight and bias θ of the network. Generation k draws P noise vectors ε_p and

@@ -1,4 +1,4 @@
-"""Registry of weight initializations (FACTS.md §1), each multiplied by a ``gain``.
+"""Registry of weight initializations (sources in the table below), each multiplied by a ``gain``.
 
 Every initializer is an elementwise transform of one standard-normal draw ``z`` (and, for ``orthogonal``, of the
 orthogonal matrix ``q`` obtained from it by QR), so that
@@ -30,8 +30,9 @@ import jax.numpy as jnp
 
 from .errors import check_choice, check_float, check_int
 
-#: Kumar (2017): sigma = 3.6/sqrt(N) for the logistic sigmoid. FACTS.md notes the author's code passes 3.6 as a
-#: variance; we follow the paper's formula, and theory shows it still leaves the sigmoid net vanishing.
+#: Kumar (2017): sigma = 3.6/sqrt(N) for the logistic sigmoid. The author's own code is reported to pass 3.6 as a
+#: variance; we follow the paper's formula, and mean-field theory (:func:`vgp_core.theory.chi_1`: chi_1 ≈ 0.36)
+#: shows it still leaves the sigmoid net vanishing.
 KUMAR_SCALE = 3.6
 #: Yilmaz & Poli (2022): weights N(max(-1, -8/N), 0.1^2); the std 0.1 follows public implementations.
 YILMAZ_POLI_STD = 0.1

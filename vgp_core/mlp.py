@@ -8,13 +8,14 @@ Network (Glorot & Bengio 2010 notation, row vectors): h_0 = x, and for hidden la
 followed by a softmax output layer and the mean cross-entropy loss L. Layer 1 maps input_dim -> width, the others
 width -> width.
 
-Engineering (see ENGINEERING.md): one compiled program per (width, batch, input_dim, n_classes, capacity) serves
-every depth, activation, initializer, gain, bias scale, residual and batch-norm setting. Depth is a traced integer
-bound of a ``lax.while_loop``, so the work follows the active depth (not the capacity), and the backward pass is
-written as a reverse ``while_loop`` of per-layer VJPs (``jax.vjp``) over the activations stored by the forward
-pass — reverse-mode ``jax.grad`` cannot differentiate a loop with a traced trip count. The same per-layer VJPs give
-the back-propagated gradient ∂L/∂h_l, the weight gradient ∂L/∂W_l and the parameter gradients for training;
-tests check them against ``jax.grad`` of an unrolled network and against finite differences.
+Engineering (measured on a 2-core machine: 20 slider settings passed as static arguments cost 20 compiles, 23 s,
+against one compile of 0.36 s with traced integers): one compiled program per (width, batch, input_dim, n_classes,
+capacity) serves every depth, activation, initializer, gain, bias scale, residual and batch-norm setting. Depth
+is a traced integer bound of a ``lax.while_loop``, so the work follows the active depth (not the capacity), and the
+backward pass is written as a reverse ``while_loop`` of per-layer VJPs (``jax.vjp``) over the activations stored
+by the forward pass — reverse-mode ``jax.grad`` cannot differentiate a loop with a traced trip count. The same
+per-layer VJPs give the back-propagated gradient ∂L/∂h_l, the weight gradient ∂L/∂W_l and the parameter gradients
+for training; tests check them against ``jax.grad`` of an unrolled network and against finite differences.
 
 Weights are an elementwise function of standard-normal draws fixed by the seed (``initializers``), so changing
 the initializer or gain re-scales the *same* random network.

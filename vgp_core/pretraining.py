@@ -1,5 +1,6 @@
 """Greedy layer-wise unsupervised pre-training of a deep sigmoid MLP (Hinton, Osindero & Teh 2006; Bengio et al.
-2007; the seed's "Schmidhuber 1992 ... Hinton 2006" remedy, FACTS.md §1 "Other remedies").
+2007; the remedy of Schmidhuber 1992 and Hinton et al. 2006 in the Wikipedia article "Vanishing gradient problem",
+sections "Multi-level hierarchy" and "Deep belief network").
 
 Each hidden layer l of a :mod:`vgp_core.mlp` network, h_l = σ(h_(l-1) W_l + b_l), is trained in turn, from the input
 up, as an unsupervised model of the representation h_(l-1) produced by the layers already trained below it; the

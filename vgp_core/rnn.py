@@ -1,11 +1,12 @@
 """Recurrent networks unrolled through time: Jacobian norms, spectral sweeps, gradient terms and memory tasks.
 
-Seed 000 ("Recurrent network model", note 3) and FACTS.md §2, after Pascanu, Mikolov & Bengio (2013, "On the
-difficulty of training recurrent neural networks", arXiv:1211.5063). Cells (state z_t; inputs u_t; column vectors):
+The Wikipedia article "Vanishing gradient problem" (section "Recurrent network model" and note 3), after Pascanu,
+Mikolov & Bengio (2013, "On the difficulty of training recurrent neural networks", arXiv:1211.5063). Cells (state
+z_t; inputs u_t; column vectors):
 
 * ``vanilla`` (Pascanu et al. 2013, Eq. 2):  x_t = W_rec σ(x_{t-1}) + W_in u_t + b, so that
-  ∂x_t/∂x_{t-1} = W_rec diag(σ'(x_{t-1})) (Eq. 5; the paper prints W_recᵀ, a known typo, the seed has it
-  right) and ||∏ ∂x_j/∂x_{j-1}|| ≤ (||W_rec|| g)^k with g = sup|σ'| (Sec. 2.1, Eqs. 6-7).
+  ∂x_t/∂x_{t-1} = W_rec diag(σ'(x_{t-1})) (Eq. 5; the paper prints W_recᵀ, a known typo, the Wikipedia
+  article has it right) and ||∏ ∂x_j/∂x_{j-1}|| ≤ (||W_rec|| g)^k with g = sup|σ'| (Sec. 2.1, Eqs. 6-7).
 * ``lstm`` (Hochreiter & Schmidhuber 1997, with the forget gate of Gers, Schmidhuber & Cummins 2000):
   i, f, o = σ(W_{i,f,o} h_{t-1} + U_{i,f,o} u_t + b_{i,f,o}), g = tanh(W_g h_{t-1} + U_g u_t + b_g),
   c_t = f ⊙ c_{t-1} + i ⊙ g (the constant error carousel: ∂c_t/∂c_{t-1} ⊇ diag(f), = I without a forget gate),
@@ -18,11 +19,12 @@ sigmoid gates and tanh candidates. Recurrent weights (every recurrent matrix of 
 
 * ``gaussian``: i.i.d. N(0, 1) divided by its exact spectral radius (float64 eigenvalues), times ``spectral_radius``;
 * ``orthogonal``: a Haar orthogonal matrix (QR, Mezzadri 2007) times ``spectral_radius`` (all singular values γ);
-* ``note3``: seed 000 note 3, W_rec = [[0, 2], [ε, 0]] in the top-left 2×2 block (zeros elsewhere), whose spectral
+* ``note3``: Wikipedia's note 3, W_rec = [[0, 2], [ε, 0]] in the top-left 2×2 block (zeros elsewhere), whose spectral
   radius is sqrt(2ε). With this family the vanilla cell uses σ(x) = c·x, so diag(σ') = D = c·I exactly as in the
   note and ∂x_T/∂x_{T-k} = (W_rec D)^k; ``spectral_radius`` is then unused.
 
-Engineering (ENGINEERING.md, JAX): every program is a module-level ``jax.jit``; one compiled analysis program per
+Engineering (JAX): every program is a module-level ``jax.jit`` (``panel serve`` re-runs the app script for every
+session, so a jit created there would compile again per student); one compiled analysis program per
 hidden size and T-capacity bucket (``T_BUCKETS``) serves every spectral radius, ε, c, input scale and forget bias
 (traced float32), every cell, activation and weight family (traced int32 indices) and every T inside the bucket.
 The (cell, activation) pair selects one branch of a single top-level ``lax.switch`` whose branches are the whole
@@ -187,7 +189,8 @@ class SpectralSweep:
 
 @dataclasses.dataclass(frozen=True)
 class Note3Product:
-    """Seed 000 note 3 in float64: P_k = (W_rec D)^k with W_rec = [[0, 2], [ε, 0]], D = c·I, k = 1..steps."""
+    """Note 3 of the Wikipedia article "Vanishing gradient problem" in float64: P_k = (W_rec D)^k with
+    W_rec = [[0, 2], [ε, 0]], D = c·I, k = 1..steps."""
 
     k: np.ndarray  # (steps,)
     matrices: np.ndarray  # (steps, 2, 2) float64
@@ -200,12 +203,13 @@ class Note3Product:
 
 @dataclasses.dataclass(frozen=True)
 class ParameterGradientTerms:
-    """The terms of the seed's loss differential for L = <g, z_T> (g a fixed random unit vector):
+    """The terms of Wikipedia's "loss differential" for L = <g, z_T> (g a fixed random unit vector):
 
         ∇_θ L = Σ_k  ∂L/∂z_T · (∂z_T/∂z_{T-k}) · ∇_θ F(z_{T-k-1}, u_{T-k}, θ),    k = 0..T-1,
 
     term k's global norm over θ = (W_rec, W_in, b) and per group. Terms decay like M·(||W_rec|| g)^k, so for a
-    decay rate ρ < 1 only the first O(1/(1-ρ)) terms matter (seed 000; Pascanu et al. 2013, Eqs. 3-5, Sec. 2.1).
+    decay rate ρ < 1 only the first O(1/(1-ρ)) terms matter (Wikipedia, "Recurrent network model"; Pascanu et al.
+    2013, Eqs. 3-5, Sec. 2.1).
     """
 
     lag: np.ndarray  # (T,)
@@ -971,11 +975,11 @@ def spectral_sweep(config: RNNConfig, radii) -> SpectralSweep:
 
 
 def note3_product(eps: float, c: float, steps: int) -> Note3Product:
-    """Seed 000, note 3: W_rec = [[0, 2], [ε, 0]], D = c·I. W_rec has spectral radius sqrt(2ε) (> 1 for ε > 1/2),
-    yet (W_rec D)^2 = 2εc²·I, so (W_rec D)^{2N} = (2εc²)^N · I, which vanishes or explodes with c: the spectral
-    radius alone does not decide. Products are computed by repeated float64 multiplication (exact for dyadic ε, c
-    while the powers fit the 53-bit mantissa); ``log10_norm`` uses the closed form
-    ||P_{2N}|| = (2εc²)^N, ||P_{2N+1}|| = (2εc²)^N · c·max(2, ε), which cannot overflow."""
+    """Wikipedia, "Vanishing gradient problem", note 3: W_rec = [[0, 2], [ε, 0]], D = c·I. W_rec has spectral
+    radius sqrt(2ε) (> 1 for ε > 1/2), yet (W_rec D)^2 = 2εc²·I, so (W_rec D)^{2N} = (2εc²)^N · I, which
+    vanishes or explodes with c: the spectral radius alone does not decide. Products are computed by repeated
+    float64 multiplication (exact for dyadic ε, c while the powers fit the 53-bit mantissa); ``log10_norm`` uses
+    the closed form ||P_{2N}|| = (2εc²)^N, ||P_{2N+1}|| = (2εc²)^N · c·max(2, ε), which cannot overflow."""
     eps = check_float("eps", eps, 0.0, 100.0)
     c = check_float("c", c, 0.0, 100.0)
     steps = check_int("steps", steps, 1, 100_000)
@@ -1002,8 +1006,8 @@ def note3_product(eps: float, c: float, steps: int) -> Note3Product:
 
 
 def parameter_gradient_terms(config: RNNConfig) -> ParameterGradientTerms:
-    """Sizes of the terms ∂L/∂z_T · ∂z_T/∂z_{T-k} · ∇_θF(z_{T-k-1}, u_{T-k}, θ) of ∇_θ L (seed 000, "loss
-    differential"; Pascanu et al. 2013, Eqs. 3-5) for L = <g, z_T>, k = 0..T-1, on the same input sequence as
+    """Sizes of the terms ∂L/∂z_T · ∂z_T/∂z_{T-k} · ∇_θF(z_{T-k-1}, u_{T-k}, θ) of ∇_θ L (Wikipedia,
+    "loss differential"; Pascanu et al. 2013, Eqs. 3-5) for L = <g, z_T>, k = 0..T-1, on the same input sequence as
     :func:`jacobian_norms`. The decay rate ρ = ||W_rec|| g bounds the ratio of consecutive terms' Jacobian
     factors; with ρ < 1 the terms fall like M ρ^k and ``terms_for_99`` is O(1/(1-ρ))."""
     host = _config_draws(config)
@@ -1087,8 +1091,8 @@ def _temporal_order(key, batch, capacity, length):
 
 
 def _copy_first(key, batch, capacity, length):
-    """Copy the first symbol (seed 000: "outputting the first input it sees at the very end"): one of 4 symbols
-    (channels 0-3) at t = 1, then distractors (channels 4-7); the class is the first symbol."""
+    """Copy the first symbol (Wikipedia, "Dynamical systems model": "outputting the first input it sees at the very
+    end"): one of 4 symbols (channels 0-3) at t = 1, then distractors (channels 4-7); the class is the first symbol."""
     k_s, k_d = jax.random.split(key)
     first = jax.random.randint(k_s, (batch,), 0, 4)
     sym = jax.random.randint(k_d, (batch, capacity), 4, 8)

@@ -1,4 +1,4 @@
-"""Mean-field signal propagation in wide random networks (FACTS.md §1).
+"""Mean-field signal propagation in wide random networks.
 
 Poole et al. 2016, Schoenholz et al. 2017 ("Deep information propagation", Eqs. 3 and 5), Pennington et al. 2017.
 Weights W_ij ~ N(0, sigma_w^2/N), biases ~ N(0, sigma_b^2), z ~ N(0, 1):

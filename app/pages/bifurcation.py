@@ -1,5 +1,6 @@
 """Page "Bifurcation": Doya's one-neuron recurrent network — equilibria, folds, hysteresis (one-bit memory) and why
-∂x(T)/∂x(0) vanishes or explodes while ∂x(T)/∂b stays well behaved (seed 000, "Dynamical systems model").
+∂x(T)/∂x(0) vanishes or explodes while ∂x(T)/∂b stays well behaved (Doya 1993; Wikipedia article "Vanishing
+gradient problem", section "Dynamical systems model").
 
 ``BifurcationModel`` declares every control; ``BifurcationPage`` owns the figures (created once) and updates their
 data sources in place. Every number shown comes from ``vgp_core.doya``; this module only chooses plot windows and
@@ -54,7 +55,8 @@ PRESETS = {
 
 EXPLANATION = (
     ("md", """### What you see
-One neuron feeding back on itself (Doya 1993; seed 000),"""),
+One neuron feeding back on itself (Doya 1993; Wikipedia, "Vanishing gradient problem",
+"Dynamical systems model"),"""),
     ("tex", r"x_{t+1} = (1-\varepsilon)\,x_t + \varepsilon\,\sigma(w x_t + b) + \varepsilon\, w' u,"),
     ("md", """rests where x* = σ(w x* + b) + w′u. For w > 4 there is a range of b with **three** equilibria: two
 stable (solid) and one unstable (dashed). At its ends, the **folds** (saddle-node bifurcations, where

@@ -1,6 +1,6 @@
 """Page "Loss cliff": the geometric view of exploding gradients — a loss with a wall, plain gradient descent that is
-catapulted over it, and norm clipping that keeps the step controlled (seed 000, "Geometric model"; Pascanu, Mikolov
-& Bengio 2013, Fig. 6 and Algorithm 1).
+catapulted over it, and norm clipping that keeps the step controlled (Wikipedia article "Vanishing gradient problem",
+section "Geometric model"; Pascanu, Mikolov & Bengio 2013, Fig. 6 and Algorithm 1).
 
 ``LossCliffModel`` declares every control; ``LossCliffPage`` owns the figures (created once) and updates their data
 sources in place. Every number shown comes from ``vgp_core.cliff``; this module only chooses plot windows, picks
@@ -32,11 +32,12 @@ from ..components.presets import preset_bar
 LOSS_UNIFORM = 120  # samples of L(b) uniform over the plotted window ...
 LOSS_DENSE = 40  # ... plus this many on each side of the wall, spaced geometrically (the wall is narrow)
 LOSS_N = LOSS_UNIFORM + 2 * LOSS_DENSE
-#: Seed 000: the wall of L(b) for w = 5, x(0) = 0.5 lies at b = -2.5 (where x(0) is the unstable equilibrium).
+#: Wikipedia, "Geometric model": the wall of L(b) for w = 5, x(0) = 0.5 lies at b = -2.5 (where x(0) is the
+#: unstable equilibrium).
 #: Used only to place the dense samples; the wall drawn is where the engine's |dL/db| is largest.
 SEED_WALL_B = -2.5
 DENSE_OFFSETS = np.geomspace(1e-6, 0.05, LOSS_DENSE)
-LOSS_WINDOW = (-3.0, -2.0)  # the 1-D plot shows at least this range of b (seed 000)
+LOSS_WINDOW = (-3.0, -2.0)  # the 1-D plot shows at least this range of b (Wikipedia, "Dynamical systems model")
 SURFACE_W = (-2.0, 12.0)
 SURFACE_B = (-8.0, 2.0)
 SURFACE_SHAPE = (160, 160)  # (n_w, n_b)
@@ -65,7 +66,8 @@ PRESETS = {
 
 EXPLANATION = (
     ("md", """### What you see
-**1-D (seed 000).** Doya's neuron with w = 5 from x(0) = 0.5 for T steps, and the loss"""),
+**1-D (Wikipedia, "Vanishing gradient problem", section "Geometric model").** Doya's neuron with w = 5 from
+x(0) = 0.5 for T steps, and the loss"""),
     ("tex", r"L(b) = \big(0.855 - x_T(b)\big)^2 ."),
     ("md", """Above b ≈ −2.5 the state settles on the upper attractor and L ≈ 0; below, x(0) = 0.5 lies under
 the unstable equilibrium, x falls to the lower attractor and L ≈ 0.5. In between is a **wall** whose slope

@@ -49,10 +49,11 @@ step and the same weights in every layer. The gradient that reaches k steps back
             r"\big), \qquad \Big\|\frac{\partial x_T}{\partial x_{T-k}}\Big\| \le (\|W_{rec}\|\, g)^k,"),
     ("md", """with g = sup σ′ (1 for tanh, 1/4 for sigmoid). If the largest singular value of W_rec is below 1/g the
 gradient **must vanish** geometrically (the heatmap darkens to the right); above 1/g it **may explode** (the red line
-marks 1/g on the radius axis). Note 3 of the seed shows that the spectral radius alone does not decide: its matrix
-has radius √(2ε) > 1, yet its products vanish or explode with c. The **LSTM**'s cell state carries the error along a
-path whose Jacobian is the forget gate (the constant error carousel), so its gradient survives hundreds of steps,
-which is what the memory task needs. **Gradient clipping** tames explosions but cannot bring back a vanished gradient.
+marks 1/g on the radius axis). Note 3 of the Wikipedia article "Vanishing gradient problem" shows that the
+spectral radius alone does not decide: its matrix has radius √(2ε) > 1, yet its products vanish or explode with c.
+The **LSTM**'s cell state carries the error along a path whose Jacobian is the forget gate (the constant error
+carousel), so its gradient survives hundreds of steps, which is what the memory task needs. **Gradient clipping**
+tames explosions but cannot bring back a vanished gradient.
 **Magenta**: overflowed float32; **black**: underflowed to 0."""),
 )
 

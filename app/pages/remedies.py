@@ -646,7 +646,7 @@ class RemediesPage(Page):
                 self.progress_text.object = self._done_text()
 
     def _verdict_text(self, ranked) -> str:
-        """HTML (not Markdown: the engine's sentences name files such as FACTS.md, which Markdown would link)."""
+        """HTML (not Markdown: a sentence of the engine naming a file such as ``x.md`` would be linked by Markdown)."""
         if not ranked:
             return ""
         items = []

@@ -1,6 +1,6 @@
 """Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks": the engine.
 
-The paper's protocol (Sec. 2–3; FACTS.md §1), on Shapeset-3x2 (:func:`vgp_core.data.shapeset`):
+The paper's protocol (Sec. 2–3), on Shapeset-3x2 (:func:`vgp_core.data.shapeset`):
 
 * an MLP with ``depth`` hidden layers of ``width`` units (paper: 5 × 1000), s^i = z^i W^i + b^i, z^{i+1} = f(s^i)
   (row vectors, their notation; z^0 = x the 32×32 image flattened), softmax output, negative log-likelihood;
@@ -52,7 +52,7 @@ ACTIVATIONS = ("sigmoid", "tanh", "softsign")
 INITS = ("standard", "glorot_uniform")
 INIT_ALIASES = {"standard": "standard", "normalized": "glorot_uniform", "glorot_uniform": "glorot_uniform"}
 DEFAULT_LR_GRID = (0.01, 0.03, 0.1)
-#: Glorot & Bengio 2010, Table 1, Shapeset-3x2 column, test error in % (FACTS.md §1); "N" rows = normalized init.
+#: Glorot & Bengio 2010, Table 1, Shapeset-3x2 column, test error in %; "N" rows = normalized init.
 #: The paper has no "Sigmoid N" row.
 PAPER_TABLE1_SHAPESET = {
     ("softsign", "standard"): 16.27,

@@ -1,6 +1,10 @@
-"""The remedies lab: one hard baseline and every remedy of the seeds, each measured the same way.
+"""The remedies lab: one hard baseline and every remedy of our sources, each measured the same way.
 
-Baseline (FACTS.md §1; Glorot & Bengio 2010): a deep MLP of ``LabConfig.depth`` logistic-sigmoid hidden layers
+The remedies are those named in the Wikipedia article "Vanishing gradient problem" (section "Solutions"), in
+Ahirwar 2019 (section "Vanishing gradients") and in Glorot & Bengio 2010 (softsign, normalized initialization);
+``Remedy.reference`` cites each remedy's own paper.
+
+Baseline (Glorot & Bengio 2010): a deep MLP of ``LabConfig.depth`` logistic-sigmoid hidden layers
 with the "standard" initialization U[±1/√n_in] (their Eq. 1), trained with plain SGD on the seeded Gaussian-mixture
 task of :mod:`vgp_core.data`. Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) gives it
 chi_1 = σ_w² E[σ'(√q* z)²] ≈ 0.02 per layer (σ_w² = 1/3, σ' ≤ 1/4), so the gradient reaching the input layer is
@@ -18,8 +22,9 @@ Every remedy changes one thing of that baseline (:data:`REMEDIES`) and is measur
   - "raise": the input-layer gradient goes up (direction "raise");
   - "level": it goes up *and* the profile is level: |log10(‖∂L/∂h_1‖/‖∂L/∂h_L‖)| ≤ :data:`LEVEL_DECADES`;
   - "none": the remedy does not cure the vanishing gradient: the profile still falls by more than
-    LEVEL_DECADES from the top to the input layer (Kumar's initialization on the sigmoid net, FACTS.md §1:
-    σ_w² = 12.96 leaves chi_1 ≈ 0.36 < 1; gradient clipping and Rprop, which act on the update, not on ∂L/∂h);
+    LEVEL_DECADES from the top to the input layer (Kumar's initialization on the sigmoid net: by mean-field
+    theory, :func:`vgp_core.theory.chi_1`, σ_w² = 12.96 leaves chi_1 ≈ 0.36 < 1; gradient clipping and Rprop,
+    which act on the update, not on ∂L/∂h);
   - "n/a": the gradient-free search (it never uses a gradient) and the LSTM (a recurrent net: a link to the
     Recurrent page, with the LSTM's and a vanilla RNN's measured Jacobian norms over T = depth steps).
 
@@ -56,7 +61,7 @@ FLAT_DECADES = 0.5
 LEVEL_DECADES = 1.0
 #: Largest depth of the lab (the deep-net engine's first capacity bucket: one compiled program for all depths).
 MAX_LAB_DEPTH = 64
-#: Baseline network (FACTS.md §1: standard init U[±1/√n], Glorot & Bengio 2010 Eq. 1; logistic sigmoid).
+#: Baseline network (standard init U[±1/√n], Glorot & Bengio 2010 Eq. 1; logistic sigmoid).
 BASELINE_ACTIVATION = "sigmoid"
 BASELINE_INIT = "standard"
 #: Input dimension and classes of the synthetic task (as on the Deep network page).
@@ -93,7 +98,7 @@ REMEDIES: tuple[Remedy, ...] = (
     Remedy("relu", "ReLU", "activation", "raise", "Glorot, Bordes & Bengio 2011; Nair & Hinton 2010",
            "Replace the sigmoid by max(0, x), whose derivative is 1 for every active unit.",
            changes=(("activation", "relu"),)),
-    Remedy("relu_he", "ReLU + He init", "activation", "level", "He et al. 2015, Eq. 10; FACTS.md §1 (chi_1 = σ_w²/2)",
+    Remedy("relu_he", "ReLU + He init", "activation", "level", "He et al. 2015, Eq. 10; mean field: chi_1 = σ_w²/2",
            "Replace the sigmoid by ReLU and draw weights N(0, 2/n_in), the variance at which ReLU's chi_1 = 1.",
            changes=(("activation", "relu"), ("init", "he_normal"))),
     Remedy("leaky_relu", "LeakyReLU (0.01)", "activation", "raise", "Maas, Hannun & Ng 2013",
@@ -120,7 +125,7 @@ REMEDIES: tuple[Remedy, ...] = (
     Remedy("orthogonal", "orthogonal init", "initialization", "raise", "Saxe, McClelland & Ganguli 2014",
            "Use random orthogonal weight matrices, whose singular values are all 1.",
            changes=(("init", "orthogonal"),)),
-    Remedy("kumar", "Kumar init (3.6/√N)", "initialization", "none", "Kumar 2017; FACTS.md §1 (mean-field check)",
+    Remedy("kumar", "Kumar init (3.6/√N)", "initialization", "none", "Kumar 2017; mean-field chi_1 (Poole et al. 2016)",
            "Draw weights N(0, (3.6/√N)²), proposed for the sigmoid; mean-field theory says chi_1 ≈ 0.36 < 1 still "
            "vanishes.", changes=(("init", "kumar"),)),
     Remedy("yilmaz_poli", "Yilmaz & Poli init (negative mean)", "initialization", "raise", "Yilmaz & Poli 2022",
@@ -136,7 +141,7 @@ REMEDIES: tuple[Remedy, ...] = (
            "Train each layer as a restricted Boltzmann machine on the layer below (contrastive divergence, CD-1), "
            "greedily from the input up, then fine-tune the whole net with SGD.", kind="pretraining"),
     Remedy("evolution", "evolution strategy (no gradients)", "gradient-free", "n/a",
-           "Salimans et al. 2017 (OpenAI-ES, antithetic sampling); Schmidhuber (seed 000)",
+           "Salimans et al. 2017 (OpenAI-ES, antithetic sampling); Wikipedia, 'Vanishing gradient problem', 'Other'",
            "Search the weights with an evolution strategy that only evaluates the loss, so no gradient can vanish.",
            kind="evolution"),
     Remedy("lstm", "LSTM (recurrent case)", "recurrent", "n/a", "Hochreiter & Schmidhuber 1997",
@@ -329,7 +334,7 @@ def _verdict(r: Remedy, ratio: float, spread: float, chi: float, matches: bool) 
     if r.expected == "none":
         if matches:
             cure = "does NOT fix the vanishing gradient here"
-            why = {"kumar": f" (mean-field chi_1 = {chi:.2f} < 1), as FACTS.md predicts",
+            why = {"kumar": f" (mean-field chi_1 = {chi:.2f} < 1), as mean-field theory predicts",
                    "clipping": " (clipping only shortens long update steps; it cannot lengthen short ones), "
                                "as Pascanu et al. 2013 say",
                    "rprop": " (it acts on the update, not on the gradient: each weight still moves by its step "
