@@ -9,8 +9,10 @@ is written by the same code as the download buttons under every figure (``app.co
 through BokehJS in Debian's headless Chromium, HTML with BokehJS inline (no browser needed, opens offline).
 
 Exit status: 0 on success (the path written is printed), 2 for bad arguments (unknown page, figure, format or
-parameter, a value the page would clamp or ignore — each message lists what is valid), 1 when the export itself
-fails (no Chromium, timeout). The path written goes to standard output, everything else to standard error.
+parameter, a value the page would clamp or ignore, a missing directory — each message lists what is valid), 1
+when the export itself fails (no Chromium, timeout) or the file cannot be written (``-o`` names a directory, no
+permission, disk full: one line naming the path, checked before rendering where it can be; no temporary file is
+left). The path written goes to standard output, everything else to standard error.
 """
 from __future__ import annotations
 
@@ -119,8 +121,7 @@ def _export(args) -> int:
     if fmt not in export.FORMATS:
         raise CliError(f"cannot tell the format of {str(out)!r}: the file name must end in "
                        + ", ".join(f".{f}" for f in export.FORMATS))
-    if not out.parent.is_dir():
-        raise CliError(f"the directory {str(out.parent)!r} does not exist")
+    _check_output(out)
     if args.scale is not None and fmt != "png":
         raise CliError("--scale applies to PNG only")
     scale = export.DEFAULT_SCALE if args.scale is None else args.scale
@@ -170,12 +171,44 @@ def _export(args) -> int:
                              scale=scale, width=args.width, height=args.height)
     except export.ExportError as exc:
         raise CliError(str(exc), EXPORT_ERROR) from None
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out)  # never a half-written file under the requested name
+    _write(out, data)
     print(out)
     print(f"vgp export: wrote {len(data):,} bytes in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0
+
+
+def _check_output(out: Path) -> None:
+    """Refuse, before any slow rendering, an output that cannot be written: a missing directory (a usage error,
+    status 2), a directory given as the file, a parent that is not a directory, or one this user may not write
+    into (status 1)."""
+    parent = out.parent
+    if not parent.exists():
+        raise CliError(f"the directory {str(parent)!r} does not exist")
+    if out.is_dir():
+        raise CliError(f"cannot write {str(out)!r}: it is a directory", EXPORT_ERROR)
+    if not parent.is_dir():
+        raise CliError(f"cannot write {str(out)!r}: {str(parent)!r} is not a directory", EXPORT_ERROR)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CliError(f"cannot write {str(out)!r}: no permission to create files in {str(parent)!r}",
+                       EXPORT_ERROR)
+
+
+def _write(out: Path, data: bytes) -> None:
+    """Write ``data`` to ``out`` atomically: into a temporary file next to it, then ``os.replace`` — never a
+    half-written file under the requested name, and no temporary file left behind, whatever fails. An OS error
+    becomes a one-line ``CliError`` (status 1) naming ``out``."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise CliError(f"cannot write {str(out)!r}: {exc.strerror or exc}", EXPORT_ERROR) from None
+    finally:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # the directory itself is gone or unreadable: nothing we can remove
+            pass
 
 
 if __name__ == "__main__":

@@ -279,6 +279,48 @@ def test_missing_chromium_is_a_clear_error_and_html_still_works(tmp_path):
     assert (tmp_path / "g.html").read_text().startswith("<!DOCTYPE html>")
 
 
+def test_output_that_is_a_directory_exits_1_with_one_line(tmp_path):
+    """``-o DIR``: one line naming it on stderr, status 1, before the page is built or anything written."""
+    target = tmp_path / "figure.html"
+    target.mkdir()
+    proc = run_cli("export", "cliff", "gradient", "-o", str(target))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [f"vgp export: error: cannot write {str(target)!r}: it is a directory"]
+    assert [p.name for p in tmp_path.iterdir()] == ["figure.html"] and not list(target.iterdir())
+
+
+def test_unwritable_output_exits_1_with_one_line(tmp_path, capsys):
+    """A path nobody can write (its parent is a regular file; a read-only directory would not stop root, which CI
+    runs as): one line naming it, status 1, nothing left behind."""
+    parent = tmp_path / "file.txt"
+    parent.write_text("not a directory")
+    target = parent / "x.html"
+    status, out, err = cli_main(capsys, "export", "cliff", "gradient", "-o", str(target))
+    assert status == 1 and out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"vgp export: error: cannot write {str(target)!r}: "), err
+    assert parent.read_text() == "not a directory" and [p.name for p in tmp_path.iterdir()] == ["file.txt"]
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path, capsys, monkeypatch):
+    """The output passes the up-front check but cannot be written when the figure is ready (here it became a
+    directory while rendering): one line, status 1, and the temporary file next to it is removed."""
+    target = tmp_path / "late.html"
+    render = export.render
+
+    def render_then_block(*args, **kwargs):
+        data = render(*args, **kwargs)
+        (target / "inside").mkdir(parents=True)  # os.replace cannot replace a non-empty directory
+        return data
+
+    monkeypatch.setattr(export, "render", render_then_block)
+    status, out, err = cli_main(capsys, "export", "cliff", "gradient", "-o", str(target))
+    assert status == 1 and out == ""
+    assert len(err.splitlines()) == 1 and err.startswith(f"vgp export: error: cannot write {str(target)!r}: "), err
+    assert [p.name for p in tmp_path.iterdir()] == ["late.html"]  # the directory, and no .late.html.*.tmp
+    assert [p.name for p in target.iterdir()] == ["inside"]
+
+
 def test_pyproject_installs_the_vgp_command():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["scripts"]["vgp"] == "app.cli:main"
