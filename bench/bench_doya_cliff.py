@@ -20,7 +20,6 @@ from common import COMPILES, report, timed  # noqa: E402  (first: it puts the ch
 
 from vgp_core import cliff, doya  # noqa: E402
 
-
 GRID = 200
 T = 200
 TARGET_MS = 100.0

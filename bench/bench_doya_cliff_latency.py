@@ -18,12 +18,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import COMPILES  # noqa: E402  (first: it puts the checkout on the path)
+
 os.environ.setdefault("VGP_WARMUP", "0")
 
 from app.pages.bifurcation import BifurcationModel, BifurcationPage  # noqa: E402
 from app.pages.cliff import LossCliffModel, LossCliffPage  # noqa: E402
 from app.warmup import _warm_up_doya_cliff  # noqa: E402
-
 
 BIFURCATION_MOVES = {
     "b": [-2.49, -2.5],

@@ -21,8 +21,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from vgp_core import activations, data  # noqa: E402
 import vgp_core  # noqa: E402
+from vgp_core import activations, data  # noqa: E402
 
 vgp_core.enable_compilation_cache()
 from vgp_core.experiments import glorot2010 as g  # noqa: E402
@@ -67,7 +67,7 @@ def main():
         print(f"{name:<58s} {chunk / np.median(t):8.1f} updates/s (slowest chunk {chunk / t.max():.1f})")
 
     for n in (500, 10):
-        t = timed(lambda: data.shapeset(jax.random.PRNGKey(2), n)[0].block_until_ready(), args.repeats)
+        t = timed(lambda n=n: data.shapeset(jax.random.PRNGKey(2), n)[0].block_until_ready(), args.repeats)
         print(f"{'Shapeset-3x2 generation, blocks of ' + str(n):<58s} {n / np.median(t):8.0f} images/s "
               f"(slowest {n / t.max():.0f})")
 

@@ -25,7 +25,6 @@ from common import COMPILES, report, timed  # noqa: E402  (first: it puts the ch
 
 from vgp_core import rnn  # noqa: E402
 
-
 N_RADII = 128
 T = 1000
 HIDDEN = 64

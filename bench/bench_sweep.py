@@ -12,8 +12,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
 
-from vgp_core import mlp  # noqa: E402
 import vgp_core  # noqa: E402
+from vgp_core import mlp  # noqa: E402
 
 vgp_core.enable_compilation_cache()
 

@@ -41,5 +41,6 @@ FULL_SET_DIRS = ("browser", "deploy", "load")
 def pytest_collection_modifyitems(config, items):
     for item in items:
         parts = item.path.relative_to(config.rootpath).parts
-        if len(parts) > 2 and parts[0] == "tests" and parts[1] in FULL_SET_DIRS and not item.get_closest_marker("smoke"):
+        in_full_set = len(parts) > 2 and parts[0] == "tests" and parts[1] in FULL_SET_DIRS
+        if in_full_set and not item.get_closest_marker("smoke"):
             item.add_marker(pytest.mark.slow)

@@ -416,7 +416,8 @@ def test_download_button_produces_the_file_and_reports_failures(browser_export, 
     export.close_browser()
     monkeypatch.setenv("VGP_CHROMEDRIVER", "/nonexistent/chromedriver")
     failing = export.ExportDownload(fig, "svg", "cliff-gradient")
-    in_fresh_thread(asyncio.run, failing._async_sync_data())  # no exception: reported as a notification (server) and a log line
+    # no exception: reported as a notification (server) and a log line
+    in_fresh_thread(asyncio.run, failing._async_sync_data())
     assert failing.data is None and not failing.loading
     monkeypatch.delenv("VGP_CHROMEDRIVER")
 

@@ -15,12 +15,14 @@ def test_a_view_does_not_wait_for_a_training_chunk_in_progress():
     chunk_s, events = 0.5, []
     started = threading.Event()
 
-    def slow_chunk(n=[0]):  # a fake training run: 0.5 s chunks, re-queued at the back after each
+    done_chunks = [0]
+
+    def slow_chunk():  # a fake training run: 0.5 s chunks, re-queued at the back after each
         started.set()
         time.sleep(chunk_s)
-        n[0] += 1
+        done_chunks[0] += 1
         events.append(("chunk", time.perf_counter()))
-        if n[0] < 4:
+        if done_chunks[0] < 4:
             sched.submit(slow_chunk, TRAINING)
 
     sched.submit(slow_chunk, TRAINING)

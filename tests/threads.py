@@ -8,12 +8,10 @@ through ``in_fresh_thread``, which behaves the same whether or not the browser t
 from __future__ import annotations
 
 import threading
-from typing import Callable, TypeVar
-
-T = TypeVar("T")
+from collections.abc import Callable
 
 
-def in_fresh_thread(fn: Callable[..., T], *args, **kwargs) -> T:
+def in_fresh_thread[T](fn: Callable[..., T], *args, **kwargs) -> T:
     """``fn(*args, **kwargs)`` in a new thread; its result, or its exception re-raised here."""
     result: list = []
     failure: list[BaseException] = []

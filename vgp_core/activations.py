@@ -12,7 +12,7 @@ L layers is bounded by (||W|| g)^L. It also defines saturation: a unit counts as
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

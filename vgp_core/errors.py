@@ -7,7 +7,7 @@ can show it as a notice instead of a traceback.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class ConfigError(ValueError):
@@ -16,7 +16,8 @@ class ConfigError(ValueError):
 
 def check_int(name: str, value, lo: int, hi: int) -> int:
     """Return ``value`` as an int in [lo, hi] or raise ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not value.is_integer()):
+    whole = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not whole or (isinstance(value, float) and not value.is_integer()):
         raise ConfigError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
     v = int(value)
     if not lo <= v <= hi:

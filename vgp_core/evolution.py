@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -244,6 +245,6 @@ def evolve(config: mlp.MLPConfig, es_config: ESConfig = ESConfig(),
     if es_config.generations % CHUNK:
         raise ConfigError(f"generations must be a multiple of {CHUNK} in evolve, got {es_config.generations}")
     out = None
-    for out in evolve_iter(config, es_config, params):
+    for out in evolve_iter(config, es_config, params):  # noqa: B007 (the loop keeps the last item)
         pass
     return out

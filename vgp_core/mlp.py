@@ -25,7 +25,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -92,7 +93,7 @@ class MLPConfig:
     def capacity(self) -> int:
         return next(c for c in CAPACITY_BUCKETS if c >= self.depth)
 
-    def replace(self, **changes) -> "MLPConfig":
+    def replace(self, **changes) -> MLPConfig:
         return dataclasses.replace(self, **changes)
 
 
@@ -632,7 +633,7 @@ def train_with_params(config: MLPConfig, steps: int, optimizer: str = "sgd", lea
     if steps % min(chunk, steps):
         raise ConfigError(f"steps ({steps}) must be a multiple of chunk ({chunk}) in train_with_params")
     out = None
-    for out in _train_states(config, steps, optimizer, learning_rate, clip_norm, chunk, params, jacobians):
+    for out in _train_states(config, steps, optimizer, learning_rate, clip_norm, chunk, params, jacobians):  # noqa: B007 (the loop keeps the last item)
         pass
     return out
 
@@ -681,7 +682,7 @@ def train(config: MLPConfig, steps: int, optimizer: str = "sgd", learning_rate: 
           clip_norm: float | None = None, chunk: int = 10) -> TrainTrace:
     """The full training trace (see :func:`train_iter`)."""
     trace = None
-    for trace in train_iter(config, steps, optimizer, learning_rate, clip_norm, chunk):
+    for trace in train_iter(config, steps, optimizer, learning_rate, clip_norm, chunk):  # noqa: B007 (the loop keeps the last item)
         pass
     return trace
 

@@ -48,7 +48,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -144,7 +145,7 @@ class RNNConfig:
     def capacity(self) -> int:
         return _bucket(self.T)
 
-    def replace(self, **changes) -> "RNNConfig":
+    def replace(self, **changes) -> RNNConfig:
         return dataclasses.replace(self, **changes)
 
 
@@ -1303,7 +1304,7 @@ def train_memory_task_iter(config: RNNConfig, task: str = "adding", length: int 
             ev_loss, ev_acc = float(ev[0]), float(ev[1])
         n = min(done, steps)
 
-        def cat(i):
+        def cat(i, n=n):
             return np.concatenate([p[i] for p in parts])[:n]
 
         yield MemoryTaskTrace(task=task, length=length, cell=config.cell, clip_norm=clip, loss=cat(0),
@@ -1317,8 +1318,8 @@ def train_memory_task(config: RNNConfig, task: str = "adding", length: int | Non
                       batch_size: int = 32, chunk: int = 50) -> MemoryTaskTrace:
     """The full training trace (see :func:`train_memory_task_iter`)."""
     trace = None
-    for trace in train_memory_task_iter(config, task, length, steps, clip_norm, optimizer, learning_rate,
-                                        batch_size, chunk):
+    for trace in train_memory_task_iter(config, task, length, steps, clip_norm, optimizer,  # noqa: B007 (keeps the last)
+                                        learning_rate, batch_size, chunk):
         pass
     return trace
 

@@ -1,9 +1,7 @@
 """Give the memory of closed sessions back, so a classroom server's footprint stays flat over a term of lessons.
 
-Panel 1.9 registers each session's notification area in ``pn.state._views`` (``Viewable.get_root``) but never
-unregisters it: its ``_server_destroy`` returns early for a root it did not serve itself. That entry holds the
-session's whole Bokeh document, so every closed tab stayed in memory (~0.5 MB each: +143 MB over 300 sessions).
-When a session is destroyed we drop every registration that still points at its document.
+Panel (1.9 and 1.10) keeps every closed session's document alive through a view registration it never removes;
+when a session is destroyed we drop those registrations (``compat.forget_document_views``, which says why).
 
 Then a closed session's page is a cyclic object graph (page ↔ model watchers ↔ Bokeh models), freed only by a full
 garbage collection, which Python runs rarely; and glibc keeps freed heap pages in its arenas instead of returning
@@ -19,6 +17,8 @@ import logging
 import time
 
 import panel as pn
+
+from .compat import destroyed_session_document, forget_document_views
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +54,6 @@ def _release() -> None:
         log.exception("releasing memory failed")
 
 
-def forget_document_views(doc) -> int:
-    """Drop Panel's view registrations (``pn.state._views``) that belong to ``doc``; returns how many."""
-    stale = [ref for ref, view in list(pn.state._views.items()) if view[2] is doc]
-    for ref in stale:
-        pn.state._views.pop(ref, None)
-    return len(stale)
-
-
 def release_when_session_ends() -> None:
     """Register, for the current server session, that once it is destroyed Panel forgets its document and freed
     memory is released (no-op outside a server)."""
@@ -70,7 +62,7 @@ def release_when_session_ends() -> None:
         return
 
     def destroyed(ctx) -> None:
-        forget_document_views(ctx._document)
+        forget_document_views(destroyed_session_document(ctx))
         if _state["pending"]:
             return  # one release is already scheduled
         _state["pending"] = True

@@ -7,7 +7,7 @@ page without each page knowing about them.
 from __future__ import annotations
 
 import sys
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import panel as pn
 from bokeh.models import Model

@@ -10,8 +10,8 @@ from the "Display" area of the site header, which mirrors them back to the URL.
 at first sight (the value the page set, or Bokeh's class default), and each call computes the new value from that
 base, so toggling back restores the page's own styling exactly. It never rebuilds a figure or touches data.
 
-- presentation: font sizes × ``PRESENT_FONT_SCALE`` (titles × ``PRESENT_TITLE_SCALE``), ``line_width`` of glyphs and annotations
-  × ``PRESENT_LINE_SCALE``, marker sizes × ``PRESENT_MARKER_SCALE``;
+- presentation: font sizes × ``PRESENT_FONT_SCALE`` (titles × ``PRESENT_TITLE_SCALE``), ``line_width`` of glyphs
+  and annotations × ``PRESENT_LINE_SCALE``, marker sizes × ``PRESENT_MARKER_SCALE``;
 - palette: the Category10 colours the pages draw with (and their lighter variants) become Okabe-Ito
   (``bokeh.palettes.Colorblind8``) or Paul Tol's "bright" set; colours given as a data column are mapped by a
   client-side ``CustomJSTransform`` (the data is untouched). Colours outside the table (grey, white, black, the
@@ -35,13 +35,26 @@ import logging
 import re
 import time
 import weakref
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import panel as pn
 import param
 from bokeh.core.property.vectorization import Field, Value
-from bokeh.models import (Annotation, Axis, ColorMapper, CustomJSTransform, GlyphRenderer, Grid, Image, ImageRGBA,
-                          Legend, Model, Plot, Scatter, Title)
+from bokeh.models import (
+    Annotation,
+    Axis,
+    ColorMapper,
+    CustomJSTransform,
+    GlyphRenderer,
+    Grid,
+    Image,
+    ImageRGBA,
+    Legend,
+    Model,
+    Plot,
+    Scatter,
+    Title,
+)
 from bokeh.models.annotations.legends import BaseColorBar
 from bokeh.models.glyphs import Glyph
 from bokeh.palettes import Category10_10, Cividis256, Colorblind8, Viridis256
@@ -236,9 +249,9 @@ def display_from_query(query: Mapping[str, str]) -> tuple[DisplaySettings, list[
 # Bokeh: apply_display
 # ---------------------------------------------------------------------------------------------------------------
 # model -> {property: base value} (the page's value, or the class default, when first seen).
-_BASES: "weakref.WeakKeyDictionary[Model, dict]" = weakref.WeakKeyDictionary()
+_BASES: weakref.WeakKeyDictionary[Model, dict] = weakref.WeakKeyDictionary()
 # model -> {table key: CustomJSTransform} (a model belongs to one document, so transforms are per glyph).
-_TRANSFORMS: "weakref.WeakKeyDictionary[Model, dict]" = weakref.WeakKeyDictionary()
+_TRANSFORMS: weakref.WeakKeyDictionary[Model, dict] = weakref.WeakKeyDictionary()
 _PROPS_BY_CLASS: dict[type, tuple] = {}
 
 _DARK = {
@@ -312,7 +325,7 @@ def _scale_font(value, factor: float):
 
 # model -> {property: the value apply_display last assigned}: compared instead of reading properties back (a read
 # of a default-valued Bokeh property validates it: ~0.1 ms each), and a field colour reads back as its bare name.
-_APPLIED: "weakref.WeakKeyDictionary[Model, dict]" = weakref.WeakKeyDictionary()
+_APPLIED: weakref.WeakKeyDictionary[Model, dict] = weakref.WeakKeyDictionary()
 
 
 def _same(a, b) -> bool:

@@ -9,12 +9,11 @@ only (the queued older request is dropped when its turn comes).
 """
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import threading
 import time
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from .scheduler import SCHEDULER, TRAINING, VIEWS, WARMUP
 

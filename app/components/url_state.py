@@ -6,7 +6,7 @@ out-of-range numbers are clamped, malformed values are ignored, and every such f
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import unquote
 
 import panel as pn

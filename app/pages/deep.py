@@ -15,16 +15,15 @@ from bokeh.plotting import figure
 
 from vgp_core import ConfigError, activations, initializers, mlp, theory
 
-from ..components.page import Page, document_hold
 from ..components.explanation import explanation_panel
-from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
+from ..components.page import Page, document_hold
+from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
 from ..components.results_cache import RESULTS
 from ..components.training import VIEWS, BackgroundRun
-
 
 #: gains of the sweep heatmap (x axis); also the gain slider's range.
 GAIN_RANGE = (0.1, 4.0)
@@ -366,7 +365,8 @@ class DeepNetworkPage(Page):
         self._run_deferred("training", start, TRAINING_DELAY_MS)
 
     def _on_trace(self, trace: mlp.TrainTrace):
-        if trace.steps >= self.model.steps and self._training_key is not None:  # a finished run: every session with these settings shows it at once
+        # a finished run: every session with these settings shows it at once
+        if trace.steps >= self.model.steps and self._training_key is not None:
             RESULTS.put(self._training_key, trace)
 
         def work():

@@ -19,8 +19,18 @@ import time
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import (ColumnDataSource, DataTable, FactorRange, HoverTool, HTMLTemplateFormatter, Legend,
-                          LegendItem, NumberFormatter, Span, TableColumn)
+from bokeh.models import (
+    ColumnDataSource,
+    DataTable,
+    FactorRange,
+    HoverTool,
+    HTMLTemplateFormatter,
+    Legend,
+    LegendItem,
+    NumberFormatter,
+    Span,
+    TableColumn,
+)
 from bokeh.palettes import Colorblind
 from bokeh.plotting import figure
 
@@ -245,7 +255,7 @@ class ResultCache:
 CACHE = ResultCache()
 
 
-def lab_results(config: lab.LabConfig, names) -> "collections.abc.Iterator":
+def lab_results(config: lab.LabConfig, names) -> collections.abc.Iterator:
     """The baseline, then each of ``names``, from the cache or measured (and cached) one at a time: the same results
     as ``lab.run_lab_iter(config, names)``. The cache is checked just before each measurement, so sessions that
     share the worker never measure the same entry twice."""
@@ -321,7 +331,7 @@ class MultiLine:
     def update(self, curves: dict) -> int:
         """``curves``: name -> (x, y) for the entries to draw (others are emptied). Returns the marked points."""
         finite_all, marks = [], []
-        for name, src in self.sources.items():
+        for name in self.sources:
             if name not in curves:
                 continue
             x, y = (np.asarray(a, np.float64) for a in curves[name])

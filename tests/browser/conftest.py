@@ -25,7 +25,10 @@ SIGNATURE_JS = """() => {
         const arrs = Array.isArray(v) && v.length && typeof v[0] === 'object' ? v : [v];
         for (const a of arrs) {
           if (!a || !a.length) continue;
-          for (let i = 0; i < a.length; i++) { const x = Number(a[i]); if (Number.isFinite(x)) { s += x * (1 + (i % 7)); n++; } }
+          for (let i = 0; i < a.length; i++) {
+            const x = Number(a[i]);
+            if (Number.isFinite(x)) { s += x * (1 + (i % 7)); n++; }
+          }
         }
       }
       sig.push(m.id + ':' + n + ':' + s.toPrecision(10));

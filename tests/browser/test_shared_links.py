@@ -10,7 +10,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from app.pages import PAGES
 
-from .conftest import SIGNATURE_JS, assert_clean, controls, open_page, wait_until_quiet
+from .conftest import assert_clean, controls, open_page, wait_until_quiet
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +20,8 @@ WIDGET_STATE_JS = """() => {
   const out = [];
   for (const doc of (window.Bokeh && Bokeh.documents) || []) {
     for (const m of doc.all_models) {
-      if (m.type === 'ColumnDataSource' || !/(Slider|Select|Checkbox|CheckBox|Radio|Input|Spinner|Switch|Toggle|MultiChoice)/.test(m.type)) continue;
+      const widget = /(Slider|Select|Checkbox|CheckBox|Radio|Input|Spinner|Switch|Toggle|MultiChoice)/;
+      if (m.type === 'ColumnDataSource' || !widget.test(m.type)) continue;
       const key = m.type + ':' + (m.title ?? m.name ?? m.label ?? '');
       const value = m.value !== undefined ? m.value : m.active;
       out.push(key + '=' + JSON.stringify(value));

@@ -7,7 +7,8 @@ The paper's protocol (Sec. 2–3), on Shapeset-3x2 (:func:`vgp_core.data.shapese
 * plain SGD on minibatches of 10, biases initialised to 0, weights from the *standard* initialization
   W ~ U[-1/√n, 1/√n] (their Eq. 1) or the *normalized* one W ~ U[±√6/√(n_j + n_{j+1})] (their Eq. 16; registry name
   ``glorot_uniform``), for the activations sigmoid, tanh and softsign x/(1+|x|);
-* online learning: a fresh Shapeset minibatch every update (the same stream for every run, see ``_train``), the learning rate chosen on a validation set from a small grid;
+* online learning: a fresh Shapeset minibatch every update (the same stream for every run, see ``_train``), the
+  learning rate chosen on a validation set from a small grid;
 * statistics on a fixed set of 300 test examples (the *probe* set): per hidden layer, the mean, standard deviation
   and 2nd/98th percentiles of the activations over training (their Fig. 2–3, 5), the variance of the
   back-propagated gradients ∂C/∂s^i (Eq. 12–13, Fig. 7) and of the weight gradients ∂C/∂W^i (Eq. 14, Fig. 8–9),
@@ -20,8 +21,8 @@ each initializer) and trains on the same data stream, so the comparison is paire
 
 Engineering: the network is a plain unrolled Python loop over the (fixed, small) depth; ``jax.grad`` gives the
 update. Training runs in ``lax.scan`` chunks of ``chunk`` updates, one jitted call each, fed by one jitted call that
-generates the chunk's Shapeset minibatches; the activation is a traced registry index (``lax.switch``), so one compiled program serves
-every activation, initialization and learning rate. All jitted functions live at module level.
+generates the chunk's Shapeset minibatches; the activation is a traced registry index (``lax.switch``), so one compiled
+program serves every activation, initialization and learning rate. All jitted functions live at module level.
 
 CLI: ``python -m vgp_core.experiments.glorot2010 --updates N --out DIR`` writes ``DIR/results.json``.
 """
@@ -38,7 +39,8 @@ import platform
 import shlex
 import sys
 import time
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -150,7 +152,7 @@ class Glorot2010Config:
         n = min(self.checkpoints, updates)
         return np.unique(np.round(np.linspace(0, updates, n + 1)).astype(np.int64))
 
-    def replace(self, **changes) -> "Glorot2010Config":
+    def replace(self, **changes) -> Glorot2010Config:
         return dataclasses.replace(self, **changes)
 
 
@@ -430,7 +432,7 @@ class Glorot2010Result:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "Glorot2010Result":
+    def from_json(cls, text: str) -> Glorot2010Result:
         return _from_dict(cls, json.loads(text))
 
 
@@ -699,7 +701,8 @@ def run(config: Glorot2010Config, progress: Callable[[str], None] | None = None,
 def _parser() -> argparse.ArgumentParser:
     d = Glorot2010Config()
     p = argparse.ArgumentParser(prog="python -m vgp_core.experiments.glorot2010",
-                                description="Reproduce Glorot & Bengio (2010) on Shapeset-3x2; writes DIR/results.json.")
+                                description="Reproduce Glorot & Bengio (2010) on Shapeset-3x2; writes "
+                                            "DIR/results.json.")
     p.add_argument("--updates", type=int, required=True, help="SGD updates per final run (the budget)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--seed", type=int, default=d.seed)
@@ -734,7 +737,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "results.json")
     doc = result.to_dict()
-    doc["meta"]["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    doc["meta"]["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     with open(path, "w") as f:
         json.dump(doc, f, allow_nan=False)
     print(f"wrote {path} ({result.wall_time_s:.0f} s)")

@@ -40,7 +40,7 @@ import dataclasses
 import functools
 import math
 import time
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -217,7 +217,7 @@ class LabConfig:
         set_("pretrain_updates", check_int("pretrain_updates", self.pretrain_updates, 1, 100_000))
         set_("pretrain_learning_rate", check_float("pretrain_learning_rate", self.pretrain_learning_rate, 1e-6, 10.0))
 
-    def replace(self, **changes) -> "LabConfig":
+    def replace(self, **changes) -> LabConfig:
         return dataclasses.replace(self, **changes)
 
     def mlp_config(self, **changes) -> mlp.MLPConfig:
