@@ -186,6 +186,13 @@ class Page(NoticeMixin):
         button.on_click(on_session_loop(self._doc, _noting_moves(fn)))
 
     # -------------------------------------------------------------------------------------------- display
+    @property
+    def slug(self) -> str:
+        """The page's ``?page=`` value (from ``app.pages.PAGES``)."""
+        from ..pages import PAGES
+
+        return next(p.slug for p in PAGES if p.class_name == type(self).__name__)
+
     def panel(self) -> pn.viewable.Viewable:
         raise NotImplementedError
 

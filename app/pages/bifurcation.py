@@ -19,14 +19,13 @@ from bokeh.plotting import figure
 
 from vgp_core import ConfigError, doya
 
-from ..components.page import Page, document_hold
 from ..components.explanation import explanation_panel
-from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.numeric import NonFinite
+from ..components.page import Page, document_hold
+from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
 from ..components.training import VIEWS
-
 
 #: Fixed grid sizes (one compiled program each; warmed up by app/warmup.py).
 MAP_N = 200  # sensitivity map: MAP_N x MAP_N values of (x0, b)
@@ -453,7 +452,7 @@ class BifurcationPage(Page):
         )
 
     def panel(self) -> pn.viewable.Viewable:
-        return page_layout(self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice,
+        return page_layout(self.slug, self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice,
                                              self.values_text], self.figures(), [explanation_panel(EXPLANATION)])
 
     def figures(self) -> dict:

@@ -19,14 +19,13 @@ from bokeh.plotting import figure
 
 from vgp_core import cliff, doya
 
-from ..components.page import Page, document_hold
 from ..components.explanation import explanation_panel
-from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
+from ..components.page import Page, document_hold
+from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
-
 
 #: Fixed grid sizes (one compiled program each; warmed up by app/warmup.py).
 LOSS_UNIFORM = 120  # samples of L(b) uniform over the plotted window ...
@@ -481,7 +480,7 @@ class LossCliffPage(Page):
         )
 
     def panel(self) -> pn.viewable.Viewable:
-        return page_layout(self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice,
+        return page_layout(self.slug, self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice,
                                              self.summary], self.figures(), [explanation_panel(EXPLANATION)])
 
     def figures(self) -> dict:

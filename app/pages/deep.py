@@ -419,7 +419,7 @@ class DeepNetworkPage(Page):
         )
 
     def panel(self) -> pn.viewable.Viewable:
-        return page_layout(self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice,
+        return page_layout(self.slug, self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice,
                                              self.theory_text], self.figures(), [explanation_panel(EXPLANATION)])
 
     def figures(self) -> dict:

@@ -16,10 +16,10 @@ from vgp_core import rnn
 from vgp_core.errors import ConfigError
 
 from ..components.explanation import explanation_panel
-from ..components.page_layout import page_layout
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.page import Page, document_hold
+from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
 
 RADIUS_RANGE = (0.1, 2.0)
@@ -291,7 +291,7 @@ class RecurrentPage(Page):
         )
 
     def panel(self) -> pn.viewable.Viewable:
-        return page_layout(self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.verdict],
+        return page_layout(self.slug, self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.verdict],
                            self.figures(), [explanation_panel(EXPLANATION)])
 
     def figures(self) -> dict:

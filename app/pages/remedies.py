@@ -748,7 +748,7 @@ class RemediesPage(Page):
     def panel(self) -> pn.viewable.Viewable:
         header = [preset_bar(self.model, PRESETS), self.notice]
         table = pn.Column("### Ranking (best held-out loss first)", pn.pane.Bokeh(self.table), self.verdicts)
-        return page_layout(self.controls(), header, self.figures(), [explanation_panel(EXPLANATION), table])
+        return page_layout(self.slug, self.controls(), header, self.figures(), [explanation_panel(EXPLANATION), table])
 
     def figures(self) -> dict:
         return {"gradient-profiles": self.profiles.figure, "loss-curves": self.losses.figure,
