@@ -24,6 +24,7 @@ from panel.io.state import set_curdoc
 
 from vgp_core import ConfigError
 
+from .browser_views import browser_layout
 from .notices import NoticeMixin, Notices
 from .scheduler import SCHEDULER
 from .training import TRAINING, BackgroundRun, settle_work
@@ -123,6 +124,7 @@ class Page(NoticeMixin):
         self._runs: list[BackgroundRun] = []
         self.query_notices = self.apply_query(session_query() if query is None else query)
         self.setup()
+        browser_layout(*self.figures().values())  # ranges and sizes BokehJS computes stay in the browser
         for method, names in self.REDRAWS.items():
             self._watch(self._held(getattr(self, method)), list(names))
         self.mirror_to_url()

@@ -3,7 +3,16 @@
 Nothing is trained here. ``vgp_core.experiments.glorot2010`` trained the paper's 5 × 1000 nets on Shapeset-3x2 for
 every (activation, init) and wrote per-layer statistics to ``assets/glorot2010/results*.json``; this page reads
 those files once per server process (``load_result``, an ``lru_cache``) and every control only picks which arrays
-go into the (created-once) figures' data sources, so a move costs a few array copies.
+go into the (created-once) figures' data sources.
+
+Every number a move can show is known when the page opens, so the controls that choose within the shown
+combination (layer, checkpoint, histogram snapshot, gradient kind, compare: ``BROWSER_PARAMS``) act in the browser
+alone (``app.components.browser_views``): for the shown combination the page computes, once per process, every value
+of every view those controls select (``BROWSER_VIEWS`` -> tables), sends the tables with the page, and a move picks
+from them in a CustomJS callback — no message to the server, redrawn within a frame. The page's own draw (tests,
+``vgp export``) picks from the same tables. Run, activation and init (``SERVER_PARAMS``) choose another combination:
+such a move sends the browser's state of every control to the server, which draws the combination and sends its
+tables.
 
 ``GlorotModel`` declares every control; ``GlorotPage`` owns the figures and updates their sources in place. Every
 number shown, including the sentences comparing our test errors with the paper's Table 1, is computed from the
@@ -30,12 +39,12 @@ from bokeh.transform import dodge
 from vgp_core import ConfigError
 from vgp_core.experiments import glorot2010 as g10
 
+from ..components.browser_views import BrowserViews, Control, Tables, browser_only
 from ..components.explanation import explanation_panel
 from ..components.heatmap import OVERFLOW_COLOR, UNDERFLOW_COLOR
-from ..components.page import Page, document_hold, session_document
+from ..components.page import Page, document_hold
 from ..components.page_layout import page_layout
-from ..components.presets import preset_bar
-from ..components.url_state import apply_query, mirror_to_url, session_query
+from ..components.url_state import apply_query
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +60,7 @@ class RunFile:
 
 RUN_FILES = (RunFile("cpu", "results.json", "CPU"), RunFile("h100", "results-h100.json", "H100"))
 
-#: Sec. 4.2.1 of the paper (FACTS.md §1): average singular value of the layer Jacobian with tanh.
+#: Glorot & Bengio 2010, Sec. 4.2.1: average singular value of the layer Jacobian with tanh.
 PAPER_JACOBIAN_SV = {"standard": 0.5, "glorot_uniform": 0.8}
 INIT_LABELS = {"standard": "standard", "glorot_uniform": "normalized"}
 INIT_COLORS = {"standard": "#d62728", "glorot_uniform": "#1f77b4"}
@@ -167,6 +176,13 @@ class GlorotModel(param.Parameterized):
 
 #: URL: ``run`` is applied first, so that the checkpoint is checked against that run's number of checkpoints.
 URL_PARAMS = ["run", "activation", "init", "layer", "checkpoint", "snapshot", "grad_kind", "compare"]
+#: controls that choose the combination (a data file, an activation, an init): a move asks the server.
+SERVER_PARAMS = ["run", "activation", "init"]
+#: controls that choose within the shown combination's arrays: a move is drawn in the browser alone.
+BROWSER_PARAMS = ["layer", "checkpoint", "snapshot", "grad_kind", "compare"]
+#: the download buttons under every figure (``ExportDownload``'s css class): before one is pressed the server is
+#: sent the browser's state, so that it exports what the browser shows.
+DOWNLOAD_SELECTOR = ".vgp-download"
 
 PRESETS = {
     "Fig. 2: sigmoid, top layer saturates": dict(activation="sigmoid", init="standard", layer=5, snapshot="final",
@@ -357,35 +373,280 @@ def comparison_notes(result: g10.Glorot2010Result) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# Views chosen by the browser-side controls: functions of (result, state) -> {target: value} (a key (target, k):
+# piece k of a text), evaluated for every setting of their browser-side dependencies (``Tables.of``). The page's
+# own draw and the browser's CustomJS pick from the same tables.
+
+
+def _run_of(result: g10.Glorot2010Result, s: dict, init: str | None = None):
+    return result.get(s["activation"], s["init"] if init is None else init).run
+
+
+def _layers(result: g10.Glorot2010Result) -> np.ndarray:
+    return np.arange(1, result.config.depth + 1)
+
+
+def _per_layer(x, array, prefix: str, marks: _Marks, log_axis: bool, top: float, bottom: float) -> dict:
+    """Columns ``prefix1..prefixD`` of ``array`` (rows = x, columns = layers), non-finite as NaN + marks."""
+    data = {}
+    a = np.asarray(array, np.float64)
+    for i in range(1, MAX_DEPTH + 1):
+        if i <= a.shape[1]:
+            clean, over, under = _finite_or_nan(a[:, i - 1], log_axis)
+            marks.add(x, over, under, top, bottom)
+            data[f"{prefix}{i}"] = clean
+        else:
+            data[f"{prefix}{i}"] = np.full(len(x), np.nan)
+    return data
+
+
+def _trajectory_highlight(result, s):
+    run = _run_of(result, s)
+    i = int(s["layer"]) - 1
+    return {"traj_highlight": dict(x=run.checkpoint_updates.astype(np.float64), lo=_finite_or_nan(run.act_p2[:, i])[0],
+                                   hi=_finite_or_nan(run.act_p98[:, i])[0], mean=_finite_or_nan(run.act_mean[:, i])[0])}
+
+
+def _checkpoint(result, s):
+    """The checkpoint's vertical lines and its markers on every layer's curve."""
+    run = _run_of(result, s)
+    k = int(s["checkpoint"])
+    upd = float(run.checkpoint_updates[k])
+    depth = run.act_mean.shape[1]
+    x, colors = np.full(depth, upd), list(LAYER_COLORS[:depth])
+    return {"traj_span": upd, "bp_var_span": upd, "wg_var_span": upd, "curve_span": upd,
+            "traj_checkpoint": dict(x=x, y=_finite_or_nan(run.act_mean[k])[0], color=colors),
+            "bp_var_ckpt": dict(x=x, y=_finite_or_nan(run.backprop_var[k], True)[0], color=colors),
+            "wg_var_ckpt": dict(x=x, y=_finite_or_nan(run.weight_grad_var[k], True)[0], color=colors)}
+
+
+def _histograms(result, s, init: str, which: str) -> g10.Histograms:
+    snap = getattr(_run_of(result, s, init), s["snapshot"])
+    if which == "activations":
+        return snap.activations
+    return snap.backprop_gradients if s["grad_kind"] == "backprop" else snap.weight_gradients
+
+
+def _histogram_pair(which: str, key: str):
+    """The view of one histogram figure (sources ``key``, ``key_cmp``, ``key_marks``): the chosen init, one column
+    per layer; the other init dashed when compared; the marks of both."""
+    def view(result, s):
+        marks = _Marks()
+        h = _histograms(result, s, s["init"], which)
+        x = _bin_centers(h.edges)
+        # fractions lie in [0, 1]: non-finite marks go just above
+        out = {key: {"x": x, **_per_layer(x, np.asarray(h.fraction).T, "l", marks, False, 1.02, 0.0)}}
+        if s["compare"]:
+            h = _histograms(result, s, other_init(s["init"]), which)
+            out[f"{key}_cmp"] = _lines(_bin_centers(h.edges), [np.asarray(h.fraction).T], marks, False, 1.02, 0.0)
+        else:
+            out[f"{key}_cmp"] = _empty_lines()
+        out[f"{key}_marks"] = marks.data()
+        out[f"#{key}"] = marks.n  # "#": a count of marks, not drawn (it makes the overflow notice)
+        return out
+
+    return view
+
+
+def _histogram_highlights(result, s):
+    i = int(s["layer"]) - 1
+    out = {}
+    for which, key in (("activations", "act_hist_hl"), ("gradients", "grad_hist_hl")):
+        h = _histograms(result, s, s["init"], which)
+        out[key] = dict(x=_bin_centers(h.edges), y=_finite_or_nan(np.asarray(h.fraction)[i])[0])
+    return out
+
+
+def _variances(result, s):
+    out = {}
+    for attr, key in (("backprop_var", "bp_var"), ("weight_grad_var", "wg_var")):
+        runs = [(_run_of(result, s), key, True),
+                (_run_of(result, s, other_init(s["init"])), f"{key}_cmp", bool(s["compare"]))]
+        top, bottom = _log_edges([getattr(r, attr) for r, _, _ in runs])
+        marks = _Marks()
+        for run, name, show in runs:
+            if not show:
+                out[name] = _empty_lines()
+                continue
+            x = run.checkpoint_updates.astype(np.float64)
+            if name == key:
+                out[name] = {"x": x, **_per_layer(x, getattr(run, attr), "v", marks, True, top, bottom)}
+            else:
+                out[name] = _lines(x, [getattr(run, attr)], marks, True, top, bottom)
+        out[f"{key}_marks"] = marks.data()
+        out[f"#{key}"] = marks.n
+    return out
+
+
+def _variance_highlights(result, s):
+    run = _run_of(result, s)
+    i = int(s["layer"]) - 1
+    x = run.checkpoint_updates.astype(np.float64)
+    return {"bp_var_hl": dict(x=x, y=_finite_or_nan(run.backprop_var[:, i], True)[0]),
+            "wg_var_hl": dict(x=x, y=_finite_or_nan(run.weight_grad_var[:, i], True)[0])}
+
+
+def _profile(result, s):
+    k = int(s["checkpoint"])
+    layers = _layers(result).astype(np.float64)
+    runs = {init: _run_of(result, s, init) for init in g10.INITS}
+    arrays = {f"bp_{i}": r.backprop_var[k] for i, r in runs.items()}
+    arrays.update({f"wg_{i}": r.weight_grad_var[k] for i, r in runs.items()})
+    top, bottom = _log_edges(arrays.values())
+    marks = _Marks()
+    data = {"layer": layers}
+    for name, values in arrays.items():
+        clean, over, under = _finite_or_nan(values, True)
+        marks.add(layers, over, under, top, bottom)
+        data[name] = clean
+    return {"profile_source": data, "profile_marks": marks.data(), "#profile": marks.n}
+
+
+def _profile_highlight(result, s):
+    run = _run_of(result, s)
+    k, i = int(s["checkpoint"]), int(s["layer"]) - 1
+    y = np.array([run.backprop_var[k, i], run.weight_grad_var[k, i]], np.float64)
+    return {"profile_hl": dict(layer=np.full(2, float(i + 1)), y=_finite_or_nan(y, True)[0])}
+
+
+def _jacobian_highlight(result, s):
+    run = _run_of(result, s)
+    i = int(s["layer"]) - 1
+    y = np.array([run.initial.jacobian_sv_mean[i], run.final.jacobian_sv_mean[i]], np.float64)
+    return {"jac_hl": dict(layer=np.full(2, float(i + 1)), y=_finite_or_nan(y)[0])}
+
+
+def _titles(result, s):
+    """The titles that name a browser-side choice (the others: ``GlorotPage._draw_titles``)."""
+    combo = paper_label(s["activation"], s["init"])
+    snap = "at initialization" if s["snapshot"] == "initial" else f"after {result.config.updates} updates"
+    kind = "∂C/∂s (back-propagated)" if s["grad_kind"] == "backprop" else "∂C/∂W (weights)"
+    updates = int(_run_of(result, s).checkpoint_updates[int(s["checkpoint"])])
+    return {"act_hist_title": f"{combo}: activation histograms {snap}", "grad_hist_title": f"{combo}: {kind} {snap}",
+            "profile_title": f"{s['activation'].capitalize()}: gradient variance per layer after {updates} updates"}
+
+
+# The readout: one paragraph (HTML) in five pieces, so that the browser's table holds each piece once per setting
+# of what it depends on: 0 and 4 the combination, 1 and 3 the checkpoint, 2 the layer at the checkpoint.
+
+
+def _readout_combination(result, s):
+    run = _run_of(result, s)
+    bp0 = np.asarray(run.backprop_var[0], np.float64)
+    shrink = []
+    for layer in range(len(bp0) - 1, 0, -1):
+        ratio = bp0[layer] / bp0[layer - 1] if bp0[layer - 1] != 0 else float("nan")
+        shrink.append(_fmt(ratio, ".2g"))
+    status = " <strong>This run diverged (not finite).</strong>" if run.diverged else ""
+    return {("readout", 0): f"<strong>{paper_label(s['activation'], s['init'])}, {LABELS_BY_KEY[s['run']]}:</strong> "
+                            f"learning rate {run.learning_rate:g}, test error {_pct(run.test_error)}.{status} ",
+            ("readout", 4): f"At initialization, going down from layer {len(bp0)} to 1, Var[∂C/∂s] shrinks by a "
+                            f"factor {', '.join(shrink)} per layer (below 1: it grows; the paper, tanh with the "
+                            f"standard init: about 3)."}
+
+
+def _readout_checkpoint(result, s):
+    run = _run_of(result, s)
+    k = int(s["checkpoint"])
+    upd = int(run.checkpoint_updates[k])
+    return {("readout", 1): f"<strong>After {upd:,} updates</strong> (checkpoint {k} of "
+                            f"{len(run.checkpoint_updates) - 1}; {upd * result.config.batch_size:,} images), ",
+            ("readout", 3): f"probe error {_pct(float(run.probe_error[k]))}. "}
+
+
+def _readout_layer(result, s):
+    run = _run_of(result, s)
+    k, i = int(s["checkpoint"]), int(s["layer"]) - 1
+    return {("readout", 2): f"layer {i + 1}: mean activation {_fmt(float(run.act_mean[k, i]))}, 2nd–98th "
+                            f"percentiles [{_fmt(float(run.act_p2[k, i]))}, {_fmt(float(run.act_p98[k, i]))}], "
+                            f"{_fmt(100 * float(run.act_saturated[k, i]), '.3g')} % of units saturated; "
+                            f"Var[∂C/∂s] = {_fmt(float(run.backprop_var[k, i]))}, Var[∂C/∂W] = "
+                            f"{_fmt(float(run.weight_grad_var[k, i]))}; "}
+
+
+#: every view of a browser-side choice, with the browser-side controls it depends on.
+BROWSER_VIEWS = (
+    (_trajectory_highlight, ["layer"]),
+    (_checkpoint, ["checkpoint"]),
+    (_histogram_pair("activations", "act_hist"), ["snapshot", "compare"]),
+    (_histogram_pair("gradients", "grad_hist"), ["snapshot", "grad_kind", "compare"]),
+    (_histogram_highlights, ["snapshot", "grad_kind", "layer"]),
+    (_variances, ["compare"]),
+    (_variance_highlights, ["layer"]),
+    (_profile, ["checkpoint"]),
+    (_profile_highlight, ["layer", "checkpoint"]),
+    (_jacobian_highlight, ["layer"]),
+    (_titles, ["snapshot", "grad_kind", "checkpoint"]),
+    (_readout_combination, []),
+    (_readout_checkpoint, ["checkpoint"]),
+    (_readout_layer, ["layer", "checkpoint"]),
+)
+
+
+def control_domains(result: g10.Glorot2010Result) -> dict[str, list]:
+    """Every value of every control for a run (the checkpoints and layers are the run's)."""
+    return {"run": list(RUNS.values()), "activation": list(GlorotModel.param.activation.objects),
+            "init": list(GlorotModel.param.init.objects), "layer": list(range(1, result.config.depth + 1)),
+            "checkpoint": list(range(len(result.combinations[0].run.checkpoint_updates))),
+            "snapshot": list(GlorotModel.param.snapshot.objects),
+            "grad_kind": list(GlorotModel.param.grad_kind.objects), "compare": [False, True]}
+
+
+def browser_tables(result: g10.Glorot2010Result, run: str, activation: str, init: str) -> tuple[Tables, Tables]:
+    """(the drawn tables, the tables of mark counts) of one combination: every value of ``BROWSER_VIEWS``."""
+    views = [(functools.partial(fn, result), deps) for fn, deps in BROWSER_VIEWS]
+    tables = Tables.of(views, dict(run=run, activation=activation, init=init), control_domains(result))
+    drawn = Tables({k: v for k, v in tables.parts.items() if not k.startswith("#")}, tables.domains)
+    counts = Tables({k: v for k, v in tables.parts.items() if k.startswith("#")}, tables.domains)
+    return drawn, counts
+
+
+@functools.cache
+def committed_tables(run: str, activation: str, init: str) -> tuple[Tables, Tables]:
+    """``browser_tables`` of a committed run: computed once per process, shared by every session."""
+    return browser_tables(load_result(run), run, activation, init)
+
+
+def overflow_text(n: int) -> str:
+    return (f"⚠ {n} plotted values of this selection are not finite (a diverged run) or underflowed to 0: drawn as "
+            f"crosses (magenta: inf/NaN, black: 0)." if n else "")
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # The page
 
 
 class GlorotPage(Page):
     """The views of ``GlorotModel``: created once per session, then updated in place."""
 
+    Model = GlorotModel
+    URL_PARAMS = URL_PARAMS
+    REDRAWS = {"_on_change": URL_PARAMS}
     title = "Glorot & Bengio 2010"
 
     def __init__(self, model: GlorotModel | None = None, query: dict[str, str] | None = None,
                  results: dict[str, g10.Glorot2010Result] | None = None):
-        """``query``: URL arguments (default: the session's). ``results``: run key -> result, replacing the
-        committed file's (tests use it to feed a diverged run); it must have that file's depth and checkpoints,
-        which set the controls' bounds."""
-        self.model = model or GlorotModel()
+        """``results``: run key -> result, replacing the committed file's (tests use it to feed a diverged run); it
+        must have that file's depth and checkpoints, which set the controls' bounds. The rest as for ``Page``."""
         self._results = dict(results or {})
-        self._make_notice()
-        self._doc = session_document()
-        self.overflow_notice = pn.pane.Alert("", alert_type="danger", visible=False, margin=(0, 5))
-        query = session_query() if query is None else query
-        # run first: the checkpoint's bounds depend on it
-        self.query_notices = apply_query(self.model, URL_PARAMS[:1], query)
-        self.query_notices += apply_query(self.model, URL_PARAMS[1:], query)
+        super().__init__(model, query)
+
+    def apply_query(self, query) -> list[str]:
+        # the run first: the checkpoint's bounds depend on it
+        return apply_query(self.model, URL_PARAMS[:1], query) + apply_query(self.model, URL_PARAMS[1:], query)
+
+    def setup(self):
+        """Every view is drawn from the committed runs; the view controls redraw in the browser (``BrowserViews``)."""
+        self.overflow_notice = browser_only(pn.pane.Alert)("", alert_type="danger", visible=False, margin=(0, 5))
         self._marks: dict[str, int] = {}
         self._build_figures()
+        self._widgets = self._make_widgets()
+        self.browser = BrowserViews([Control(name, self._widgets[name], server=name in SERVER_PARAMS)
+                                     for name in URL_PARAMS], self._browser_targets(), DOWNLOAD_SELECTOR)
+        self._tables: list[Tables] = []
+        self._tables_of: tuple | None = None  # what the tables are of: (combination, the server's marks)
         self._refresh(set(URL_PARAMS))
-        self._watch(self._on_change, URL_PARAMS)
-        mirror_to_url(self.model, URL_PARAMS)
-        if self.query_notices:
-            self.notices.set("link", "Link settings adjusted: " + "; ".join(self.query_notices))
+        self._watch(self.browser.on_state(self._apply_browser_state), ["value"], obj=self.browser.carrier)
 
     # ------------------------------------------------------------------------------------------------ data access
     def result(self, run: str | None = None) -> g10.Glorot2010Result:
@@ -580,7 +841,7 @@ class GlorotPage(Page):
         self._cmp_legend_items = [item for fig in (self.act_hist_figure, self.grad_hist_figure, self.bp_var_figure,
                                                    self.wg_var_figure)
                                   for item in fig.legend[0].items if item.label == value(CMP_LABEL)]
-        self.readout = pn.pane.Markdown("", disable_math=True, margin=(0, 5), width=1060)
+        self.readout = browser_only(pn.pane.HTML)("", margin=(0, 5), width=1060)
         self.table_text = pn.pane.Markdown("", disable_math=True, margin=(0, 10), width=520)
 
     def _histogram_figure(self, title, x_label):
@@ -626,30 +887,38 @@ class GlorotPage(Page):
         return main, cmp, hl, ckpt, marks, fig, span
 
     # ------------------------------------------------------------------------------------------------ updates
-    #: drawer -> the controls it depends on; a change redraws only the drawers that depend on it.
+    #: drawer -> the controls it depends on: the views of the combination, drawn by the server. The views of the
+    #: browser-side controls are ``BROWSER_VIEWS``, drawn from their tables (``BrowserViews.draw``, and in the
+    #: browser).
     DRAWERS = (
         ("_draw_trajectories", {"run", "activation", "init"}),
-        ("_draw_trajectory_highlight", {"run", "activation", "init", "layer"}),
-        ("_draw_checkpoint", {"run", "activation", "init", "checkpoint"}),
-        ("_draw_activation_histograms", {"run", "activation", "init", "snapshot", "compare"}),
-        ("_draw_gradient_histograms", {"run", "activation", "init", "snapshot", "compare", "grad_kind"}),
-        ("_draw_histogram_highlights", {"run", "activation", "init", "snapshot", "grad_kind", "layer"}),
-        ("_draw_variances", {"run", "activation", "init", "compare"}),
-        ("_draw_variance_highlights", {"run", "activation", "init", "layer"}),
-        ("_draw_profile", {"run", "activation", "checkpoint"}),
-        ("_draw_profile_highlight", {"run", "activation", "init", "layer", "checkpoint"}),
         ("_draw_jacobian", {"run", "activation"}),
-        ("_draw_jacobian_highlight", {"run", "activation", "init", "layer"}),
         ("_draw_error_curves", {"run"}),
         ("_draw_error_highlight", {"run", "activation", "init"}),
         ("_draw_bars", {"run", "activation", "init"}),
         ("_draw_table", {"run", "activation", "init"}),
-        ("_draw_titles", {"run", "activation", "init", "snapshot", "grad_kind", "checkpoint", "compare"}),
-        ("_draw_readout", set(URL_PARAMS)),
+        ("_draw_titles", {"run", "activation", "init"}),
     )
 
     def _on_change(self, *events):
         self._refresh({e.name for e in events})
+
+    def _apply_browser_state(self, state: dict) -> None:
+        """The browser's state of every control, sent with a move of a server-side control (or before a
+        download): the model takes it, and the views that depend on what changed are redrawn."""
+        values = {k: v for k, v in state.items() if k in URL_PARAMS and v != getattr(self.model, k)}
+        if not values:
+            return
+        try:
+            # one message back: the redraw and the address of the new state (the URL mirror) arrive together,
+            # before the browser re-applies any move made meanwhile
+            with document_hold(self._doc):
+                self.model.param.update(**values)
+        except (ValueError, TypeError) as exc:  # not a value of the control: the browser sent something else
+            log.warning("Glorot & Bengio page: ignored the browser's state %r: %s", values, exc)
+
+    def _state(self) -> dict:
+        return {name: getattr(self.model, name) for name in URL_PARAMS}
 
     def _refresh(self, changed: set[str]):
         @without_property_validation  # the page builds every value itself; validation was half of a move's time
@@ -658,26 +927,54 @@ class GlorotPage(Page):
                 for name, deps in self.DRAWERS:
                     if deps & changed:
                         getattr(self, name)()
-                self._draw_overflow_notice()
+                combination = (self.model.run, self.model.activation, self.model.init)
+                # the tables of the combination, and the overflow notice's (which counts the server's marks too)
+                key = (combination, sum(self._marks.values()))
+                new_tables = key != self._tables_of
+                if new_tables:  # sent to the browser
+                    drawn, counts = self._browser_tables(*combination)
+                    self._tables = [drawn, self._overflow_tables(counts)]
+                    self._tables_of = key
+                    self.browser.set_tables(self._tables)
+                self.browser.draw(self._state(), None if new_tables else changed)
+                self.browser.redrawn()
             self.notices.clear("setting", "failure")
 
         self._guard(work)
 
-    def _layers(self) -> np.ndarray:
-        return np.arange(1, self.result().config.depth + 1)
+    def _browser_tables(self, run: str, activation: str, init: str) -> tuple[Tables, Tables]:
+        if run in self._results:
+            return browser_tables(self._results[run], run, activation, init)
+        return committed_tables(run, activation, init)
 
-    def _per_layer(self, x, array, prefix: str, marks: _Marks, log_axis: bool, top: float, bottom: float) -> dict:
-        """Columns ``prefix1..prefixD`` of ``array`` (rows = x, columns = layers), non-finite as NaN + marks."""
-        data = {}
-        a = np.asarray(array, np.float64)
-        for i in range(1, MAX_DEPTH + 1):
-            if i <= a.shape[1]:
-                clean, over, under = _finite_or_nan(a[:, i - 1], log_axis)
-                marks.add(x, over, under, top, bottom)
-                data[f"{prefix}{i}"] = clean
-            else:
-                data[f"{prefix}{i}"] = np.full(len(x), np.nan)
-        return data
+    def _overflow_tables(self, counts: Tables) -> Tables:
+        """The overflow notice (text and visibility) for every setting of the controls its counts depend on: the
+        marks of the browser-side views (``counts``) plus those of the server's (``self._marks``)."""
+        deps = [name for name in BROWSER_PARAMS if any(name in counts.deps(k) for k in counts.parts)]
+        fixed = sum(self._marks.values())
+
+        def notice(s):
+            n = fixed + sum(counts.value(k, s) for k in counts.parts)
+            return {"overflow_notice": overflow_text(n), "overflow_visible": bool(n)}
+
+        return Tables.of([(notice, deps)], {}, counts.domains)
+
+    def _browser_targets(self) -> dict:
+        """What the tables set: target name -> (object, attribute)."""
+        sources = ["traj_highlight", "traj_checkpoint", "bp_var_ckpt", "wg_var_ckpt", "act_hist", "act_hist_cmp",
+                   "act_hist_marks", "grad_hist", "grad_hist_cmp", "grad_hist_marks", "act_hist_hl", "grad_hist_hl",
+                   "bp_var", "bp_var_cmp", "bp_var_marks", "wg_var", "wg_var_cmp", "wg_var_marks", "bp_var_hl",
+                   "wg_var_hl", "profile_source", "profile_marks", "profile_hl", "jac_hl"]
+        targets = {name: (getattr(self, name), "data") for name in sources}
+        targets.update({name: (getattr(self, name), "location")
+                        for name in ("traj_span", "bp_var_span", "wg_var_span", "curve_span")})
+        targets.update({"act_hist_title": (self.act_hist_figure.title, "text"),
+                        "grad_hist_title": (self.grad_hist_figure.title, "text"),
+                        "profile_title": (self.profile_figure.title, "text"),
+                        "readout": (self.readout, "object"),
+                        "overflow_notice": (self.overflow_notice, "object"),
+                        "overflow_visible": (self.overflow_notice, "visible")})
+        return targets
 
     def _draw_trajectories(self):
         run = self.combo().run
@@ -685,121 +982,14 @@ class GlorotPage(Page):
         marks = _Marks()
         data = {"x": x}
         # activations of sigmoid, tanh and softsign lie in [-1, 1]: non-finite marks go just above.
-        data.update(self._per_layer(x, run.act_mean, "mean", marks, False, 1.1, -1.1))
+        data.update(_per_layer(x, run.act_mean, "mean", marks, False, 1.1, -1.1))
         self.traj_source.data = data
         self.traj_pct.data = _lines(x, [run.act_p98, run.act_p2], marks, False, 1.1, -1.1)
         self.traj_marks.data = marks.data()
         self._marks["trajectories"] = marks.n
 
-    def _draw_trajectory_highlight(self):
-        run = self.combo().run
-        i = int(self.model.layer) - 1
-        self.traj_highlight.data = dict(x=run.checkpoint_updates.astype(np.float64),
-                                        lo=_finite_or_nan(run.act_p2[:, i])[0], hi=_finite_or_nan(run.act_p98[:, i])[0],
-                                        mean=_finite_or_nan(run.act_mean[:, i])[0])
-
-    def _draw_checkpoint(self):
-        run = self.combo().run
-        k = int(self.model.checkpoint)
-        upd = float(run.checkpoint_updates[k])
-        depth = run.act_mean.shape[1]
-        self.traj_span.location = self.bp_var_span.location = self.wg_var_span.location = upd
-        self.curve_span.location = upd
-        colors = LAYER_COLORS[:depth]
-        self.traj_checkpoint.data = dict(x=np.full(depth, upd), y=_finite_or_nan(run.act_mean[k])[0],
-                                         color=list(colors))
-        self.bp_var_ckpt.data = dict(x=np.full(depth, upd), y=_finite_or_nan(run.backprop_var[k], True)[0],
-                                     color=list(colors))
-        self.wg_var_ckpt.data = dict(x=np.full(depth, upd), y=_finite_or_nan(run.weight_grad_var[k], True)[0],
-                                     color=list(colors))
-
-    def _histograms(self, init: str, which: str) -> g10.Histograms:
-        snap = getattr(self.combo(init).run, self.model.snapshot)
-        if which == "activations":
-            return snap.activations
-        return snap.backprop_gradients if self.model.grad_kind == "backprop" else snap.weight_gradients
-
-    def _draw_histogram_pair(self, which: str, main, cmp, marks_source, key: str):
-        marks = _Marks()
-        for init, source, show in ((self.model.init, main, True),
-                                   (other_init(self.model.init), cmp, bool(self.model.compare))):
-            if not show:
-                source.data = _empty_lines()
-                continue
-            h = self._histograms(init, which)
-            x = _bin_centers(h.edges)
-            # fractions lie in [0, 1]: non-finite marks go just above
-            if source is main:
-                source.data = {"x": x, **self._per_layer(x, np.asarray(h.fraction).T, "l", marks, False, 1.02, 0.0)}
-            else:
-                source.data = _lines(x, [np.asarray(h.fraction).T], marks, False, 1.02, 0.0)
-        marks_source.data = marks.data()
-        self._marks[key] = marks.n
-
-    def _draw_activation_histograms(self):
-        self._draw_histogram_pair("activations", self.act_hist, self.act_hist_cmp, self.act_hist_marks, "act_hist")
-
-    def _draw_gradient_histograms(self):
-        self._draw_histogram_pair("gradients", self.grad_hist, self.grad_hist_cmp, self.grad_hist_marks,
-                                  "grad_hist")
-
-    def _draw_histogram_highlights(self):
-        i = int(self.model.layer) - 1
-        for which, source in (("activations", self.act_hist_hl), ("gradients", self.grad_hist_hl)):
-            h = self._histograms(self.model.init, which)
-            source.data = dict(x=_bin_centers(h.edges), y=_finite_or_nan(np.asarray(h.fraction)[i])[0])
-
-    def _draw_variances(self):
-        for attr, main, cmp, marks_source in (("backprop_var", self.bp_var, self.bp_var_cmp, self.bp_var_marks),
-                                              ("weight_grad_var", self.wg_var, self.wg_var_cmp, self.wg_var_marks)):
-            runs = [(self.combo(self.model.init).run, main, True),
-                    (self.combo(other_init(self.model.init)).run, cmp, bool(self.model.compare))]
-            top, bottom = _log_edges([getattr(r, attr) for r, _, _ in runs])
-            marks = _Marks()
-            for run, source, show in runs:
-                if not show:
-                    source.data = _empty_lines()
-                    continue
-                x = run.checkpoint_updates.astype(np.float64)
-                if source is main:
-                    source.data = {"x": x, **self._per_layer(x, getattr(run, attr), "v", marks, True, top, bottom)}
-                else:
-                    source.data = _lines(x, [getattr(run, attr)], marks, True, top, bottom)
-            marks_source.data = marks.data()
-            self._marks[attr] = marks.n
-
-    def _draw_variance_highlights(self):
-        run = self.combo().run
-        i = int(self.model.layer) - 1
-        x = run.checkpoint_updates.astype(np.float64)
-        self.bp_var_hl.data = dict(x=x, y=_finite_or_nan(run.backprop_var[:, i], True)[0])
-        self.wg_var_hl.data = dict(x=x, y=_finite_or_nan(run.weight_grad_var[:, i], True)[0])
-
-    def _draw_profile(self):
-        k = int(self.model.checkpoint)
-        layers = self._layers().astype(np.float64)
-        runs = {init: self.combo(init).run for init in g10.INITS}
-        arrays = {f"bp_{i}": r.backprop_var[k] for i, r in runs.items()}
-        arrays.update({f"wg_{i}": r.weight_grad_var[k] for i, r in runs.items()})
-        top, bottom = _log_edges(arrays.values())
-        marks = _Marks()
-        data = {"layer": layers}
-        for name, values in arrays.items():
-            clean, over, under = _finite_or_nan(values, True)
-            marks.add(layers, over, under, top, bottom)
-            data[name] = clean
-        self.profile_source.data = data
-        self.profile_marks.data = marks.data()
-        self._marks["profile"] = marks.n
-
-    def _draw_profile_highlight(self):
-        run = self.combo().run
-        k, i = int(self.model.checkpoint), int(self.model.layer) - 1
-        y = np.array([run.backprop_var[k, i], run.weight_grad_var[k, i]], np.float64)
-        self.profile_hl.data = dict(layer=np.full(2, float(i + 1)), y=_finite_or_nan(y, True)[0])
-
     def _draw_jacobian(self):
-        layers = self._layers().astype(np.float64)
+        layers = _layers(self.result()).astype(np.float64)
         marks = _Marks()
         data = {"layer": layers}
         for init in g10.INITS:
@@ -815,12 +1005,6 @@ class GlorotPage(Page):
         self.jac_range.update(start=0.0, end=round(1.1 * top, 2))
         self.jac_marks.data = marks.data()
         self._marks["jacobian"] = marks.n
-
-    def _draw_jacobian_highlight(self):
-        run = self.combo().run
-        i = int(self.model.layer) - 1
-        y = np.array([run.initial.jacobian_sv_mean[i], run.final.jacobian_sv_mean[i]], np.float64)
-        self.jac_hl.data = dict(layer=np.full(2, float(i + 1)), y=_finite_or_nan(y)[0])
 
     def _draw_error_curves(self):
         result = self.result()
@@ -908,84 +1092,47 @@ class GlorotPage(Page):
         self.table_text.object = intro + "\n".join(rows) + f"\n\n**{LABELS_BY_KEY[self.model.run]}:**\n\n" + notes
 
     def _draw_titles(self):
+        """The titles of the combination (those naming a browser-side choice: ``_titles``)."""
         m = self.model
-        result = self.result()
         combo = paper_label(m.activation, m.init)
         device = LABELS_BY_KEY[m.run].split(" (")[0]
-        snap = "at initialization" if m.snapshot == "initial" else f"after {result.config.updates} updates"
-        kind = "∂C/∂s (back-propagated)" if m.grad_kind == "backprop" else "∂C/∂W (weights)"
         self.traj_figure.title.text = f"{combo}: activations during training ({device})"
-        self.act_hist_figure.title.text = f"{combo}: activation histograms {snap}"
-        self.grad_hist_figure.title.text = f"{combo}: {kind} {snap}"
         self.bp_var_figure.title.text = f"{combo}: Var[∂C/∂s] per layer during training"
         self.wg_var_figure.title.text = f"{combo}: Var[∂C/∂W] per layer during training"
-        self.profile_figure.title.text = (f"{m.activation.capitalize()}: gradient variance per layer after "
-                                          f"{self.checkpoint_updates()} updates")
         self.jac_figure.title.text = f"{m.activation.capitalize()}: mean singular value of each layer's Jacobian"
         self.curve_figure.title.text = f"Error on the 300 probe images during training ({device})"
         label = value(f"{INIT_LABELS[other_init(m.init)]} init (dashed)")
         for item in self._cmp_legend_items:
             item.label = label
 
-    def _draw_readout(self):
-        m = self.model
-        combo = self.combo()
-        run = combo.run
-        k, i = int(m.checkpoint), int(m.layer) - 1
-        n_ckpt = len(run.checkpoint_updates)
-        upd = int(run.checkpoint_updates[k])
-        cfg = self.result().config
-        shrink = []
-        bp0 = np.asarray(run.backprop_var[0], np.float64)
-        for layer in range(len(bp0) - 1, 0, -1):
-            ratio = bp0[layer] / bp0[layer - 1] if bp0[layer - 1] != 0 else float("nan")
-            shrink.append(_fmt(ratio, ".2g"))
-        status = " **This run diverged (not finite).**" if run.diverged else ""
-        self.readout.object = (
-            f"**{paper_label(m.activation, m.init)}, {LABELS_BY_KEY[m.run]}:** learning rate {run.learning_rate:g}, "
-            f"test error {_pct(run.test_error)}.{status} "
-            f"**After {upd:,} updates** (checkpoint {k} of {n_ckpt - 1}; {upd * cfg.batch_size:,} images), "
-            f"layer {i + 1}: mean activation {_fmt(float(run.act_mean[k, i]))}, 2nd–98th percentiles "
-            f"[{_fmt(float(run.act_p2[k, i]))}, {_fmt(float(run.act_p98[k, i]))}], "
-            f"{_fmt(100 * float(run.act_saturated[k, i]), '.3g')} % of units saturated; "
-            f"Var[∂C/∂s] = {_fmt(float(run.backprop_var[k, i]))}, Var[∂C/∂W] = "
-            f"{_fmt(float(run.weight_grad_var[k, i]))}; probe error {_pct(float(run.probe_error[k]))}. "
-            f"At initialization, going down from layer {len(bp0)} to 1, Var[∂C/∂s] shrinks by a factor "
-            f"{', '.join(shrink)} per layer (below 1: it grows; the paper, tanh with the standard init: about 3).")
-
-    def _draw_overflow_notice(self):
-        n = sum(self._marks.values())
-        text = (f"⚠ {n} plotted values of this selection are not finite (a diverged run) or underflowed to 0: "
-                f"drawn as crosses (magenta: inf/NaN, black: 0)." if n else "")
-        self.overflow_notice.object = text
-        self.overflow_notice.visible = bool(n)
-
     # ------------------------------------------------------------------------------------------------ protocol
-    def settle(self, timeout_s: float = 120.0) -> None:
-        """Nothing to wait for: every view is drawn from the committed files when a control changes."""
-        return None
+    def _make_widgets(self) -> dict:
+        """Every control's widget, keeping the browser's moves in the browser (``browser_only``): the browser-side
+        ones redraw there, the server-side ones send the browser's state (``BrowserViews``)."""
+        m, w = self.model, pn.widgets
+        return {
+            "run": browser_only(w.Select).from_param(m.param.run, label="committed run"),
+            "activation": browser_only(w.Select).from_param(m.param.activation, label="activation"),
+            "init": browser_only(w.Select).from_param(m.param.init, label="initialization"),
+            "layer": browser_only(w.IntSlider).from_param(m.param.layer, label="layer (1 = input side)"),
+            "checkpoint": browser_only(w.IntSlider).from_param(m.param.checkpoint,
+                                                               label="checkpoint (0 = initialization)"),
+            "snapshot": browser_only(w.RadioButtonGroup).from_param(m.param.snapshot, label="histograms"),
+            "grad_kind": browser_only(w.RadioButtonGroup).from_param(m.param.grad_kind,
+                                                                     label="gradient histograms show"),
+            "compare": browser_only(w.Checkbox).from_param(m.param.compare,
+                                                           label="compare with the other initialization (dashed)"),
+        }
 
     def controls(self) -> pn.Column:
-        m = self.model
-        w = pn.widgets
-        return pn.Column(
-            "### Run",
-            w.Select.from_param(m.param.run, label="committed run"),
-            w.Select.from_param(m.param.activation, label="activation"),
-            w.Select.from_param(m.param.init, label="initialization"),
-            "### Views",
-            w.IntSlider.from_param(m.param.layer, label="layer (1 = input side)"),
-            w.IntSlider.from_param(m.param.checkpoint, label="checkpoint (0 = initialization)"),
-            w.RadioButtonGroup.from_param(m.param.snapshot, label="histograms"),
-            w.RadioButtonGroup.from_param(m.param.grad_kind, label="gradient histograms show"),
-            w.Checkbox.from_param(m.param.compare, label="compare with the other initialization (dashed)"),
-            width=320,
-        )
+        w = self._widgets
+        return pn.Column("### Run", w["run"], w["activation"], w["init"], "### Views", w["layer"], w["checkpoint"],
+                         w["snapshot"], w["grad_kind"], w["compare"], *self.browser.hidden(), width=320)
 
     def panel(self) -> pn.viewable.Viewable:
-        return page_layout(self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice,
-                                             self.readout], self.figures(),
-                           [self.table_text, explanation_panel(EXPLANATION)])
+        return page_layout(self.slug, self.controls(),
+                           [self.browser.preset_bar(PRESETS), self.notice, self.overflow_notice, self.readout],
+                           self.figures(), [self.table_text, explanation_panel(EXPLANATION)])
 
     def figures(self) -> dict:
         return {"activation-trajectories": self.traj_figure, "activation-histogram": self.act_hist_figure,
