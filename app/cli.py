@@ -1,5 +1,7 @@
-"""The ``vgp`` command: ``vgp export`` renders one figure of one page headless, for slides and papers.
+"""The ``vgp`` command: ``vgp serve`` serves the app for a class (``app/server.py``); ``vgp export`` renders one
+figure of one page headless, for slides and papers.
 
+    vgp serve [any `panel serve` flag]...
     vgp export --list
     vgp export PAGE FIGURE [--set NAME=VALUE]... -o FILE.(png|svg|html) [--width W] [--height H] [--scale S]
 
@@ -34,6 +36,9 @@ class CliError(Exception):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vgp", description="vgp-explorer from the command line.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", help="serve the app for a class: `panel serve app` with signed session ids, "
+                        "security headers and the class password read from the environment (see deploy/README.md); "
+                        "takes every `panel serve` flag")
     export = commands.add_parser(
         "export", help="render one figure of one page to PNG, SVG or standalone HTML",
         description="Render one figure of one page to a file, as the page shows it with the given settings "
@@ -61,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:  # every `panel serve` flag passes through to the server (app/server.py)
+        from .server import main as serve
+
+        return serve(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command != "export":

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import panel  # noqa: F401  (registers Panel's Bokeh models for deserialisation)

@@ -12,8 +12,13 @@ import panel as pn
 
 from .components.memory import release_when_session_ends
 from .components.notices import Notices
-from .components.presentation import (DISPLAY_PARAMS, DisplayController, DisplaySettings, display_from_query,
-                                      panel_theme_name)
+from .components.presentation import (
+    DISPLAY_PARAMS,
+    DisplayController,
+    DisplaySettings,
+    display_from_query,
+    panel_theme_name,
+)
 from .components.url_state import session_query
 from .pages import PAGES
 from .warmup import prioritize as prioritize_warmup

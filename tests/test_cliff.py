@@ -103,7 +103,7 @@ def test_pascanu_surface_and_gradient():
             assert s.grad_b[i, j] == pytest.approx(gb, rel=2e-4, abs=1e-7)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pascanu_wall(w=8.0):
     """Bracket (lo, hi) of adjacent float32 values of b across the wall of E(w, ·), found by bisection on the jump."""
     lo, hi = -4.48, -4.47  # neighbours of the largest jump of a 0.01-spaced scan (test_pascanu_has_a_wall)

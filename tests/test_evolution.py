@@ -6,7 +6,8 @@ import numpy as np
 import optax
 import pytest
 
-from vgp_core import activations, evolution as E, mlp
+from vgp_core import activations, mlp
+from vgp_core import evolution as E
 from vgp_core.errors import ConfigError
 
 SMALL = mlp.MLPConfig(depth=2, width=16, activation="tanh", init="glorot_normal", batch_size=64, input_dim=8,

@@ -11,8 +11,7 @@ import pytest
 from bokeh.events import Tap
 from bokeh.models import ColumnDataSource
 
-from app.pages import PAGES
-from app.pages import bifurcation, cliff
+from app.pages import PAGES, bifurcation, cliff
 from app.pages.bifurcation import BifurcationPage
 from app.pages.cliff import LossCliffPage
 

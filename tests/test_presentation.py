@@ -18,10 +18,22 @@ from bokeh.models import ColorMapper, CustomJSTransform, GlyphRenderer, Plot
 from bokeh.palettes import Category10_10, Cividis256, Viridis256
 
 from app.components.heatmap import OVERFLOW_COLOR, UNDERFLOW_COLOR
-from app.components.presentation import (DARK_BACKGROUND, DARK_IMAGE_BACKGROUND, DARK_TEXT, PALETTES,
-                                         PRESENT_FONT_SCALE, PRESENT_LINE_SCALE, PRESENT_TITLE_SCALE, DisplaySettings, apply_display,
-                                         color_table, display_from_query, figure_models, is_image_figure, map_color,
-                                         normalize_color)
+from app.components.presentation import (
+    DARK_BACKGROUND,
+    DARK_IMAGE_BACKGROUND,
+    DARK_TEXT,
+    PRESENT_FONT_SCALE,
+    PRESENT_LINE_SCALE,
+    PRESENT_TITLE_SCALE,
+    DisplaySettings,
+    apply_display,
+    color_table,
+    display_from_query,
+    figure_models,
+    is_image_figure,
+    map_color,
+    normalize_color,
+)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Colour-vision-deficiency simulation (Machado, Oliveira & Fernandes 2009, severity 1, linear RGB) and CIELAB ΔE.

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vgp_core import mlp, pretraining as P
+from vgp_core import mlp
+from vgp_core import pretraining as P
 from vgp_core.errors import ConfigError
 
 CFG = mlp.MLPConfig(depth=4, width=32, activation="sigmoid", init="standard", batch_size=32, input_dim=16,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import (ROOT, assert_clean, click_figure, open_page, press_slider, wait_for_change,
-                       wait_until_quiet)
+from .conftest import ROOT, assert_clean, click_figure, open_page, press_slider, wait_for_change, wait_until_quiet
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "assets" / "loss-cliff.png"
