@@ -1,4 +1,5 @@
 """Bokeh server hooks: warm the JAX programs once per server process, in the background, at start-up."""
+
 import os
 import sys
 

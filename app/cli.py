@@ -16,6 +16,7 @@ when the export itself fails (no Chromium, timeout) or the file cannot be writte
 permission, disk full: one line naming the path, checked before rendering where it can be; no temporary file is
 left). The path written goes to standard output, everything else to standard error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,32 +37,53 @@ class CliError(Exception):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vgp", description="vgp-explorer from the command line.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("serve", help="serve the app for a class: `panel serve app` with signed session ids, "
-                        "security headers and the class password read from the environment (see deploy/README.md); "
-                        "takes every `panel serve` flag")
+    commands.add_parser(
+        "serve",
+        help="serve the app for a class: `panel serve app` with signed session ids, "
+        "security headers and the class password read from the environment (see deploy/README.md); "
+        "takes every `panel serve` flag",
+    )
     export = commands.add_parser(
-        "export", help="render one figure of one page to PNG, SVG or standalone HTML",
+        "export",
+        help="render one figure of one page to PNG, SVG or standalone HTML",
         description="Render one figure of one page to a file, as the page shows it with the given settings "
-                    "(the same as its download buttons). `vgp export --list` prints every PAGE FIGURE pair.",
+        "(the same as its download buttons). `vgp export --list` prints every PAGE FIGURE pair.",
         epilog="example:\n"
-               "  vgp export deep gradient-profile --set depth=20 --set activation=sigmoid \\\n"
-               "      -o vanishing.png --scale 3\n\n"
-               "The export waits for the page's training run. A figure that does not show training is quicker with\n"
-               "the page's training switched off (deep: --set auto_train=false).",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  vgp export deep gradient-profile --set depth=20 --set activation=sigmoid \\\n"
+        "      -o vanishing.png --scale 3\n\n"
+        "The export waits for the page's training run. A figure that does not show training is quicker with\n"
+        "the page's training switched off (deep: --set auto_train=false).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     export.add_argument("page", nargs="?", metavar="PAGE", help="page slug (deep, recurrent, ...)")
     export.add_argument("figure", nargs="?", metavar="FIGURE", help="figure name (see --list)")
     export.add_argument("--list", action="store_true", help="print every PAGE FIGURE pair and exit")
-    export.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
-                        help="a page control, as in the page's URL query (repeatable)")
-    export.add_argument("-o", "--output", metavar="FILE", help="output file; its extension picks the format: "
-                        ".png, .svg or .html")
+    export.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        dest="settings",
+        help="a page control, as in the page's URL query (repeatable)",
+    )
+    export.add_argument(
+        "-o", "--output", metavar="FILE", help="output file; its extension picks the format: .png, .svg or .html"
+    )
     export.add_argument("--width", type=int, metavar="PX", help="figure width in CSS pixels (default: as shown)")
     export.add_argument("--height", type=int, metavar="PX", help="figure height in CSS pixels (default: as shown)")
-    export.add_argument("--scale", type=float, metavar="S",
-                        help="PNG only: pixels per CSS pixel (default 2; the PNG is width·S × height·S)")
-    export.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
-                        help="how long to wait for the page's training runs and views (default 300)")
+    export.add_argument(
+        "--scale",
+        type=float,
+        metavar="S",
+        help="PNG only: pixels per CSS pixel (default 2; the PNG is width·S × height·S)",
+    )
+    export.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for the page's training runs and views (default 300)",
+    )
     return parser
 
 
@@ -96,8 +118,10 @@ def _list() -> int:
             page = spec.build(query={})
             names = list(page.figures())
         except Exception as exc:  # noqa: BLE001 - a page that cannot be built is reported, the others listed
-            print(f"vgp export: error: page {spec.slug!r} could not be built: {type(exc).__name__}: {exc}",
-                  file=sys.stderr)
+            print(
+                f"vgp export: error: page {spec.slug!r} could not be built: {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
             status = EXPORT_ERROR
             continue
         for name in names:
@@ -129,8 +153,10 @@ def _export(args) -> int:
     out = Path(args.output)
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in export.FORMATS:
-        raise CliError(f"cannot tell the format of {str(out)!r}: the file name must end in "
-                       + ", ".join(f".{f}" for f in export.FORMATS))
+        raise CliError(
+            f"cannot tell the format of {str(out)!r}: the file name must end in "
+            + ", ".join(f".{f}" for f in export.FORMATS)
+        )
     _check_output(out)
     if args.scale is not None and fmt != "png":
         raise CliError("--scale applies to PNG only")
@@ -154,16 +180,19 @@ def _export(args) -> int:
     names = sorted(n for n in page.model.param if n != "name")
     unknown = [n for n in query if n not in names]
     if unknown:
-        raise CliError(f"page {spec.slug!r} has no parameter {', '.join(map(repr, unknown))}; parameters: "
-                       + ", ".join(names))
+        raise CliError(
+            f"page {spec.slug!r} has no parameter {', '.join(map(repr, unknown))}; parameters: " + ", ".join(names)
+        )
     notices = list(getattr(page, "query_notices", []) or [])
     if notices:
         raise CliError("bad --set value: " + "; ".join(notices))
     for name, raw in query.items():  # a control the page does not read from the URL, or one it adjusted
         wanted, _ = parse_value(page.model.param[name], raw)
         if getattr(page.model, name) != wanted:
-            raise CliError(f"--set {name}={raw}: the page shows {name}={getattr(page.model, name)!r} instead "
-                           "(it does not take this value from a link, or another setting limits it)")
+            raise CliError(
+                f"--set {name}={raw}: the page shows {name}={getattr(page.model, name)!r} instead "
+                "(it does not take this value from a link, or another setting limits it)"
+            )
     figures = page.figures()
     if args.figure not in figures:
         raise CliError(f"page {spec.slug!r} has no figure {args.figure!r}; figures: " + ", ".join(figures))
@@ -177,8 +206,14 @@ def _export(args) -> int:
         if text := page.notices.get(key):
             print(f"vgp export: warning: the page reports: {text}", file=sys.stderr)
     try:
-        data = export.render(figures[args.figure], fmt, title=f"{spec.title}: {args.figure} (vgp-explorer)",
-                             scale=scale, width=args.width, height=args.height)
+        data = export.render(
+            figures[args.figure],
+            fmt,
+            title=f"{spec.title}: {args.figure} (vgp-explorer)",
+            scale=scale,
+            width=args.width,
+            height=args.height,
+        )
     except export.ExportError as exc:
         raise CliError(str(exc), EXPORT_ERROR) from None
     _write(out, data)
@@ -199,8 +234,7 @@ def _check_output(out: Path) -> None:
     if not parent.is_dir():
         raise CliError(f"cannot write {str(out)!r}: {str(parent)!r} is not a directory", EXPORT_ERROR)
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise CliError(f"cannot write {str(out)!r}: no permission to create files in {str(parent)!r}",
-                       EXPORT_ERROR)
+        raise CliError(f"cannot write {str(out)!r}: no permission to create files in {str(parent)!r}", EXPORT_ERROR)
 
 
 def _write(out: Path, data: bytes) -> None:

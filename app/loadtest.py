@@ -9,6 +9,7 @@ Notes (Bokeh client behaviour found on a 2-core machine): ``import panel`` first
 send ``DocumentReady`` or Panel never runs the page's callbacks; ``force_roundtrip`` drops server pushes, so we wait
 on the client's loop.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,9 +52,11 @@ class LoadResult:
 
     def summary(self) -> str:
         ms = lambda s: f"{1e3 * s:.0f} ms"  # noqa: E731
-        text = (f"moves answered={len(self.latencies)} timeouts={self.timeouts} errors={len(self.errors)} "
-                f"wall={self.wall_s:.1f} s p50={ms(self.percentile(50))} p95={ms(self.percentile(95))} "
-                f"max={ms(max(self.latencies, default=math.nan))}")
+        text = (
+            f"moves answered={len(self.latencies)} timeouts={self.timeouts} errors={len(self.errors)} "
+            f"wall={self.wall_s:.1f} s p50={ms(self.percentile(50))} p95={ms(self.percentile(95))} "
+            f"max={ms(max(self.latencies, default=math.nan))}"
+        )
         return text + (f"\nfirst error: {self.errors[0]}" if self.errors else "")
 
 
@@ -63,8 +66,9 @@ def sliders(doc, titles: Sequence[str] | None = None) -> list:
     for root in doc.roots:
         for model in root.references():
             props = model.properties()
-            if {"value", "start", "end", "step", "title"} <= props and isinstance(getattr(model, "value", None),
-                                                                                  (int, float)):
+            if {"value", "start", "end", "step", "title"} <= props and isinstance(
+                getattr(model, "value", None), (int, float)
+            ):
                 if titles is None or any(str(model.title or "").startswith(t) for t in titles):
                     found.append(model)
     return sorted(found, key=lambda m: str(m.title))
@@ -138,8 +142,14 @@ class Student:
             self._thread.join(timeout=CLOSE_TIMEOUT_S)
 
 
-def run_classroom(url: str, students: int, seconds: float, period: float = 1.0,
-                  slider_titles: Sequence[str] | None = None, ramp_s: float = 1.0) -> LoadResult:
+def run_classroom(
+    url: str,
+    students: int,
+    seconds: float,
+    period: float = 1.0,
+    slider_titles: Sequence[str] | None = None,
+    ramp_s: float = 1.0,
+) -> LoadResult:
     """``students`` sessions, each moving one slider (they take the page's sliders in turn) every ``period`` s
     for ``seconds``. Students join ``ramp_s`` apart, like a class opening a link (a session costs the server about
     a second to build on two cores, and Bokeh's client gives up on a connection after 20 s, where a browser would
@@ -231,26 +241,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=60.0, help="how long each student moves sliders (default 60)")
     p.add_argument("--period", type=float, default=1.0, help="seconds between one student's moves (default 1)")
     p.add_argument("--ramp", type=float, default=1.0, help="seconds between two students joining (default 1)")
-    p.add_argument("--slider", action="append", default=None,
-                   help="only sliders whose title starts with this (repeatable; default: every slider)")
-    p.add_argument("--open-close", type=int, default=0, metavar="N",
-                   help="afterwards, open and close N sessions one after another")
+    p.add_argument(
+        "--slider",
+        action="append",
+        default=None,
+        help="only sliders whose title starts with this (repeatable; default: every slider)",
+    )
+    p.add_argument(
+        "--open-close", type=int, default=0, metavar="N", help="afterwards, open and close N sessions one after another"
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.students < 1 or args.seconds <= 0 or args.period <= 0 or args.ramp < 0 or args.open_close < 0:
-        print("error: --students must be >= 1, --seconds and --period > 0, --ramp and --open-close >= 0",
-              file=sys.stderr)
+        print(
+            "error: --students must be >= 1, --seconds and --period > 0, --ramp and --open-close >= 0", file=sys.stderr
+        )
         return 2
     result = run_classroom(args.url, args.students, args.seconds, args.period, args.slider, args.ramp)
     print(f"{args.students} students x 1 move / {args.period:g} s for {args.seconds:g} s: {result.summary()}")
     ok = not result.errors and not result.timeouts and bool(result.latencies)
     if args.open_close:
         oc = open_and_close(args.url, args.open_close)
-        print(f"{args.open_close} sessions opened and closed: {oc.summary()} "
-              f"(mean {statistics.fmean(oc.latencies) * 1e3:.0f} ms per session)" if oc.latencies else oc.summary())
+        print(
+            f"{args.open_close} sessions opened and closed: {oc.summary()} "
+            f"(mean {statistics.fmean(oc.latencies) * 1e3:.0f} ms per session)"
+            if oc.latencies
+            else oc.summary()
+        )
         ok = ok and not oc.errors
     return 0 if ok else 1
 

@@ -1,4 +1,5 @@
 """vgp-explorer: the site. Navigation and page selection only; every page lives in app/pages/."""
+
 import os
 import sys
 

@@ -4,6 +4,7 @@ Display settings (theme, presentation mode, palette, colour map, controls: ``app
 from the URL like every page control, can be changed in the header, re-style the page in place and are mirrored
 back to the URL and carried by the page links.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -80,10 +81,12 @@ def make_site(page: str | None = None) -> Site:
     header = pn.FlexBox(
         pn.pane.HTML('<span class="vgp-title">vgp-explorer</span>', margin=(5, 10)),
         links,
-        pn.pane.Markdown("The vanishing and exploding gradient problem, interactively.", margin=(5, 10),
-                         styles={"opacity": "0.7"}),
+        pn.pane.Markdown(
+            "The vanishing and exploding gradient problem, interactively.", margin=(5, 10), styles={"opacity": "0.7"}
+        ),
         display.widgets(),
-        align_items="center", sizing_mode="stretch_width",
+        align_items="center",
+        sizing_mode="stretch_width",
         styles={"border-bottom": "1px solid var(--panel-border-color, #ddd)"},
     )
     items = [header, display.note]

@@ -6,6 +6,7 @@ view or training chunk is waiting and no student moved a control in the last hal
 opens moves its own steps to the front (``prioritize``), so the first page opened is the first page ready. With
 JAX's persistent compilation cache filled (the Docker image fills it at build time), a step only loads programs.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -51,19 +52,36 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
     default_width = DeepNetworkModel.param.width.default
 
     def deep(width: int, capacity: int, first: bool) -> WarmupStep:
-        return WarmupStep("deep", f"deep network, width {width}, up to {capacity} layers",
-                          lambda: mlp.warm_up(widths=(width,), gains=SWEEP_GAINS, capacities=(capacity,),
-                                              critical_lines=first))
+        return WarmupStep(
+            "deep",
+            f"deep network, width {width}, up to {capacity} layers",
+            lambda: mlp.warm_up(widths=(width,), gains=SWEEP_GAINS, capacities=(capacity,), critical_lines=first),
+        )
 
     steps = [deep(default_width, cap, i == 0) for i, cap in enumerate(mlp.CAPACITY_BUCKETS)]
-    steps.append(WarmupStep("bifurcation", "bifurcation maps", lambda: doya.warm_up(
-        map_shape=(bif.MAP_N, bif.MAP_N), hysteresis_n=bif.HYSTERESIS_N)))
-    steps.append(WarmupStep("cliff", "loss cliff", lambda: cliff.warm_up(
-        loss_grid=cliff_page.LOSS_N, surface_shape=cliff_page.SURFACE_SHAPE)))
+    steps.append(
+        WarmupStep(
+            "bifurcation",
+            "bifurcation maps",
+            lambda: doya.warm_up(map_shape=(bif.MAP_N, bif.MAP_N), hysteresis_n=bif.HYSTERESIS_N),
+        )
+    )
+    steps.append(
+        WarmupStep(
+            "cliff",
+            "loss cliff",
+            lambda: cliff.warm_up(loss_grid=cliff_page.LOSS_N, surface_shape=cliff_page.SURFACE_SHAPE),
+        )
+    )
     default_hidden = RecurrentModel.param.hidden_size.default
     for hidden in (default_hidden,) + tuple(h for h in HIDDEN_SIZES if h != default_hidden):
-        steps.append(WarmupStep("recurrent", f"recurrent network, hidden size {hidden}",
-                                lambda h=hidden: rnn.warm_up(hidden_sizes=(h,), n_radii=len(SWEEP_RADII))))
+        steps.append(
+            WarmupStep(
+                "recurrent",
+                f"recurrent network, hidden size {hidden}",
+                lambda h=hidden: rnn.warm_up(hidden_sizes=(h,), n_radii=len(SWEEP_RADII)),
+            )
+        )
     for width in _widths(widths):
         if width != default_width:
             steps += [deep(width, cap, False) for cap in mlp.CAPACITY_BUCKETS]

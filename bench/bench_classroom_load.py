@@ -4,6 +4,7 @@ opened and closed in turn; prints latency percentiles, errors and the server's m
 Usage: python bench/bench_classroom_load.py [--students 30] [--seconds 60] [--cycles 300] [--page deep]
 (the same client as `python -m app.loadtest URL`, which checks an already running classroom server).
 """
+
 import argparse
 import os
 import sys

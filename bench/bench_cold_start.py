@@ -17,6 +17,7 @@ Two ways to start the server:
 usage: python bench/bench_cold_start.py [--mode container|host] [--repeats N] [--image TAG]
 Debian's chromium is required (tests/browser/conftest.py's flags); the container mode needs root and podman.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,12 @@ def start_container(image: str, port: int, cold: bool, conf: str) -> Started:
     if cold:  # an empty, writable cache directory inside the container
         env += ["-e", "VGP_JAX_CACHE_DIR=/tmp/vgp-empty-jax-cache"]
     name = f"vgp-coldstart-{os.getpid()}-{port}"
-    subprocess.run(PODMAN + ["run", "-d", "--rm", "--name", name, "--network", "host", *LIMITS, *env, image],
-                   check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, CONTAINERS_CONF=conf))
+    subprocess.run(
+        PODMAN + ["run", "-d", "--rm", "--name", name, "--network", "host", *LIMITS, *env, image],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=dict(os.environ, CONTAINERS_CONF=conf),
+    )
 
     def log() -> str:
         r = subprocess.run(PODMAN + ["logs", name], capture_output=True, text=True)
@@ -76,13 +81,19 @@ def start_container(image: str, port: int, cold: bool, conf: str) -> Started:
 
 def start_host(port: int, cache_dir: str, log_path: Path) -> Started:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VGP_", "PANEL_", "BOKEH_"))}
-    env.update(PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""), PYTHONUNBUFFERED="1",
-               VGP_ADDRESS="127.0.0.1", VGP_PORT=str(port), VGP_JAX_CACHE_DIR=cache_dir)
+    env.update(
+        PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
+        PYTHONUNBUFFERED="1",
+        VGP_ADDRESS="127.0.0.1",
+        VGP_PORT=str(port),
+        VGP_JAX_CACHE_DIR=cache_dir,
+    )
     if "VGP_WARMUP_WIDTHS" in os.environ:
         env["VGP_WARMUP_WIDTHS"] = os.environ["VGP_WARMUP_WIDTHS"]
     log_file = open(log_path, "w")
-    proc = subprocess.Popen(["sh", str(ROOT / "deploy" / "serve.sh")], cwd=ROOT, env=env, stdout=log_file,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        ["sh", str(ROOT / "deploy" / "serve.sh")], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+    )
 
     def stop() -> None:
         proc.terminate()
@@ -152,8 +163,12 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per start")
     args = ap.parse_args()
 
-    have_image = (os.geteuid() == 0 and shutil.which("podman") and os.path.exists("/usr/sbin/runc")
-                  and subprocess.run(PODMAN + ["image", "exists", args.image]).returncode == 0)
+    have_image = (
+        os.geteuid() == 0
+        and shutil.which("podman")
+        and os.path.exists("/usr/sbin/runc")
+        and subprocess.run(PODMAN + ["image", "exists", args.image]).returncode == 0
+    )
     mode = args.mode or ("container" if have_image else "host")
     if mode == "container" and not have_image:
         sys.exit(f"no image {args.image} (run ../shared/tools/container-check --build-only as root first)")
@@ -171,8 +186,12 @@ def main() -> None:
     if mode == "host":
         print("filling a JAX cache as the Dockerfile does (not timed) ...", flush=True)
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "from app.warmup import warm_up_all; warm_up_all()"], cwd=ROOT,
-                       check=True, env=dict(os.environ, VGP_JAX_CACHE_DIR=str(warm_cache)))
+        subprocess.run(
+            [sys.executable, "-c", "from app.warmup import warm_up_all; warm_up_all()"],
+            cwd=ROOT,
+            check=True,
+            env=dict(os.environ, VGP_JAX_CACHE_DIR=str(warm_cache)),
+        )
         print(f"  filled in {time.perf_counter() - t:.0f} s ({sum(1 for _ in warm_cache.iterdir())} entries)")
 
     results: dict[str, list[dict[str, float]]] = {"warm cache": [], "empty cache": []}
@@ -195,8 +214,10 @@ def main() -> None:
                     finally:
                         started.stop()
                     results[label].append(r)
-                    print(f"[{mode}] {label}, run {rep + 1}: "
-                          + ", ".join(f"{k} {v:.1f} s" for k, v in r.items()), flush=True)
+                    print(
+                        f"[{mode}] {label}, run {rep + 1}: " + ", ".join(f"{k} {v:.1f} s" for k, v in r.items()),
+                        flush=True,
+                    )
         finally:
             browser.close()
     shutil.rmtree(work, ignore_errors=True)

@@ -5,6 +5,7 @@ and forth and times the synchronous update (profile, theory, and the 64-gain swe
 The layer-Jacobian SVDs run after the controls rest (250 ms) and the training runs in the background; their costs
 are printed separately. Usage: python bench/bench_deep_latency.py [--moves N]
 """
+
 import argparse
 import os
 import sys
@@ -55,14 +56,17 @@ def main():
                     t = time.perf_counter()
                     fn()
                     sweeps.append((time.perf_counter() - t) * 1e3)
-        sw = (f"{np.percentile(sweeps, 50):10.1f} {np.percentile(sweeps, 95):10.1f}" if sweeps
-              else f"{'-':>10} {'-':>10}")
+        sw = (
+            f"{np.percentile(sweeps, 50):10.1f} {np.percentile(sweeps, 95):10.1f}" if sweeps else f"{'-':>10} {'-':>10}"
+        )
         print(f"{name:<12} {np.percentile(views, 50):10.1f} {np.percentile(views, 95):10.1f} {sw}")
     cfg = model.config()
-    for label, fn in (("gain sweep alone (64 gains)", lambda: mlp.gain_sweep(cfg, SWEEP_GAINS)),
-                      ("profile without Jacobians", lambda: mlp.gradient_profile(cfg, with_jacobian=False)),
-                      ("profile with Jacobian SVDs (after rest)", lambda: mlp.gradient_profile(cfg)),
-                      ("training, 10 steps", lambda: mlp.train(cfg, 10, chunk=10))):
+    for label, fn in (
+        ("gain sweep alone (64 gains)", lambda: mlp.gain_sweep(cfg, SWEEP_GAINS)),
+        ("profile without Jacobians", lambda: mlp.gradient_profile(cfg, with_jacobian=False)),
+        ("profile with Jacobian SVDs (after rest)", lambda: mlp.gradient_profile(cfg)),
+        ("training, 10 steps", lambda: mlp.train(cfg, 10, chunk=10)),
+    ):
         times = []
         for _ in range(10):
             t = time.perf_counter()

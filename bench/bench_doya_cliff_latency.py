@@ -8,6 +8,7 @@ served) — their time is printed separately ('map'; '-' where the control does 
 markers inside the plotted window). The Loss-cliff page does everything synchronously. The script also counts XLA
 compilations after warm-up (must be 0). Usage: python bench/bench_doya_cliff_latency.py [--moves N]
 """
+
 import argparse
 import os
 import sys

@@ -8,6 +8,7 @@
 Figures are medians over repeats after a warm-up call (compilation, or loading from the persistent cache); the
 machine is shared, so the max is printed too. Usage: python bench/bench_glorot2010.py [--repeats N]
 """
+
 import argparse
 import json
 import os
@@ -61,25 +62,31 @@ def main():
         params[0], loss = g._train_chunk(params[0], act, jnp.float32(0.01), x, y, jnp.int32(0), jnp.int32(chunk))
         loss.block_until_ready()
 
-    for name, fn in (("training (5x1000 tanh, minibatch 10), data excluded", train_only),
-                     ("training incl. streaming fresh Shapeset minibatches", train_with_data)):
+    for name, fn in (
+        ("training (5x1000 tanh, minibatch 10), data excluded", train_only),
+        ("training incl. streaming fresh Shapeset minibatches", train_with_data),
+    ):
         t = timed(fn, args.repeats)
         print(f"{name:<58s} {chunk / np.median(t):8.1f} updates/s (slowest chunk {chunk / t.max():.1f})")
 
     for n in (500, 10):
         t = timed(lambda n=n: data.shapeset(jax.random.PRNGKey(2), n)[0].block_until_ready(), args.repeats)
-        print(f"{'Shapeset-3x2 generation, blocks of ' + str(n):<58s} {n / np.median(t):8.0f} images/s "
-              f"(slowest {n / t.max():.0f})")
+        print(
+            f"{'Shapeset-3x2 generation, blocks of ' + str(n):<58s} {n / np.median(t):8.0f} images/s "
+            f"(slowest {n / t.max():.0f})"
+        )
 
     if os.path.exists(RESULTS):
         with open(RESULTS) as f:
             doc = json.load(f)
         cfg = doc["config"]
         print(f"committed run: {doc['command']}")
-        print(f"  budget {cfg['updates']} updates per final run (lr search: {len(cfg['lr_grid'])} rates x "
-              f"{cfg['lr_search_updates'] or cfg['updates']} updates), seed {cfg['seed']}, "
-              f"{len(doc['combinations'])} combinations, wall time {doc['wall_time_s']:.0f} s "
-              f"(jax {doc['jax_version']}, {doc['meta'].get('cpu_count')} CPU cores)")
+        print(
+            f"  budget {cfg['updates']} updates per final run (lr search: {len(cfg['lr_grid'])} rates x "
+            f"{cfg['lr_search_updates'] or cfg['updates']} updates), seed {cfg['seed']}, "
+            f"{len(doc['combinations'])} combinations, wall time {doc['wall_time_s']:.0f} s "
+            f"(jax {doc['jax_version']}, {doc['meta'].get('cpu_count')} CPU cores)"
+        )
     else:
         print(f"no committed run at {RESULTS}")
 

@@ -11,6 +11,7 @@
 Target (issue): the whole default lab in well under a minute on this two-core machine, once compiled.
 Usage: python bench/bench_remedies.py [--repeats N] [--steps S] [--depth D] [--width W]
 """
+
 import argparse
 import os
 import sys
@@ -41,8 +42,10 @@ def main():
     n0, t0 = len(COMPILES), time.perf_counter()
     R.warm_up(config)
     cold = time.perf_counter() - t0
-    print(f"warm_up: {cold:.1f} s wall, {len(COMPILES) - n0} compilations "
-          f"({sum(COMPILES[n0:]):.1f} s of XLA compile time)")
+    print(
+        f"warm_up: {cold:.1f} s wall, {len(COMPILES) - n0} compilations "
+        f"({sum(COMPILES[n0:]):.1f} s of XLA compile time)"
+    )
 
     totals = []
     per_entry = {}
@@ -53,8 +56,10 @@ def main():
         for res in R.run_lab_iter(cfg):
             per_entry.setdefault(res.name, []).append(res.wall_time_s)
         totals.append(time.perf_counter() - t_wall)
-        print(f"repeat {rep}: {totals[-1]:.2f} s wall, {time.process_time() - t_cpu:.2f} s CPU "
-              f"(load {os.getloadavg()[0]:.1f})")
+        print(
+            f"repeat {rep}: {totals[-1]:.2f} s wall, {time.process_time() - t_cpu:.2f} s CPU "
+            f"(load {os.getloadavg()[0]:.1f})"
+        )
     print(f"\n{'entry':14s} {'min s':>7s} {'median s':>9s}")
     for name, times in per_entry.items():
         print(f"{name:14s} {min(times):7.2f} {np.median(times):9.2f}")
@@ -63,9 +68,11 @@ def main():
     veit = time.perf_counter() - t
     warmCOMPILES = len(COMPILES) - n_warm
     print(f"\nVeit expansion ({config.depth - 1} blocks): {1e3 * veit:.0f} ms")
-    print(f"whole lab after warm-up: min {min(totals):.2f} s, median {np.median(totals):.2f} s "
-          f"(target < {TARGET_S:.0f} s: {'met' if min(totals) < TARGET_S else 'MISSED'}); "
-          f"compilations during warm runs: {warmCOMPILES}")
+    print(
+        f"whole lab after warm-up: min {min(totals):.2f} s, median {np.median(totals):.2f} s "
+        f"(target < {TARGET_S:.0f} s: {'met' if min(totals) < TARGET_S else 'MISSED'}); "
+        f"compilations during warm runs: {warmCOMPILES}"
+    )
 
 
 if __name__ == "__main__":

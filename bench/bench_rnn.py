@@ -12,6 +12,7 @@ XLA compilations during the timed calls and reports them. On a shared machine th
 the cost; the median shows the contention.
 Usage: python bench/bench_rnn.py [--repeats N]
 """
+
 import argparse
 import os
 import sys
@@ -31,20 +32,22 @@ HIDDEN = 64
 TARGET_MS = 150.0
 
 
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=10)
     args = ap.parse_args()
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPU cores; "
-          f"{N_RADII} radii, T = {T}, hidden = {HIDDEN}")
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPU cores; "
+        f"{N_RADII} radii, T = {T}, hidden = {HIDDEN}"
+    )
     radii = np.linspace(0.1, 2.0, N_RADII)
 
     t0 = time.perf_counter()
     rnn.warm_up(hidden_sizes=(HIDDEN,), n_radii=N_RADII)
-    print(f"warm-up (compile, or load from the persistent cache): {time.perf_counter() - t0:.2f} s, "
-          f"{len(COMPILES)} compilations")
+    print(
+        f"warm-up (compile, or load from the persistent cache): {time.perf_counter() - t0:.2f} s, "
+        f"{len(COMPILES)} compilations"
+    )
     start = len(COMPILES)
 
     def moves(**kw):  # one (config,) argument tuple per simulated slider move
@@ -54,13 +57,18 @@ def main():
     for cell, act in (("vanilla", "tanh"), ("vanilla", "sigmoid"), ("lstm", "tanh"), ("gru", "tanh")):
         cfgs = moves(cell=cell, activation=act)
         rnn.spectral_sweep(cfgs[0][0], radii)  # first call of this variant: no compile, but warms caches
-        report(f"spectral_sweep {cell} {act}", timed(lambda c: rnn.spectral_sweep(c, radii), cfgs),
-               TARGET_MS if cell == "vanilla" else None)
+        report(
+            f"spectral_sweep {cell} {act}",
+            timed(lambda c: rnn.spectral_sweep(c, radii), cfgs),
+            TARGET_MS if cell == "vanilla" else None,
+        )
     for cell, act in (("vanilla", "tanh"), ("lstm", "tanh"), ("gru", "tanh")):
         cfgs = moves(cell=cell, activation=act)
         report(f"jacobian_norms {cell} (power iteration)", timed(rnn.jacobian_norms, cfgs))
-    report("jacobian_norms vanilla (SVD per lag)",
-           timed(lambda c: rnn.jacobian_norms(c, exact=True), moves(activation="tanh")))
+    report(
+        "jacobian_norms vanilla (SVD per lag)",
+        timed(lambda c: rnn.jacobian_norms(c, exact=True), moves(activation="tanh")),
+    )
     report("parameter_gradient_terms vanilla", timed(rnn.parameter_gradient_terms, moves(activation="tanh")))
     print(f"compilations during the timed calls: {len(COMPILES) - start}")
 

@@ -2,6 +2,7 @@
 
 Usage: python bench/bench_sweep.py   (prints the device and median ms per sweep after warm-up)
 """
+
 import os
 import sys
 import time
@@ -32,8 +33,10 @@ def main():
                 t = time.perf_counter()
                 mlp.gain_sweep(cfg, GAINS, batch=batch)
                 times.append(time.perf_counter() - t)
-            print(f"depth {size['depth']:>3} width {size['width']:>3} batch {batch:>3}: 64-gain sweep "
-                  f"{np.median(times) * 1e3:8.1f} ms")
+            print(
+                f"depth {size['depth']:>3} width {size['width']:>3} batch {batch:>3}: 64-gain sweep "
+                f"{np.median(times) * 1e3:8.1f} ms"
+            )
 
 
 if __name__ == "__main__":

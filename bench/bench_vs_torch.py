@@ -8,6 +8,7 @@ measured float32 matmul peak of the device (a 2048^3 product in JAX).
 
 Usage: python bench/bench_vs_torch.py [--repeats N]   (PyTorch is benchmark-only: pip install torch==2.13.0)
 """
+
 import argparse
 import os
 import sys
@@ -50,8 +51,12 @@ def torch_profile(torch, device, cfg, repeats):
     """Eager PyTorch, same weights and batch as vgp_core (tanh, glorot_normal, biases 0)."""
     from vgp_core import initializers
 
-    params = mlp._init_params(mlp._config_draws(cfg), jnp.int32(initializers.index(cfg.init)),
-                              jnp.float32(cfg.gain), jnp.float32(cfg.bias_std))
+    params = mlp._init_params(
+        mlp._config_draws(cfg),
+        jnp.int32(initializers.index(cfg.init)),
+        jnp.float32(cfg.gain),
+        jnp.float32(cfg.bias_std),
+    )
     x, y = mlp._probe_batch(cfg.seed, cfg.batch_size, cfg.input_dim, cfg.n_classes)
     t = lambda a: torch.tensor(np.asarray(a), device=device)  # noqa: E731
     weights = [t(params.w_in)] + [t(params.w[l]) for l in range(1, cfg.depth)]
@@ -81,8 +86,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=10)
     args = ap.parse_args()
-    cfg = mlp.MLPConfig(depth=DEPTH, width=WIDTH, batch_size=BATCH, input_dim=INPUT, n_classes=CLASSES,
-                        activation="tanh", init="glorot_normal")
+    cfg = mlp.MLPConfig(
+        depth=DEPTH,
+        width=WIDTH,
+        batch_size=BATCH,
+        input_dim=INPUT,
+        n_classes=CLASSES,
+        activation="tanh",
+        init="glorot_normal",
+    )
     device = jax.devices()[0]
     print(f"device: {device.platform} ({device.device_kind}), jax {jax.__version__}")
     ours = timeit(lambda: mlp.gradient_profile(cfg, with_jacobian=False), args.repeats)
@@ -90,8 +102,10 @@ def main():
     # forward 2·B·n_in·n_out per layer; reverse: ∂L/∂h and ∂L/∂W, 2·B·n_in·n_out each
     flops = 6 * BATCH * (INPUT * WIDTH + (DEPTH - 1) * WIDTH * WIDTH)
     peak = matmul_peak(args.repeats)
-    print(f"vgp_core gradient_profile: {ours * 1e3:8.2f} ms  ({flops / ours / 1e9:7.1f} GFLOP/s, "
-          f"{100 * flops / ours / peak:5.1f} % of the measured matmul peak {peak / 1e9:.1f} GFLOP/s)")
+    print(
+        f"vgp_core gradient_profile: {ours * 1e3:8.2f} ms  ({flops / ours / 1e9:7.1f} GFLOP/s, "
+        f"{100 * flops / ours / peak:5.1f} % of the measured matmul peak {peak / 1e9:.1f} GFLOP/s)"
+    )
     try:
         import torch
     except ImportError:
@@ -105,10 +119,14 @@ def main():
     # the two implementations agree (float32, different summation order)
     err = float(np.max(np.abs(bp - prof.backprop_norm) / prof.backprop_norm))
     err_w = float(np.max(np.abs(wg - prof.weight_grad_norm) / prof.weight_grad_norm))
-    print(f"PyTorch {torch.__version__} eager + hooks ({tdev}): {theirs * 1e3:8.2f} ms  "
-          f"({flops / theirs / 1e9:7.1f} GFLOP/s)")
-    print(f"ratio PyTorch / vgp_core: {theirs / ours:.2f}x   (max relative difference of the norms: "
-          f"{err:.1e} backprop, {err_w:.1e} weight)")
+    print(
+        f"PyTorch {torch.__version__} eager + hooks ({tdev}): {theirs * 1e3:8.2f} ms  "
+        f"({flops / theirs / 1e9:7.1f} GFLOP/s)"
+    )
+    print(
+        f"ratio PyTorch / vgp_core: {theirs / ours:.2f}x   (max relative difference of the norms: "
+        f"{err:.1e} backprop, {err_w:.1e} weight)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """What the engine benchmarks share: a count of XLA compilations (a slider move after warm-up must cause none) and
 the timing of repeated calls with a slider-like change between them."""
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,8 @@ COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 #: the duration (s) of every XLA compilation since this module was imported; ``len`` counts them
 COMPILES: list[float] = []
 jax.monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **kw: COMPILES.append(duration) if event == COMPILE_EVENT else None)
+    lambda event, duration, **kw: COMPILES.append(duration) if event == COMPILE_EVENT else None
+)
 
 
 def timed(fn, calls) -> np.ndarray:
@@ -35,8 +37,7 @@ def timed(fn, calls) -> np.ndarray:
 
 def report(name: str, times: np.ndarray, target: float | None = None, width: int = 58) -> None:
     """One line: median, min and max; with ``target`` (ms), whether the median meets it."""
-    line = (f"{name:<{width}s} median {np.median(times):7.1f} ms   min {times.min():7.1f} ms   "
-            f"max {times.max():7.1f} ms")
+    line = f"{name:<{width}s} median {np.median(times):7.1f} ms   min {times.min():7.1f} ms   max {times.max():7.1f} ms"
     if target is not None:
         line += f"   (target < {target:.0f} ms: {'OK' if np.median(times) < target else 'MISSED'})"
     print(line)

@@ -1,4 +1,5 @@
 """Shared test helpers."""
+
 import contextlib
 
 import jax
@@ -11,7 +12,8 @@ vgp_core.enable_compilation_cache()  # as the app does: the tests share compiled
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 _compiles = []
 jax.monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **kw: _compiles.append(event) if event == COMPILE_EVENT else None)
+    lambda event, duration, **kw: _compiles.append(event) if event == COMPILE_EVENT else None
+)
 
 
 @contextlib.contextmanager

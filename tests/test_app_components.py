@@ -1,4 +1,5 @@
 """The shared UI components and the deep page's model/view wiring, without a browser."""
+
 import threading
 import time
 
@@ -21,8 +22,11 @@ class Model(param.Parameterized):
 
 def test_query_values_are_clamped_or_ignored_one_by_one():
     m = Model()
-    notices = apply_query(m, ["depth", "gain", "act", "width", "residual"],
-                          {"depth": "999", "gain": "nan", "act": "relu", "width": "64", "residual": "maybe"})
+    notices = apply_query(
+        m,
+        ["depth", "gain", "act", "width", "residual"],
+        {"depth": "999", "gain": "nan", "act": "relu", "width": "64", "residual": "maybe"},
+    )
     assert m.depth == 256 and m.act == "relu" and m.width == 64  # valid values apply despite the bad ones
     assert m.gain == 1.0 and m.residual is False
     assert any("depth=999 is out of range" in n for n in notices)
@@ -72,13 +76,27 @@ def test_deep_page_every_control_changes_its_views():
     page.panel()
 
     def snapshot():
-        return {name: {k: np.asarray(v).tobytes() for k, v in src.data.items() if k != "image"}
-                | {"image": np.asarray(src.data["image"][0]).tobytes() if "image" in src.data else b""}
-                for name, src in (("profile", page.profile.source), ("stats", page.stats.source),
-                                  ("sweep", page.sweep_map.source))}
+        return {
+            name: {k: np.asarray(v).tobytes() for k, v in src.data.items() if k != "image"}
+            | {"image": np.asarray(src.data["image"][0]).tobytes() if "image" in src.data else b""}
+            for name, src in (
+                ("profile", page.profile.source),
+                ("stats", page.stats.source),
+                ("sweep", page.sweep_map.source),
+            )
+        }
 
-    for name, value in [("depth", 13), ("width", 64), ("activation", "relu"), ("init", "he_normal"), ("gain", 1.3),
-                        ("bias_std", 0.2), ("residual", True), ("batchnorm", True), ("seed", 3)]:
+    for name, value in [
+        ("depth", 13),
+        ("width", 64),
+        ("activation", "relu"),
+        ("init", "he_normal"),
+        ("gain", 1.3),
+        ("bias_std", 0.2),
+        ("residual", True),
+        ("batchnorm", True),
+        ("seed", 3),
+    ]:
         before = snapshot()
         setattr(model, name, value)
         assert snapshot()["profile"] != before["profile"], name

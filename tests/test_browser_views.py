@@ -2,6 +2,7 @@
 what the view function gives for every setting; the spec sent to the browser, indexed as its JS indexes it, holds
 exactly what the page's own draw shows (the Glorot & Bengio page, every browser-side setting); browser-only
 components do not sync; the browser's state sent to the server is applied."""
+
 from __future__ import annotations
 
 import itertools
@@ -22,8 +23,12 @@ def test_tables_store_each_value_once_and_drop_unused_dependencies():
 
     def view(s):
         calls.append(dict(s))
-        return {"sum": np.array([s["a"], s["k"]], np.float64), "flag": "on" if s["b"] else "off",
-                ("text", 1): f"a={s['a']}", ("text", 0): "<x>"}
+        return {
+            "sum": np.array([s["a"], s["k"]], np.float64),
+            "flag": "on" if s["b"] else "off",
+            ("text", 1): f"a={s['a']}",
+            ("text", 0): "<x>",
+        }
 
     tables = Tables.of([(view, ["a", "b"])], {"k": 7}, domains)
     assert len(calls) == 6
@@ -117,8 +122,16 @@ def test_browser_only_components_do_not_sync_back():
 def test_the_browsers_state_is_applied_by_the_server():
     page = GlorotPage(query={})
     watcher = page.browser.on_state(page._apply_browser_state)
-    state = dict(run="cpu", activation="softsign", init="glorot_uniform", layer=2, checkpoint=7, snapshot="initial",
-                 grad_kind="weight", compare=False)
+    state = dict(
+        run="cpu",
+        activation="softsign",
+        init="glorot_uniform",
+        layer=2,
+        checkpoint=7,
+        snapshot="initial",
+        grad_kind="weight",
+        compare=False,
+    )
 
     class Event:
         new = json.dumps({"state": state, "seq": 1})
@@ -127,7 +140,7 @@ def test_the_browsers_state_is_applied_by_the_server():
     assert {n: getattr(page.model, n) for n in state} == state
     assert "layer 2: mean activation" in page.readout.object and "checkpoint 7 of 20" in page.readout.object
     Event.new = '{"state": {"run": "h100", "checkpoint": 7}, "seq": 2}'  # another run: the checkpoint keeps its
-    watcher(Event)                                                      # fraction of training (7 of 20 -> 14 of 40)
+    watcher(Event)  # fraction of training (7 of 20 -> 14 of 40)
     assert page.model.run == "h100" and page.model.checkpoint == 14
     Event.new = '{"state": {"layer": 99}, "seq": 3}'  # not a value of the control: ignored
     watcher(Event)

@@ -1,5 +1,6 @@
 """The loss cliff (Wikipedia article "Vanishing gradient problem", section "Geometric model"), Pascanu et al. 2013's
 (w, b) wall (Fig. 6) and gradient-norm clipping (their Algorithm 1, via optax)."""
+
 import functools
 import math
 
@@ -197,22 +198,25 @@ def test_exploding_values_are_returned():
 
 
 # ---------------------------------------------------------------------------------------------------- validation
-@pytest.mark.parametrize("call", [
-    lambda: cliff.loss(float("nan")),
-    lambda: cliff.loss(-2.5, steps=-1),
-    lambda: cliff.loss(-2.5, steps=doya.MAX_STEPS + 1),
-    lambda: cliff.loss(-2.5, eps=2.0),
-    lambda: cliff.pascanu_loss("w", -1.0),
-    lambda: cliff.pascanu_loss(5.0, -1.0, target=1.5),
-    lambda: cliff.descend(-2.5, 0.0, 10),
-    lambda: cliff.descend(-2.5, 0.1, 10, clip_norm=-1.0),
-    lambda: cliff.descend(-2.5, 0.1, 10, clip_norm=float("nan")),
-    lambda: cliff.descend(-2.5, 0.1, cliff.MAX_DESCENT_STEPS + 1),
-    lambda: cliff.descend((1.0, 2.0), 0.1, 10),
-    lambda: cliff.descend(-2.5, 0.1, 10, problem="pascanu"),
-    lambda: cliff.descend(-2.5, 0.1, 10, problem="adam"),
-    lambda: cliff.descend("x", 0.1, 10),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: cliff.loss(float("nan")),
+        lambda: cliff.loss(-2.5, steps=-1),
+        lambda: cliff.loss(-2.5, steps=doya.MAX_STEPS + 1),
+        lambda: cliff.loss(-2.5, eps=2.0),
+        lambda: cliff.pascanu_loss("w", -1.0),
+        lambda: cliff.pascanu_loss(5.0, -1.0, target=1.5),
+        lambda: cliff.descend(-2.5, 0.0, 10),
+        lambda: cliff.descend(-2.5, 0.1, 10, clip_norm=-1.0),
+        lambda: cliff.descend(-2.5, 0.1, 10, clip_norm=float("nan")),
+        lambda: cliff.descend(-2.5, 0.1, cliff.MAX_DESCENT_STEPS + 1),
+        lambda: cliff.descend((1.0, 2.0), 0.1, 10),
+        lambda: cliff.descend(-2.5, 0.1, 10, problem="pascanu"),
+        lambda: cliff.descend(-2.5, 0.1, 10, problem="adam"),
+        lambda: cliff.descend("x", 0.1, 10),
+    ],
+)
 def test_invalid_inputs_raise_config_error(call):
     with pytest.raises(ConfigError):
         call()

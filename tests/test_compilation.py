@@ -1,5 +1,6 @@
 """After warm-up, moving any control of the deep-network page must not compile (measured on a 2-core machine: 20
 settings of a static argument cost 20 compiles, 23 s in all; one program with traced integers, 0.36 s)."""
+
 import subprocess
 import sys
 import textwrap
@@ -15,12 +16,14 @@ def test_zero_compilations_while_every_control_moves(compile_counter):
     base = mlp.MLPConfig(depth=10, width=32, batch_size=32, input_dim=16)
     mlp.warm_up(widths=(32,), batch_size=32, input_dim=16, gains=GAINS, optimizers=("sgd", "adam"))
     theory.critical_gain("tanh", "standard", 32, 32)
-    moves = ([dict(depth=d) for d in (1, 2, 7, 63, 64, 65, 128, 200, 256)]
-             + [dict(activation=a) for a in activations.names()]
-             + [dict(init=i) for i in initializers.names()]
-             + [dict(gain=g) for g in (0.1, 1, 1.0, 2.5, 4)]  # 1 (an int) must not trace a second version
-             + [dict(bias_std=b) for b in (0, 0.3)]
-             + [dict(residual=True), dict(residual=True, batchnorm=True), dict(batchnorm=True)])
+    moves = (
+        [dict(depth=d) for d in (1, 2, 7, 63, 64, 65, 128, 200, 256)]
+        + [dict(activation=a) for a in activations.names()]
+        + [dict(init=i) for i in initializers.names()]
+        + [dict(gain=g) for g in (0.1, 1, 1.0, 2.5, 4)]  # 1 (an int) must not trace a second version
+        + [dict(bias_std=b) for b in (0, 0.3)]
+        + [dict(residual=True), dict(residual=True, batchnorm=True), dict(batchnorm=True)]
+    )
     with compile_counter() as compiles:
         cfg = base
         for move in moves:
@@ -28,7 +31,7 @@ def test_zero_compilations_while_every_control_moves(compile_counter):
             mlp.gradient_profile(cfg, with_jacobian=True)
             mlp.gradient_profile(cfg, with_jacobian=False)
             mlp.gain_sweep(cfg, GAINS)
-            theory.critical_gain(cfg.activation, cfg.init, cfg.width, cfg.width, cfg.bias_std ** 2)
+            theory.critical_gain(cfg.activation, cfg.init, cfg.width, cfg.width, cfg.bias_std**2)
         for opt, lr, clip in (("sgd", 0.01, None), ("sgd", 1, 1.0), ("adam", 0.001, 5)):
             next(mlp.train_iter(cfg.replace(depth=30), 30, optimizer=opt, learning_rate=lr, clip_norm=clip))
     assert compiles == [], f"{len(compiles)} compilations after warm-up"

@@ -1,5 +1,6 @@
 """Doya's one-neuron network (Doya 1993; Wikipedia article "Vanishing gradient problem", section "Dynamical systems
 model"): equilibria, folds, hysteresis, autodiff sensitivities, and no recompilation while the controls move."""
+
 import math
 
 import numpy as np
@@ -156,8 +157,9 @@ def test_hysteresis_loop():
 
 
 # ---------------------------------------------------------------------------------------------------- sensitivity
-@pytest.mark.parametrize("x0,b,steps", [(0.3, -2.5, 100), (0.7, -2.6, 100), (0.45, -2.45, 100), (0.52, -2.5, 200),
-                                        (0.2, -2.3, 60)])
+@pytest.mark.parametrize(
+    "x0,b,steps", [(0.3, -2.5, 100), (0.7, -2.6, 100), (0.45, -2.45, 100), (0.52, -2.5, 200), (0.2, -2.3, 60)]
+)
 def test_autodiff_matches_central_differences(x0, b, steps):
     s = doya.sensitivity(x0, b, w=5.0, eps=0.1, steps=steps)
     h = 1e-6  # float64 central differences: truncation O(h²) ~ 1e-12, round-off 1e-16/h ~ 1e-10
@@ -173,6 +175,7 @@ def test_autodiff_matches_central_differences(x0, b, steps):
 
 def reference_flow(x0, b, w=5.0, eps=0.1, steps=80):
     """Independent float64 RK4 for dx/dt = -x + σ(w x + b) with step ε (one sub-step: ε(1 + w/4) = 0.225 <= 0.5)."""
+
     def f(v):
         return sigmoid(w * v + b) - v
 
@@ -198,8 +201,10 @@ def test_continuous_sensitivity_matches_central_differences(x0, b):
     assert s.dxT_db == pytest.approx(fd_b, rel=2e-4)
 
 
-@pytest.mark.parametrize("x0,b,u,w_in", [(0.9, -2.5, 0.0, 0.0), (0.1, -2.5, 0.0, 0.0), (0.6, -2.2, 0.0, 0.0),
-                                         (0.3, -2.8, 0.0, 0.0), (0.5, -2.5, 0.3, 0.5)])
+@pytest.mark.parametrize(
+    "x0,b,u,w_in",
+    [(0.9, -2.5, 0.0, 0.0), (0.1, -2.5, 0.0, 0.0), (0.6, -2.2, 0.0, 0.0), (0.3, -2.8, 0.0, 0.0), (0.5, -2.5, 0.3, 0.5)],
+)
 def test_dxdb_at_equilibrium_matches_seed_formula(x0, b, u, w_in):
     # T = 2000 steps of ε = 0.1: the stable multipliers are <= 1 - 0.1·(1 - 0.62) = 0.962, so the distance to the
     # attractor has shrunk by 0.962^2000 < 1e-30: x(T) is the equilibrium to float32 precision.
@@ -249,23 +254,26 @@ def test_overflow_is_returned_not_raised():
 
 
 # ---------------------------------------------------------------------------------------------------- validation
-@pytest.mark.parametrize("call", [
-    lambda: doya.simulate(float("nan"), -2.5),
-    lambda: doya.simulate(0.5, "abc"),
-    lambda: doya.simulate(0.5, -2.5, eps=0.0),
-    lambda: doya.simulate(0.5, -2.5, steps=doya.MAX_STEPS + 1),
-    lambda: doya.simulate(0.5, -2.5, steps=10.5),
-    lambda: doya.simulate(0.5, -2.5, method="euler"),
-    lambda: doya.simulate(0.5, -2.5, steps=10, u=np.ones(5)),
-    lambda: doya.fixed_points(float("inf")),
-    lambda: doya.fixed_points(-2.5, w=1e6),
-    lambda: doya.bifurcation_diagram(5.0, (-2.0, -3.0)),
-    lambda: doya.bifurcation_diagram(5.0, (-3.0, -2.0), n=1),
-    lambda: doya.sensitivity_map([0.0, float("nan")], [0.5]),
-    lambda: doya.sensitivity_map(np.zeros((2, 2)), [0.5]),
-    lambda: doya.hysteresis(steps_per_b=0),
-    lambda: doya.sensitivity(0.5, -2.5, w=True),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: doya.simulate(float("nan"), -2.5),
+        lambda: doya.simulate(0.5, "abc"),
+        lambda: doya.simulate(0.5, -2.5, eps=0.0),
+        lambda: doya.simulate(0.5, -2.5, steps=doya.MAX_STEPS + 1),
+        lambda: doya.simulate(0.5, -2.5, steps=10.5),
+        lambda: doya.simulate(0.5, -2.5, method="euler"),
+        lambda: doya.simulate(0.5, -2.5, steps=10, u=np.ones(5)),
+        lambda: doya.fixed_points(float("inf")),
+        lambda: doya.fixed_points(-2.5, w=1e6),
+        lambda: doya.bifurcation_diagram(5.0, (-2.0, -3.0)),
+        lambda: doya.bifurcation_diagram(5.0, (-3.0, -2.0), n=1),
+        lambda: doya.sensitivity_map([0.0, float("nan")], [0.5]),
+        lambda: doya.sensitivity_map(np.zeros((2, 2)), [0.5]),
+        lambda: doya.hysteresis(steps_per_b=0),
+        lambda: doya.sensitivity(0.5, -2.5, w=True),
+    ],
+)
 def test_invalid_inputs_raise_config_error(call):
     with pytest.raises(ConfigError):
         call()
@@ -289,7 +297,8 @@ def test_no_recompilation_when_controls_move(compile_counter):
             doya.simulate(x0, b, w, eps, steps, np.zeros(doya.MAX_STEPS), w_in, method=method)
             doya.sensitivity(x0, b, w, eps, steps, u, w_in, method=method)
             doya.sensitivity_map(bg + b + 2.5, xg, w, eps, steps, u, w_in, method=method)
-            doya.hysteresis(w, (b - 0.5, b + 0.5), 21, eps=eps, steps_per_b=max(steps // 10, 1), u=u, w_in=w_in,
-                            method=method)
+            doya.hysteresis(
+                w, (b - 0.5, b + 0.5), 21, eps=eps, steps_per_b=max(steps // 10, 1), u=u, w_in=w_in, method=method
+            )
             doya.bifurcation_diagram(w, (b - 0.5, b + 0.5), 50, eps=eps, u=u, w_in=w_in)
     assert seen == []

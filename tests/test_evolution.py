@@ -1,5 +1,6 @@
 """The evolution strategy (vgp_core.evolution): its search gradient estimates the true gradient, it lowers the loss
 of a small problem without any back-propagation, validation and compilation."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,8 +11,9 @@ from vgp_core import activations, mlp
 from vgp_core import evolution as E
 from vgp_core.errors import ConfigError
 
-SMALL = mlp.MLPConfig(depth=2, width=16, activation="tanh", init="glorot_normal", batch_size=64, input_dim=8,
-                      n_classes=3)
+SMALL = mlp.MLPConfig(
+    depth=2, width=16, activation="tanh", init="glorot_normal", batch_size=64, input_dim=8, n_classes=3
+)
 ES = E.ESConfig(generations=200, pairs=16, sigma=0.05, learning_rate=0.03)
 
 
@@ -57,7 +59,7 @@ def test_noise_is_the_same_in_the_evaluation_and_in_the_update():
     # noise ≈ 0 ± 0.05
     assert cos > 0.8, cos
     # the idle capacity and the non-weight parameters are never perturbed, so they get no update
-    assert np.all(np.asarray(est.w[cfg.depth:]) == 0) and np.all(np.asarray(est.gamma) == 0)
+    assert np.all(np.asarray(est.w[cfg.depth :]) == 0) and np.all(np.asarray(est.gamma) == 0)
 
 
 def test_es_lowers_the_loss_of_a_small_problem():
@@ -96,6 +98,8 @@ def test_bad_configs_raise():
 def test_depth_and_hyperparameters_do_not_compile(compile_counter):
     E.evolve(SMALL, E.ESConfig(generations=10, pairs=16))
     with compile_counter() as compiles:
-        E.evolve(SMALL.replace(depth=5, activation="sigmoid", residual=True),
-                 E.ESConfig(generations=20, pairs=16, sigma=0.3, learning_rate=0.1, seed=2))
+        E.evolve(
+            SMALL.replace(depth=5, activation="sigmoid", residual=True),
+            E.ESConfig(generations=20, pairs=16, sigma=0.3, learning_rate=0.1, seed=2),
+        )
     assert compiles == []

@@ -4,6 +4,7 @@ the download buttons' widget, and ``page.settle``.
 
 PNG/SVG export and the HTML check need Debian's chromium (+ chromedriver): without them these tests skip
 locally and FAIL when CI=true."""
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,15 @@ from tests.threads import in_fresh_thread
 ROOT = Path(__file__).resolve().parents[1]
 SVG_NS = "{http://www.w3.org/2000/svg}"
 # Flags for Debian's Chromium under Playwright (as in tests/browser/conftest.py).
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 # --------------------------------------------------------------------------------------------------- helpers
@@ -122,8 +130,9 @@ def open_in_chromium(path: Path) -> dict:
             page.on("pageerror", lambda e: result["console"].append(("error", str(e))))
             page.on("request", lambda r: result["requests"].append(r.url))
             page.goto(path.as_uri())
-            page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle",
-                                   timeout=60_000)
+            page.wait_for_function(
+                "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle", timeout=60_000
+            )
             result["canvases"] = page.locator("canvas").count()
             result["title"] = page.title()
             shot = Image.open(io.BytesIO(page.screenshot())).convert("L")
@@ -137,8 +146,14 @@ def open_in_chromium(path: Path) -> dict:
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """``vgp`` as a user runs it: a new process (``python -m app.cli`` — the ``vgp`` script calls the same
     ``main``)."""
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600, env=dict(os.environ, **(env or {})))
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, **(env or {})),
+    )
 
 
 def cli_main(capsys, *args: str) -> tuple[int, str, str]:
@@ -164,8 +179,20 @@ def test_cli_writes_valid_png_svg_and_html(tmp_path, capsys, browser_export):
     status, out, err = cli_main(capsys, "export", "cliff", "gradient", "-o", str(tmp_path / "g2.png"))
     assert status == 0, err
     assert png_size((tmp_path / "g2.png").read_bytes()) == (1040, 660)
-    status, out, err = cli_main(capsys, "export", "cliff", "surface", "--width", "400", "--height", "300",
-                                "--scale", "1", "-o", str(tmp_path / "s.png"))
+    status, out, err = cli_main(
+        capsys,
+        "export",
+        "cliff",
+        "surface",
+        "--width",
+        "400",
+        "--height",
+        "300",
+        "--scale",
+        "1",
+        "-o",
+        str(tmp_path / "s.png"),
+    )
     assert status == 0, err
     assert png_size((tmp_path / "s.png").read_bytes()) == (400, 300)
 
@@ -201,8 +228,20 @@ def test_set_values_reach_the_exported_data(tmp_path, capsys):
     profiles = {}
     for depth in (5, 7):
         out_path = tmp_path / f"d{depth}.html"
-        status, _, err = cli_main(capsys, "export", "deep", "gradient-profile", "--set", f"depth={depth}",
-                                  "--set", "steps=10", "--set", "activation=sigmoid", "-o", str(out_path))
+        status, _, err = cli_main(
+            capsys,
+            "export",
+            "deep",
+            "gradient-profile",
+            "--set",
+            f"depth={depth}",
+            "--set",
+            "steps=10",
+            "--set",
+            "activation=sigmoid",
+            "-o",
+            str(out_path),
+        )
         assert status == 0, err
         profiles[depth] = source_with(out_path.read_text(), "backprop")
     for depth, profile in profiles.items():
@@ -213,8 +252,9 @@ def test_set_values_reach_the_exported_data(tmp_path, capsys):
         assert profile["backprop"][0] < profile["backprop"][-1]
 
     loss = tmp_path / "loss.html"
-    status, _, err = cli_main(capsys, "export", "deep", "loss", "--set", "depth=5", "--set", "steps=10",
-                              "-o", str(loss))
+    status, _, err = cli_main(
+        capsys, "export", "deep", "loss", "--set", "depth=5", "--set", "steps=10", "-o", str(loss)
+    )
     assert status == 0, err
     assert source_with(loss.read_text(), "loss")["loss"].shape == (10,)  # the whole run that settle() awaited
 
@@ -231,23 +271,26 @@ def test_list_prints_every_page_figure_pair(capsys):
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name) for _, name in pairs)  # kebab-case names
 
 
-@pytest.mark.parametrize("args, message", [
-    (["export", "nope", "x", "-o", "a.png"], "unknown page 'nope'; pages: deep, recurrent, bifurcation, cliff"),
-    (["export", "cliff", "nope", "-o", "a.png"], "has no figure 'nope'; figures: loss-curve, gradient, surface"),
-    (["export", "cliff", "surface", "--set", "wibble=1", "-o", "a.png"], "has no parameter 'wibble'; parameters:"),
-    (["export", "cliff", "surface", "--set", "learning_rate=7", "-o", "a.png"], "learning_rate='7': choose one of"),
-    (["export", "cliff", "surface", "--set", "descent_steps=99999", "-o", "a.png"], "out of range"),
-    (["export", "cliff", "surface", "--set", "descent_steps=ten", "-o", "a.png"], "not a number"),
-    (["export", "cliff", "surface", "--set", "descent_steps", "-o", "a.png"], "expected NAME=VALUE"),
-    (["export", "cliff", "surface", "-o", "a.jpg"], "must end in .png, .svg, .html"),
-    (["export", "cliff", "surface"], "-o FILE is required"),
-    (["export", "cliff", "-o", "a.png"], "PAGE and FIGURE are required"),
-    (["export", "cliff", "surface", "-o", "a.svg", "--scale", "2"], "--scale applies to PNG only"),
-    (["export", "cliff", "surface", "-o", "a.png", "--scale", "0"], "--scale must be between"),
-    (["export", "cliff", "surface", "-o", "a.png", "--width", "5"], "--width must be between"),
-    (["export", "cliff", "surface", "-o", "/no/such/dir/a.png"], "does not exist"),
-    (["export", "--list", "cliff"], "--list takes no other arguments"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["export", "nope", "x", "-o", "a.png"], "unknown page 'nope'; pages: deep, recurrent, bifurcation, cliff"),
+        (["export", "cliff", "nope", "-o", "a.png"], "has no figure 'nope'; figures: loss-curve, gradient, surface"),
+        (["export", "cliff", "surface", "--set", "wibble=1", "-o", "a.png"], "has no parameter 'wibble'; parameters:"),
+        (["export", "cliff", "surface", "--set", "learning_rate=7", "-o", "a.png"], "learning_rate='7': choose one of"),
+        (["export", "cliff", "surface", "--set", "descent_steps=99999", "-o", "a.png"], "out of range"),
+        (["export", "cliff", "surface", "--set", "descent_steps=ten", "-o", "a.png"], "not a number"),
+        (["export", "cliff", "surface", "--set", "descent_steps", "-o", "a.png"], "expected NAME=VALUE"),
+        (["export", "cliff", "surface", "-o", "a.jpg"], "must end in .png, .svg, .html"),
+        (["export", "cliff", "surface"], "-o FILE is required"),
+        (["export", "cliff", "-o", "a.png"], "PAGE and FIGURE are required"),
+        (["export", "cliff", "surface", "-o", "a.svg", "--scale", "2"], "--scale applies to PNG only"),
+        (["export", "cliff", "surface", "-o", "a.png", "--scale", "0"], "--scale must be between"),
+        (["export", "cliff", "surface", "-o", "a.png", "--width", "5"], "--width must be between"),
+        (["export", "cliff", "surface", "-o", "/no/such/dir/a.png"], "does not exist"),
+        (["export", "--list", "cliff"], "--list takes no other arguments"),
+    ],
+)
 def test_bad_arguments_exit_2_with_a_clear_message(args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     status, out, err = cli_main(capsys, *args)
@@ -272,7 +315,8 @@ def test_missing_chromium_is_a_clear_error_and_html_still_works(tmp_path):
     proc = run_cli("export", "cliff", "gradient", "-o", str(tmp_path / "g.png"), env=env)
     assert proc.returncode == 1
     assert "need Chromium and chromedriver" in proc.stderr and "apt-get install chromium chromium-driver" in (
-        proc.stderr)
+        proc.stderr
+    )
     assert not (tmp_path / "g.png").exists()
     proc = run_cli("export", "cliff", "gradient", "-o", str(tmp_path / "g.html"), env=env)
     assert proc.returncode == 0, proc.stderr

@@ -6,6 +6,7 @@ and on the paper's 5 × 1000 network the paper's observations hold — the Jacob
 sigmoid's top layer driven to 0 in a short run while tanh/softsign stay unsaturated, and back-propagated gradients
 level across layers with normalized init but shrinking about 3× per layer with standard init.
 """
+
 import json
 import math
 
@@ -31,11 +32,22 @@ def test_config_validation():
     cfg = g.Glorot2010Config(updates=10, inits=("normalized", "standard"), lr_grid=[0.1])
     assert cfg.inits == ("glorot_uniform", "standard") and cfg.lr_grid == (0.1,)
     assert cfg.search_updates == 10
-    np.testing.assert_array_equal(g.Glorot2010Config(updates=100, checkpoints=4).checkpoint_updates(),
-                                  [0, 25, 50, 75, 100])
-    for bad in (dict(updates=0), dict(activations=("relu",)), dict(inits=("he_normal",)), dict(lr_grid=()),
-                dict(lr_grid=(0.1, 0.1)), dict(lr_grid=(-1.0,)), dict(width=1), dict(updates=10, lr_search_updates=20),
-                dict(activations="tanh"), dict(probe_size=5), dict(test_size=100, probe_size=300)):
+    np.testing.assert_array_equal(
+        g.Glorot2010Config(updates=100, checkpoints=4).checkpoint_updates(), [0, 25, 50, 75, 100]
+    )
+    for bad in (
+        dict(updates=0),
+        dict(activations=("relu",)),
+        dict(inits=("he_normal",)),
+        dict(lr_grid=()),
+        dict(lr_grid=(0.1, 0.1)),
+        dict(lr_grid=(-1.0,)),
+        dict(width=1),
+        dict(updates=10, lr_search_updates=20),
+        dict(activations="tanh"),
+        dict(probe_size=5),
+        dict(test_size=100, probe_size=300),
+    ):
         with pytest.raises(ConfigError):
             g.Glorot2010Config(**bad)
 
@@ -73,15 +85,19 @@ def test_probe_statistics_match_autodiff(probe_set):
         shifts[1] = shift
         return g._nll(g._forward(params, idx, x[:1], shifts)[0], y[:1])[0]
 
-    np.testing.assert_allclose(np.asarray(jax.jit(jax.grad(nll_of_first))(jnp.zeros((1, SMALL["width"]))))[0],
-                               np.asarray(deltas[1][0]), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(jax.grad(nll_of_first))(jnp.zeros((1, SMALL["width"]))))[0],
+        np.asarray(deltas[1][0]),
+        rtol=1e-5,
+        atol=1e-9,
+    )
     np.testing.assert_allclose(stats.backprop_var, [np.var(np.asarray(d)) for d in deltas], rtol=1e-5)
     # Var over entries of ∂C/∂W^i (C = mean NLL of a minibatch of 10), averaged over the 30 minibatches, computed
     # the plain way with jax.grad of each minibatch's loss
     per_mb = []
     grad = jax.jit(jax.grad(g._batch_loss))
     for m in range(30):
-        grads = grad(params, idx, x[10 * m:10 * m + 10], y[10 * m:10 * m + 10])
+        grads = grad(params, idx, x[10 * m : 10 * m + 10], y[10 * m : 10 * m + 10])
         per_mb.append([np.var(np.asarray(w)) for w, _ in grads[:-1]])
     np.testing.assert_allclose(stats.weight_grad_var, np.mean(per_mb, axis=0), rtol=1e-3)  # float32 sums
     h = [np.asarray(v) for v in hs]
@@ -110,16 +126,20 @@ def test_tanh_jacobian_singular_values_at_init(probe_set):
         assert abs(sv.mean() - paper[init]) < tolerance[init], sv
 
 
-SHORT = g.Glorot2010Config(updates=100, checkpoints=2, validation_size=500, test_size=500, jacobian_examples=0,
-                           seed=0)
+SHORT = g.Glorot2010Config(updates=100, checkpoints=2, validation_size=500, test_size=500, jacobian_examples=0, seed=0)
 SHORT_LR = 0.1  # in the middle of the committed run's grid
 
 
 @pytest.fixture(scope="module")
 def short_runs():
     """The paper's 5 × 1000 net, 100 SGD updates of minibatch 10, seed 0."""
-    combos = [("sigmoid", "standard"), ("tanh", "standard"), ("softsign", "standard"), ("tanh", "glorot_uniform"),
-              ("softsign", "glorot_uniform")]  # 4 s each, warm
+    combos = [
+        ("sigmoid", "standard"),
+        ("tanh", "standard"),
+        ("softsign", "standard"),
+        ("tanh", "glorot_uniform"),
+        ("softsign", "glorot_uniform"),
+    ]  # 4 s each, warm
     return {c: g.train_run(SHORT, *c, SHORT_LR) for c in combos}
 
 
@@ -193,9 +213,32 @@ def test_run_result_fields(short_runs):
 
 
 def test_cli_writes_results_json(tmp_path, capsys):
-    argv = ["--updates", "20", "--out", str(tmp_path), "--seed", "3", "--activations", "tanh", "--inits", "standard",
-            "normalized", "--lr-grid", "0.01", "0.1", "--width", str(SMALL["width"]), "--depth", str(SMALL["depth"]),
-            "--checkpoints", "2", "--validation-size", "500", "--test-size", "500"]
+    argv = [
+        "--updates",
+        "20",
+        "--out",
+        str(tmp_path),
+        "--seed",
+        "3",
+        "--activations",
+        "tanh",
+        "--inits",
+        "standard",
+        "normalized",
+        "--lr-grid",
+        "0.01",
+        "0.1",
+        "--width",
+        str(SMALL["width"]),
+        "--depth",
+        str(SMALL["depth"]),
+        "--checkpoints",
+        "2",
+        "--validation-size",
+        "500",
+        "--test-size",
+        "500",
+    ]
     assert g.main(argv) == 0
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["command"] == "python -m vgp_core.experiments.glorot2010 " + " ".join(argv)

@@ -4,8 +4,16 @@ import pytest
 
 from vgp_core import ConfigError, initializers
 
-REQUIRED = ["standard", "glorot_uniform", "glorot_normal", "he_normal", "lecun_normal", "orthogonal", "kumar",
-            "yilmaz_poli"]
+REQUIRED = [
+    "standard",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_normal",
+    "lecun_normal",
+    "orthogonal",
+    "kumar",
+    "yilmaz_poli",
+]
 KEY = jax.random.PRNGKey(0)
 
 
@@ -20,14 +28,17 @@ def test_registry():
 N_IN, N_OUT = 1000, 500
 
 
-@pytest.mark.parametrize("name,expected_var", [
-    ("standard", 1.0 / (3 * N_IN)),  # Glorot & Bengio 2010 Eq. 1: n·Var = 1/3
-    ("glorot_uniform", 2.0 / (N_IN + N_OUT)),  # Eq. 16
-    ("glorot_normal", 2.0 / (N_IN + N_OUT)),
-    ("he_normal", 2.0 / N_IN),
-    ("lecun_normal", 1.0 / N_IN),
-    ("kumar", 3.6**2 / N_IN),
-])
+@pytest.mark.parametrize(
+    "name,expected_var",
+    [
+        ("standard", 1.0 / (3 * N_IN)),  # Glorot & Bengio 2010 Eq. 1: n·Var = 1/3
+        ("glorot_uniform", 2.0 / (N_IN + N_OUT)),  # Eq. 16
+        ("glorot_normal", 2.0 / (N_IN + N_OUT)),
+        ("he_normal", 2.0 / N_IN),
+        ("lecun_normal", 1.0 / N_IN),
+        ("kumar", 3.6**2 / N_IN),
+    ],
+)
 def test_variances(name, expected_var):
     w = np.asarray(initializers.sample(name, KEY, N_IN, N_OUT))
     assert w.shape == (N_IN, N_OUT)

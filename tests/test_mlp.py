@@ -1,4 +1,5 @@
 """Tests of vgp_core.mlp against an independent unrolled reference, finite differences and published results."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,23 +23,47 @@ def reference_loss(params, config, x, y, probes):
 
     h = layer(x, params.w_in, params.b_in, params.gamma[0], params.beta[0], params.slope[0], False) + probes[0]
     for l in range(1, config.depth):
-        h = layer(h, params.w[l], params.b[l], params.gamma[l], params.beta[l], params.slope[l],
-                  config.residual) + probes[l]
+        h = (
+            layer(h, params.w[l], params.b[l], params.gamma[l], params.beta[l], params.slope[l], config.residual)
+            + probes[l]
+        )
     logits = h @ params.w_out + params.b_out
     return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
 
 
 def engine_params(config):
-    return mlp._init_params(mlp._config_draws(config), jnp.int32(initializers.index(config.init)),
-                            jnp.float32(config.gain), jnp.float32(config.bias_std))
+    return mlp._init_params(
+        mlp._config_draws(config),
+        jnp.int32(initializers.index(config.init)),
+        jnp.float32(config.gain),
+        jnp.float32(config.bias_std),
+    )
 
 
 SMALL = [
     mlp.MLPConfig(depth=4, width=6, input_dim=5, n_classes=3, batch_size=8, activation="tanh", bias_std=0.3),
-    mlp.MLPConfig(depth=5, width=6, input_dim=5, n_classes=3, batch_size=8, activation="prelu", init="he_normal",
-                  residual=True, gain=0.8),
-    mlp.MLPConfig(depth=3, width=6, input_dim=5, n_classes=3, batch_size=8, activation="sigmoid", batchnorm=True,
-                  init="orthogonal", bias_std=0.1),
+    mlp.MLPConfig(
+        depth=5,
+        width=6,
+        input_dim=5,
+        n_classes=3,
+        batch_size=8,
+        activation="prelu",
+        init="he_normal",
+        residual=True,
+        gain=0.8,
+    ),
+    mlp.MLPConfig(
+        depth=3,
+        width=6,
+        input_dim=5,
+        n_classes=3,
+        batch_size=8,
+        activation="sigmoid",
+        batchnorm=True,
+        init="orthogonal",
+        bias_std=0.1,
+    ),
 ]
 
 
@@ -46,21 +71,21 @@ SMALL = [
 def test_gradients_match_unrolled_reference_and_finite_differences(config):
     params = engine_params(config)
     x, y = mlp._probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
-    grads, stats = jax.jit(mlp._forward_backward)(params, jnp.float32(1.0), mlp._settings(config), x, y,
-                                                    jnp.bool_(True))
+    grads, stats = jax.jit(mlp._forward_backward)(
+        params, jnp.float32(1.0), mlp._settings(config), x, y, jnp.bool_(True)
+    )
     probes = jnp.zeros((config.depth, config.batch_size, config.width))
-    ref_loss, (ref_grads, ref_probe) = jax.value_and_grad(reference_loss, argnums=(0, 4))(params, config, x, y,
-                                                                                          probes)
+    ref_loss, (ref_grads, ref_probe) = jax.value_and_grad(reference_loss, argnums=(0, 4))(params, config, x, y, probes)
     # Same float32 arithmetic in a different order: agreement to a few ulps of the largest entry.
     assert float(stats.loss) == pytest.approx(float(ref_loss), rel=1e-5)
     d = config.depth
-    np.testing.assert_allclose(stats.backprop_norm[:d], jnp.linalg.norm(ref_probe.reshape(d, -1), axis=1),
-                               rtol=1e-4)
+    np.testing.assert_allclose(stats.backprop_norm[:d], jnp.linalg.norm(ref_probe.reshape(d, -1), axis=1), rtol=1e-4)
     ref_wg = [jnp.linalg.norm(ref_grads.w_in)] + [jnp.linalg.norm(ref_grads.w[l]) for l in range(1, d)]
     np.testing.assert_allclose(stats.weight_grad_norm[:d], ref_wg, rtol=1e-4)
     for field in mlp.Params._fields:
-        np.testing.assert_allclose(getattr(grads, field), getattr(ref_grads, field), rtol=1e-4, atol=1e-7,
-                                   err_msg=field)
+        np.testing.assert_allclose(
+            getattr(grads, field), getattr(ref_grads, field), rtol=1e-4, atol=1e-7, err_msg=field
+        )
 
     # Central finite differences of the engine's own loss along a random direction of all parameters.
     # float32 loss ~2, eps = 1e-2: truncation O(eps^2 |L'''|) ~ 1e-5, rounding 1e-7·2/eps ~ 2e-5,
@@ -103,22 +128,29 @@ def test_tanh_standard_init_shrinks_by_sqrt3_glorot_keeps_level():
     base = mlp.MLPConfig(depth=30, width=512, input_dim=512, batch_size=256, activation="tanh")
     std = per_layer_ratio(mlp.gradient_profile(base.replace(init="standard"), with_jacobian=False).backprop_norm)
     assert std == pytest.approx(1 / np.sqrt(3), rel=0.03)
-    glorot = per_layer_ratio(mlp.gradient_profile(base.replace(init="glorot_uniform"),
-                                                  with_jacobian=False).backprop_norm)
+    glorot = per_layer_ratio(
+        mlp.gradient_profile(base.replace(init="glorot_uniform"), with_jacobian=False).backprop_norm
+    )
     # At sigma_w^2 = 1 q^l -> 0 only like 1/l, so tanh' < 1 slightly: the std loses at most a few % per layer.
     assert 0.95 < glorot <= 1.01
 
 
-@pytest.mark.parametrize("activation,init,gain", [("tanh", "lecun_normal", np.sqrt(1.5)),
-                                                  ("tanh", "lecun_normal", np.sqrt(3.0)),
-                                                  ("relu", "he_normal", 1.0),
-                                                  ("relu", "he_normal", 0.9)])
+@pytest.mark.parametrize(
+    "activation,init,gain",
+    [
+        ("tanh", "lecun_normal", np.sqrt(1.5)),
+        ("tanh", "lecun_normal", np.sqrt(3.0)),
+        ("relu", "he_normal", 1.0),
+        ("relu", "he_normal", 0.9),
+    ],
+)
 def test_chi1_matches_measured_ratio(activation, init, gain):
     # Mean field (Schoenholz et al. 2017): the back-propagated variance is multiplied by chi_1 per layer once q^l
     # has reached q* (a few layers). The measured squared-norm ratio over 20 layers of a 512-wide net, batch 256,
     # deviates from the infinite-width value by O(1/width) per layer: 3 % covers it.
-    cfg = mlp.MLPConfig(depth=30, width=512, input_dim=512, batch_size=256, activation=activation, init=init,
-                        gain=float(gain))
+    cfg = mlp.MLPConfig(
+        depth=30, width=512, input_dim=512, batch_size=256, activation=activation, init=init, gain=float(gain)
+    )
     bp = mlp.gradient_profile(cfg, with_jacobian=False).backprop_norm
     measured = per_layer_ratio(bp, skip=8) ** 2
     predicted = theory.chi_1(activation, initializers.sigma_w2(init, 512, 512, gain))
@@ -174,9 +206,21 @@ def test_depth_change_keeps_the_first_layers():
     np.testing.assert_allclose(a.act_std, b.act_std[:10], rtol=1e-5)
 
 
-@pytest.mark.parametrize("bad", [dict(depth=0), dict(depth=10**6), dict(width=-1), dict(activation="nope"),
-                                 dict(gain=float("nan")), dict(init="?"), dict(depth="ten"), dict(gain="1e400"),
-                                 dict(residual="yes"), dict(batch_size=1)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(depth=0),
+        dict(depth=10**6),
+        dict(width=-1),
+        dict(activation="nope"),
+        dict(gain=float("nan")),
+        dict(init="?"),
+        dict(depth="ten"),
+        dict(gain="1e400"),
+        dict(residual="yes"),
+        dict(batch_size=1),
+    ],
+)
 def test_bad_values_raise_clear_errors(bad):
     with pytest.raises(ConfigError) as e:
         mlp.MLPConfig(**bad)

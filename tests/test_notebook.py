@@ -1,5 +1,6 @@
 """The README's notebook promise: examples/notebook.ipynb runs in a real Jupyter kernel and a page object
 displays itself as a live Panel/Bokeh view."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """Notices show hostile text literally (issue "Security": a value from a link is never markup), and keep one
 message per key."""
+
 from __future__ import annotations
 
 import html
@@ -46,7 +47,9 @@ def test_notices_by_key_replace_and_clear_only_their_own_message():
     notices.set("link", "Link settings adjusted: depth=500 is out of range")
     notices.set("setting", "Invalid setting: <b>x</b>")
     assert notices.pane.visible and notices.text.splitlines() == [
-        "Link settings adjusted: depth=500 is out of range", "Invalid setting: <b>x</b>"]
+        "Link settings adjusted: depth=500 is out of range",
+        "Invalid setting: <b>x</b>",
+    ]
     notices.set("setting", "Invalid setting: y")
     assert notices.get("setting") == "Invalid setting: y"
     notices.clear("setting")

@@ -1,13 +1,16 @@
 """``import vgp_core`` has no side effect on JAX's configuration; ``enable_compilation_cache`` is explicit."""
+
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
 
-SNAPSHOT = ("import json, jax; print(json.dumps({k: str(getattr(jax.config, k)) for k in "
-            "('jax_compilation_cache_dir', 'jax_persistent_cache_min_compile_time_secs', "
-            "'jax_persistent_cache_min_entry_size_bytes', 'jax_enable_x64', 'jax_platforms')}))")
+SNAPSHOT = (
+    "import json, jax; print(json.dumps({k: str(getattr(jax.config, k)) for k in "
+    "('jax_compilation_cache_dir', 'jax_persistent_cache_min_compile_time_secs', "
+    "'jax_persistent_cache_min_entry_size_bytes', 'jax_enable_x64', 'jax_platforms')}))"
+)
 
 
 def run(code: str) -> dict:

@@ -1,6 +1,7 @@
 """The Bifurcation and Loss-cliff pages without a server: they build, every control changes their plots' data,
 clicks on the plots set the start point, bad link values become a notice, overflow and underflow are named, and
 moving the controls compiles nothing once the programs are warm."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,10 +17,19 @@ from app.pages.bifurcation import BifurcationPage
 from app.pages.cliff import LossCliffPage
 
 # A new value for every control (applied in this order, each from the defaults' state so far).
-BIFURCATION_MOVES = dict(w=5.5, b=-2.4, eps=0.2, x0=0.4, steps=300, u=0.1, w_in=0.5, method="continuous",
-                         map_shows="b")
-CLIFF_MOVES = dict(b=-2.4, steps=300, start_w=5.0, start_b=-2.25, pascanu_steps=60, learning_rate=0.3, clip_norm=1.0,
-                   descent_steps=40, shown_step=10, surface="grad")
+BIFURCATION_MOVES = dict(w=5.5, b=-2.4, eps=0.2, x0=0.4, steps=300, u=0.1, w_in=0.5, method="continuous", map_shows="b")
+CLIFF_MOVES = dict(
+    b=-2.4,
+    steps=300,
+    start_w=5.0,
+    start_b=-2.25,
+    pascanu_steps=60,
+    learning_rate=0.3,
+    clip_norm=1.0,
+    descent_steps=40,
+    shown_step=10,
+    surface="grad",
+)
 
 
 def _digest(value) -> str:
@@ -139,7 +149,8 @@ def test_cliff_clicks_set_the_start_points():
     fig._trigger_event(Tap(fig, x=6.0, y=-3.0, sx=0, sy=0))
     assert (page.model.start_w, page.model.start_b) == (pytest.approx(6.0), pytest.approx(-3.0))
     assert page.path2["plain"].data["w"][0] == pytest.approx(6.0) and not np.array_equal(
-        page.path2["plain"].data["w"], before)
+        page.path2["plain"].data["w"], before
+    )
     curve = page.curve_figure
     curve._trigger_event(Tap(curve, x=-2.45, y=0.1, sx=0, sy=0))
     assert page.model.b == pytest.approx(-2.45)

@@ -2,6 +2,7 @@
 exactly the plot data it should, with numbers equal to the JSON files (read here independently with ``json``),
 the test-error table matches the files and the paper's Table 1, bad link values become notices, a diverged run is
 drawn (not a crash), and a control move costs a few milliseconds."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,19 +24,51 @@ from app.pages import glorot, page_spec
 from app.pages.glorot import GlorotModel, GlorotPage
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = {"cpu": ROOT / "assets" / "glorot2010" / "results.json",
-         "h100": ROOT / "assets" / "glorot2010" / "results-h100.json"}
+FILES = {
+    "cpu": ROOT / "assets" / "glorot2010" / "results.json",
+    "h100": ROOT / "assets" / "glorot2010" / "results-h100.json",
+}
 RAW = {key: json.loads(path.read_text()) for key, path in FILES.items()}
 #: Glorot & Bengio 2010, Table 1, Shapeset-3x2 column, test error in %; "N" = normalized init.
 PAPER_TABLE1 = {"Softsign": 16.27, "Softsign N": 16.06, "Tanh": 27.15, "Tanh N": 15.60, "Sigmoid": 82.61}
-FIGURES = ["activation-trajectories", "activation-histogram", "gradient-histogram", "jacobian-singular-values",
-           "backprop-gradient-variance", "weight-gradient-variance", "gradient-variance-profile",
-           "error-during-training", "test-error"]
+FIGURES = [
+    "activation-trajectories",
+    "activation-histogram",
+    "gradient-histogram",
+    "jacobian-singular-values",
+    "backprop-gradient-variance",
+    "weight-gradient-variance",
+    "gradient-variance-profile",
+    "error-during-training",
+    "test-error",
+]
 # The sources a test watches, by page attribute.
-SOURCES = ["traj_source", "traj_pct", "traj_highlight", "traj_checkpoint", "act_hist", "act_hist_cmp", "act_hist_hl",
-           "grad_hist", "grad_hist_cmp", "grad_hist_hl", "bp_var", "bp_var_cmp", "bp_var_hl", "bp_var_ckpt",
-           "wg_var", "wg_var_cmp", "wg_var_hl", "wg_var_ckpt", "profile_source", "profile_hl", "jac_source", "jac_hl",
-           "curve_source", "curve_hl"]
+SOURCES = [
+    "traj_source",
+    "traj_pct",
+    "traj_highlight",
+    "traj_checkpoint",
+    "act_hist",
+    "act_hist_cmp",
+    "act_hist_hl",
+    "grad_hist",
+    "grad_hist_cmp",
+    "grad_hist_hl",
+    "bp_var",
+    "bp_var_cmp",
+    "bp_var_hl",
+    "bp_var_ckpt",
+    "wg_var",
+    "wg_var_cmp",
+    "wg_var_hl",
+    "wg_var_ckpt",
+    "profile_source",
+    "profile_hl",
+    "jac_source",
+    "jac_hl",
+    "curve_source",
+    "curve_hl",
+]
 
 
 def raw_run(key: str, activation: str, init: str) -> dict:
@@ -47,8 +80,13 @@ def raw_run(key: str, activation: str, init: str) -> dict:
 
 def arr(values) -> np.ndarray:
     """JSON lists (null = not finite) as float arrays."""
-    return np.array([[np.nan if v is None else v for v in row] if isinstance(row, list) else
-                     (np.nan if row is None else row) for row in values], np.float64)
+    return np.array(
+        [
+            [np.nan if v is None else v for v in row] if isinstance(row, list) else (np.nan if row is None else row)
+            for row in values
+        ],
+        np.float64,
+    )
 
 
 def centers(edges) -> np.ndarray:
@@ -70,8 +108,7 @@ def _digest(value) -> str:
 
 
 def signature(page) -> dict[str, str]:
-    sig = {name: ";".join(f"{k}={_digest(v)}" for k, v in sorted(getattr(page, name).data.items()))
-           for name in SOURCES}
+    sig = {name: ";".join(f"{k}={_digest(v)}" for k, v in sorted(getattr(page, name).data.items())) for name in SOURCES}
     for series, src in page.bar_sources.items():
         sig[f"bars:{series}"] = ";".join(f"{k}={_digest(v)}" for k, v in sorted(src.data.items()))
     return sig
@@ -153,17 +190,19 @@ def test_default_view_equals_the_json(page):
 
 # Every control: (name, new value, the sources it must change — and no other).
 MOVES = [
-    ("layer", 2, {"traj_highlight", "act_hist_hl", "grad_hist_hl", "bp_var_hl", "wg_var_hl", "profile_hl",
-                  "jac_hl"}),
+    ("layer", 2, {"traj_highlight", "act_hist_hl", "grad_hist_hl", "bp_var_hl", "wg_var_hl", "profile_hl", "jac_hl"}),
     ("checkpoint", 7, {"traj_checkpoint", "bp_var_ckpt", "wg_var_ckpt", "profile_source", "profile_hl"}),
-    ("snapshot", "initial", {"act_hist", "act_hist_cmp", "act_hist_hl", "grad_hist", "grad_hist_cmp",
-                             "grad_hist_hl"}),
+    ("snapshot", "initial", {"act_hist", "act_hist_cmp", "act_hist_hl", "grad_hist", "grad_hist_cmp", "grad_hist_hl"}),
     ("grad_kind", "weight", {"grad_hist", "grad_hist_cmp", "grad_hist_hl"}),
     ("compare", False, {"act_hist_cmp", "grad_hist_cmp", "bp_var_cmp", "wg_var_cmp"}),
     ("compare", True, {"act_hist_cmp", "grad_hist_cmp", "bp_var_cmp", "wg_var_cmp"}),
     ("activation", "tanh", set(SOURCES) - {"curve_source"} | {"bars:run:cpu", "bars:run:h100", "bars:paper"}),
-    ("init", "glorot_uniform", set(SOURCES) - {"curve_source", "jac_source", "profile_source"}
-     | {"bars:run:cpu", "bars:run:h100", "bars:paper"}),
+    (
+        "init",
+        "glorot_uniform",
+        set(SOURCES) - {"curve_source", "jac_source", "profile_source"}
+        | {"bars:run:cpu", "bars:run:h100", "bars:paper"},
+    ),
     ("run", "h100", set(SOURCES) | {"bars:run:cpu", "bars:run:h100"}),
 ]
 
@@ -245,8 +284,11 @@ def test_table_and_bars_match_the_files_and_table_1():
         for row in RAW[key]["table"]:
             assert row["paper_test_error_pct"] == PAPER_TABLE1.get(row["label"])
     # bars: one series per run file plus the paper
-    order = [f"{a.capitalize()}{' N' if i == 'glorot_uniform' else ''}"
-             for a in ("sigmoid", "tanh", "softsign") for i in ("standard", "glorot_uniform")]
+    order = [
+        f"{a.capitalize()}{' N' if i == 'glorot_uniform' else ''}"
+        for a in ("sigmoid", "tanh", "softsign")
+        for i in ("standard", "glorot_uniform")
+    ]
     for key in ("cpu", "h100"):
         src = page.bar_sources[f"run:{key}"].data
         assert list(src["x"]) == order
@@ -268,9 +310,15 @@ def test_comparison_notes_are_computed_from_the_data():
     assert "Clearly below chance: Softsign N." in notes
     assert "lowers Softsign's error by 5.42 points" in notes  # 88.56 - 83.14, both from the file
     # change the data: the sentences follow
-    swapped = dataclasses.replace(cpu, combinations=tuple(
-        dataclasses.replace(c, run=dataclasses.replace(c.run, test_error=0.10 if c.activation == "sigmoid" else 0.5))
-        for c in cpu.combinations))
+    swapped = dataclasses.replace(
+        cpu,
+        combinations=tuple(
+            dataclasses.replace(
+                c, run=dataclasses.replace(c.run, test_error=0.10 if c.activation == "sigmoid" else 0.5)
+            )
+            for c in cpu.combinations
+        ),
+    )
     notes = " ".join(glorot.comparison_notes(swapped))
     assert "**Does not match:**" in notes and "worse than the sigmoid (10.00 %)" in notes
     assert "No net is clearly below chance" not in notes
@@ -278,8 +326,17 @@ def test_comparison_notes_are_computed_from_the_data():
 
 
 def test_bad_link_values_give_notices():
-    page = GlorotPage(query={"run": "gpu", "activation": "relu", "init": "glorot_uniform", "layer": "9",
-                             "checkpoint": "abc", "compare": "maybe", "snapshot": "initial"})
+    page = GlorotPage(
+        query={
+            "run": "gpu",
+            "activation": "relu",
+            "init": "glorot_uniform",
+            "layer": "9",
+            "checkpoint": "abc",
+            "compare": "maybe",
+            "snapshot": "initial",
+        }
+    )
     text = page.notices.text
     assert page.notice.visible and "Link settings adjusted" in text
     assert "run='gpu'" in text and "activation='relu'" in text and "layer=9 is out of range" in text
@@ -317,8 +374,9 @@ def test_a_diverged_run_is_drawn_distinctly():
         bp[12:, :] = np.inf
         bp[5, 0] = 0.0  # underflow on a log axis
         final = dataclasses.replace(r.final, jacobian_sv_mean=np.full_like(r.final.jacobian_sv_mean, np.nan))
-        return dataclasses.replace(c, run=dataclasses.replace(r, act_mean=mean, backprop_var=bp, final=final,
-                                                              diverged=True, test_error=1.0))
+        return dataclasses.replace(
+            c, run=dataclasses.replace(r, act_mean=mean, backprop_var=bp, final=final, diverged=True, test_error=1.0)
+        )
 
     bad = dataclasses.replace(cpu, combinations=tuple(broken(c) for c in cpu.combinations))
     page = GlorotPage(query={"activation": "tanh"}, results={"cpu": bad})
@@ -346,10 +404,16 @@ def test_a_control_move_is_fast():
     page = GlorotPage(query={})
     m = page.model
     cpu, wall = {}, {}
-    for name, values in (("checkpoint", [3, 4, 5, 6] * 3), ("layer", [1, 2, 3, 4] * 3),
-                         ("snapshot", ["initial", "final"] * 3), ("grad_kind", ["weight", "backprop"] * 3),
-                         ("compare", [False, True] * 3), ("init", ["glorot_uniform", "standard"] * 3),
-                         ("activation", ["tanh", "softsign", "sigmoid"] * 3), ("run", ["h100", "cpu"] * 3)):
+    for name, values in (
+        ("checkpoint", [3, 4, 5, 6] * 3),
+        ("layer", [1, 2, 3, 4] * 3),
+        ("snapshot", ["initial", "final"] * 3),
+        ("grad_kind", ["weight", "backprop"] * 3),
+        ("compare", [False, True] * 3),
+        ("init", ["glorot_uniform", "standard"] * 3),
+        ("activation", ["tanh", "softsign", "sigmoid"] * 3),
+        ("run", ["h100", "cpu"] * 3),
+    ):
         c, w = [], []
         for v in values:
             t0, c0 = time.perf_counter(), time.thread_time()

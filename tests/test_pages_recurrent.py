@@ -1,5 +1,6 @@
 """The Recurrent-network page without a server: every analysis control changes its plots' data, links with bad
 values become a notice, and training fills the memory-task views."""
+
 import time
 
 import numpy as np
@@ -9,10 +10,15 @@ from app.pages.recurrent import RecurrentModel, RecurrentPage
 
 def _data(page):
     out = {}
-    for name, src in (("sweep", page.sweep_map.source), ("curve", page.curve.source), ("cells", page.cells.source),
-                      ("note3", page.note3.source)):
-        out[name] = b"".join(np.asarray(v if k != "image" else v[0], dtype=float).tobytes()
-                             for k, v in sorted(src.data.items()))
+    for name, src in (
+        ("sweep", page.sweep_map.source),
+        ("curve", page.curve.source),
+        ("cells", page.cells.source),
+        ("note3", page.note3.source),
+    ):
+        out[name] = b"".join(
+            np.asarray(v if k != "image" else v[0], dtype=float).tobytes() for k, v in sorted(src.data.items())
+        )
     return out
 
 
@@ -20,11 +26,26 @@ def test_every_control_changes_its_views():
     model = RecurrentModel(hidden_size=16, T=40)
     page = RecurrentPage(model, query={})
     page.panel()
-    expect = {"spectral_radius": ("curve", "cells"), "T": ("sweep", "curve", "note3"), "activation": ("sweep", "curve"),
-              "family": ("sweep", "curve"), "cell": ("sweep", "curve"), "eps": ("note3",), "c": ("note3",),
-              "seed": ("sweep", "curve")}
-    values = {"spectral_radius": 1.3, "T": 50, "activation": "sigmoid", "family": "orthogonal", "cell": "gru",
-              "eps": 0.9, "c": 0.7, "seed": 4}
+    expect = {
+        "spectral_radius": ("curve", "cells"),
+        "T": ("sweep", "curve", "note3"),
+        "activation": ("sweep", "curve"),
+        "family": ("sweep", "curve"),
+        "cell": ("sweep", "curve"),
+        "eps": ("note3",),
+        "c": ("note3",),
+        "seed": ("sweep", "curve"),
+    }
+    values = {
+        "spectral_radius": 1.3,
+        "T": 50,
+        "activation": "sigmoid",
+        "family": "orthogonal",
+        "cell": "gru",
+        "eps": 0.9,
+        "c": 0.7,
+        "seed": 4,
+    }
     for name, views in expect.items():
         before = _data(page)
         setattr(model, name, values[name])

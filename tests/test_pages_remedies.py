@@ -1,6 +1,7 @@
 """The Remedies page without a server: the lab settles, the ranked table holds exactly what ``run_remedy`` measures,
 subsets and depth/steps changes redraw the views (from the cache where possible), bad links give notices, the Kumar
 row says it does not cure the sigmoid net and the LSTM row links to the Recurrent page."""
+
 import math
 import time
 
@@ -88,8 +89,9 @@ def test_views_hold_every_feedforward_result(settled):
     assert len(page.profiles.sources["lstm"].data["x"]) == 0
     assert "LSTM (recurrent case)" not in page.profiles.marks.data["label"]
     assert "LSTM (recurrent case)" not in page.rank_source.data["label"]
-    assert set(page.rank_source.data["label"]) == {page._results[n].label for n in ["baseline", "relu", "residual",
-                                                                                     "kumar"]}
+    assert set(page.rank_source.data["label"]) == {
+        page._results[n].label for n in ["baseline", "relu", "residual", "kumar"]
+    }
     assert page.progress.value == page.progress.max == 5
     assert "5/5" in page.progress_text.object
     page.model.profile = "at initialization"
@@ -188,16 +190,27 @@ def test_default_page_measures_what_the_server_compiles_at_start_up():
 
 
 def test_bad_link_values_give_notices():
-    query = {"remedies": "relu,magic,kumar", "depth": "500", "width": "7", "steps": "25", "profile": "sideways",
-             "auto_run": "false"}
+    query = {
+        "remedies": "relu,magic,kumar",
+        "depth": "500",
+        "width": "7",
+        "steps": "25",
+        "profile": "sideways",
+        "auto_run": "false",
+    }
     page = RemediesPage(RemediesModel(), query=query)
     m = page.model
     assert m.remedies == ["relu", "kumar"] and m.depth == lab.MAX_LAB_DEPTH and m.width == lab.LabConfig.width
     assert m.steps == 20 and m.profile == "after training"
     text = page.notices.text
     assert page.notice.visible and text.startswith("Link settings adjusted")
-    for part in ("'magic'", "depth=500 is out of range", "width='7'", "steps=25 is not a multiple of 10",
-                 "profile='sideways'"):
+    for part in (
+        "'magic'",
+        "depth=500 is out of range",
+        "width='7'",
+        "steps=25 is not a multiple of 10",
+        "profile='sideways'",
+    ):
         assert part in text, part
     assert len(page.query_notices) == 5
     assert not page._running and "press **Run lab**" in page.progress_text.object  # auto_run=false: nothing ran
@@ -217,8 +230,12 @@ def test_parse_and_format_of_the_remedy_list():
 
 def test_non_finite_values_are_marked_not_crashing():
     lines = page_mod.MultiLine("t", "layer", "norm")
-    n = lines.update({"baseline": (np.arange(1, 5), np.array([1e-3, 0.0, np.inf, 1.0])),
-                      "relu": (np.arange(1, 5), np.array([np.nan, 1.0, 2.0, 3.0]))})
+    n = lines.update(
+        {
+            "baseline": (np.arange(1, 5), np.array([1e-3, 0.0, np.inf, 1.0])),
+            "relu": (np.arange(1, 5), np.array([np.nan, 1.0, 2.0, 3.0])),
+        }
+    )
     assert n == 3
     marks = lines.marks.data
     assert sorted(marks["kind"]) == ["overflow", "overflow", "underflow"]

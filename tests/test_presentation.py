@@ -2,6 +2,7 @@
 widths and marker sizes scale and restore; palettes are colour-blind-safe under simulated colour-vision
 deficiencies and keep the overflow/underflow markers distinct; the dark theme), the client-side palette transform
 (run with node), and the site's in-place toggle (no figure rebuilt, Panel's theme stylesheets swapped, timed)."""
+
 from __future__ import annotations
 
 import itertools
@@ -40,19 +41,22 @@ from app.components.presentation import (
 # ---------------------------------------------------------------------------------------------------------------
 CVD = {
     "normal": np.eye(3),
-    "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
-                            [-0.003882, -0.048116, 1.051998]]),
-    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
-                              [-0.011820, 0.042940, 0.968881]]),
-    "tritanopia": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
-                            [0.004733, 0.691367, 0.303900]]),
+    "protanopia": np.array(
+        [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]]
+    ),
+    "deuteranopia": np.array(
+        [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]]
+    ),
+    "tritanopia": np.array(
+        [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602], [0.004733, 0.691367, 0.303900]]
+    ),
 }
 MIN_DELTA_E_LINES = 12.0  # between any two line colours of a palette, and from the markers
 MIN_DELTA_E_MARKERS = 20.0  # overflow/underflow markers against every colour of a colour map
 
 
 def _lab(hex_color: str, kind: str) -> np.ndarray:
-    c = np.array([int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    c = np.array([int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5)])
     lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
     lin = np.clip(CVD[kind] @ lin, 0, 1)
     xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ lin
@@ -79,18 +83,21 @@ PAGE_CATEGORICAL = list(Category10_10[:6])
 @pytest.fixture(scope="module")
 def deep_page():
     from app.pages.deep import DeepNetworkModel, DeepNetworkPage
+
     return DeepNetworkPage(DeepNetworkModel(auto_train=False, depth=5, width=16), query={})
 
 
 @pytest.fixture(scope="module")
 def bifurcation_page():
     from app.pages.bifurcation import BifurcationPage
+
     return BifurcationPage(query={})
 
 
 @pytest.fixture(scope="module")
 def cliff_page():
     from app.pages.cliff import LossCliffPage
+
     return LossCliffPage(query={})
 
 
@@ -122,24 +129,45 @@ def glyph_colors(fig) -> list[str]:
 # URL
 # ---------------------------------------------------------------------------------------------------------------
 def test_query_parsing_good_values():
-    s, notices = display_from_query({"theme": "dark", "present": "1", "palette": "okabe-ito", "colormap": "cividis",
-                                     "controls": "0"})
+    s, notices = display_from_query(
+        {"theme": "dark", "present": "1", "palette": "okabe-ito", "colormap": "cividis", "controls": "0"}
+    )
     assert notices == []
     assert (s.theme, s.present, s.palette, s.colormap, s.controls) == ("dark", True, "okabe-ito", "cividis", False)
     assert display_from_query({"theme": "default"})[0].theme == "light"  # Panel's name for it
     s, notices = display_from_query({})
     assert notices == [] and (s.theme, s.present, s.palette, s.colormap, s.controls) == (
-        "light", False, "default", "viridis", True)
+        "light",
+        False,
+        "default",
+        "viridis",
+        True,
+    )
 
 
 def test_query_parsing_bad_values_give_notices_and_keep_defaults():
-    s, notices = display_from_query({"theme": "purple", "present": "maybe", "palette": "rainbow",
-                                     "colormap": "jet", "controls": "2", "page": "deep"})
+    s, notices = display_from_query(
+        {
+            "theme": "purple",
+            "present": "maybe",
+            "palette": "rainbow",
+            "colormap": "jet",
+            "controls": "2",
+            "page": "deep",
+        }
+    )
     assert (s.theme, s.present, s.palette, s.colormap, s.controls) == ("light", False, "default", "viridis", True)
     text = " | ".join(notices)
     assert len(notices) == 5, notices
-    for fragment in ("theme='purple'", "present='maybe'", "palette='rainbow'", "colormap='jet'", "controls='2'",
-                     "okabe-ito", "cividis"):
+    for fragment in (
+        "theme='purple'",
+        "present='maybe'",
+        "palette='rainbow'",
+        "colormap='jet'",
+        "controls='2'",
+        "okabe-ito",
+        "cividis",
+    ):
         assert fragment in text
     # the valid part of a half-bad link still applies
     s, notices = display_from_query({"theme": "dark", "palette": "nope"})
@@ -158,9 +186,14 @@ def test_presentation_scales_fonts_lines_and_restores(page_fixture, request):
     before = styled_snapshot(figures)
     fig = next(iter(figures.values()))
     title_px = float(fig.title.text_font_size.rstrip("px"))
-    line_renderers = [r for f in figures.values() for r in f.renderers
-                      if isinstance(r, GlyphRenderer) and isinstance(getattr(r.glyph, "line_width", None), (int, float))
-                      and type(r.glyph).__name__ in ("Line", "MultiLine")]
+    line_renderers = [
+        r
+        for f in figures.values()
+        for r in f.renderers
+        if isinstance(r, GlyphRenderer)
+        and isinstance(getattr(r.glyph, "line_width", None), (int, float))
+        and type(r.glyph).__name__ in ("Line", "MultiLine")
+    ]
     assert line_renderers
     widths = [r.glyph.line_width for r in line_renderers]
     axis = fig.xaxis[0]
@@ -216,8 +249,10 @@ def test_palettes_are_colour_blind_safe_and_keep_markers_distinct(palette):
 
 
 def test_palette_applies_to_page_figures_and_restores(deep_page, bifurcation_page):
-    figures = {**{f"deep-{k}": v for k, v in deep_page.figures().items()},
-               **{f"bif-{k}": v for k, v in bifurcation_page.figures().items()}}
+    figures = {
+        **{f"deep-{k}": v for k, v in deep_page.figures().items()},
+        **{f"bif-{k}": v for k, v in bifurcation_page.figures().items()},
+    }
     settings = DisplaySettings()
     apply_display(figures, settings)
     before = styled_snapshot(figures)
@@ -263,14 +298,19 @@ def test_field_colours_use_a_browser_transform(cliff_page):
     """Colours held in a data column (the cliff page's current-step stars) are mapped in the browser by a
     CustomJSTransform; its code, run with node, gives the palette's colours and passes unknown ones through."""
     fig = cliff_page.figures()["loss-curve"]
-    star = next(r.glyph for r in fig.renderers if isinstance(r, GlyphRenderer)
-                and isinstance(r.glyph.properties_with_values().get("fill_color"), Field))
+    star = next(
+        r.glyph
+        for r in fig.renderers
+        if isinstance(r, GlyphRenderer) and isinstance(r.glyph.properties_with_values().get("fill_color"), Field)
+    )
     apply_display(cliff_page.figures(), DisplaySettings(palette="okabe-ito"))
     spec = star.properties_with_values()["fill_color"]
     assert isinstance(spec, Field) and isinstance(spec.transform, CustomJSTransform)
     xs = ["#d62728", "#2CA02C", "#ff4040", "#123456", "#000000", 7]
-    script = f"const f = new Function('xs', {json.dumps(spec.transform.v_func)}); " \
-             f"console.log(JSON.stringify(f({json.dumps(xs)})));"
+    script = (
+        f"const f = new Function('xs', {json.dumps(spec.transform.v_func)}); "
+        f"console.log(JSON.stringify(f({json.dumps(xs)})));"
+    )
     out = json.loads(subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True).stdout)
     assert out == ["#d55e00", "#009e73", map_color("#ff4040", "okabe-ito"), "#123456", "#000000", 7]
     table = color_table("okabe-ito", "viridis", dark_lines=True)
@@ -284,8 +324,10 @@ def test_field_colours_use_a_browser_transform(cliff_page):
 # Dark theme
 # ---------------------------------------------------------------------------------------------------------------
 def test_dark_theme_colours_and_underflow_stays_distinct(deep_page, bifurcation_page):
-    figures = {**{f"deep-{k}": v for k, v in deep_page.figures().items()},
-               **{f"bif-{k}": v for k, v in bifurcation_page.figures().items()}}
+    figures = {
+        **{f"deep-{k}": v for k, v in deep_page.figures().items()},
+        **{f"bif-{k}": v for k, v in bifurcation_page.figures().items()},
+    }
     settings = DisplaySettings()
     apply_display(figures, settings)
     before = styled_snapshot(figures)
@@ -312,8 +354,11 @@ def test_dark_theme_colours_and_underflow_stays_distinct(deep_page, bifurcation_
         for bar in fig.right:
             assert bar.title_text_color == DARK_TEXT
     # black glyphs on a line plot (the bifurcation folds) become light; on a heatmap they are left alone
-    folds = next(r.glyph for r in bifurcation_page.diagram_figure.renderers
-                 if isinstance(r, GlyphRenderer) and getattr(r.glyph, "marker", None) == "diamond")
+    folds = next(
+        r.glyph
+        for r in bifurcation_page.diagram_figure.renderers
+        if isinstance(r, GlyphRenderer) and getattr(r.glyph, "marker", None) == "diamond"
+    )
     assert delta_e(folds.fill_color, DARK_BACKGROUND) > 60
     assert deep_page.train_map.mapper.low_color == UNDERFLOW_COLOR
     settings.theme = "light"
@@ -327,8 +372,16 @@ def test_display_toggle_is_fast(deep_page):
     settings = DisplaySettings()
     apply_display(figures, settings)
     times = {}
-    for name, value in (("present", True), ("theme", "dark"), ("palette", "okabe-ito"), ("colormap", "cividis"),
-                        ("present", False), ("theme", "light"), ("palette", "default"), ("colormap", "viridis")):
+    for name, value in (
+        ("present", True),
+        ("theme", "dark"),
+        ("palette", "okabe-ito"),
+        ("colormap", "cividis"),
+        ("present", False),
+        ("theme", "light"),
+        ("palette", "default"),
+        ("colormap", "viridis"),
+    ):
         setattr(settings, name, value)
         t = time.perf_counter()
         apply_display(figures, settings)
@@ -347,8 +400,11 @@ def test_site_toggles_in_place(monkeypatch):
     import app.site as site_module
     from app.components.page_layout import CONTROLS_CLASS
 
-    monkeypatch.setattr(site_module, "session_query",
-                        lambda: {"page": "bifurcation", "theme": "dark", "present": "1", "palette": "bogus"})
+    monkeypatch.setattr(
+        site_module,
+        "session_query",
+        lambda: {"page": "bifurcation", "theme": "dark", "present": "1", "palette": "bogus"},
+    )
     doc = Document()
     with set_curdoc(doc):
         site = site_module.make_site()
@@ -361,8 +417,12 @@ def test_site_toggles_in_place(monkeypatch):
         assert site.view.styles["--bokeh-font-size"] == "18px"
 
         def theme_sheets():
-            return {s.url.rsplit("/", 1)[-1] for m in doc.models for s in getattr(m, "stylesheets", [])
-                    if hasattr(s, "url") and s.url and "/theme/" in s.url}
+            return {
+                s.url.rsplit("/", 1)[-1]
+                for m in doc.models
+                for s in getattr(m, "stylesheets", [])
+                if hasattr(s, "url") and s.url and "/theme/" in s.url
+            }
 
         assert "dark.css" in theme_sheets() and "default.css" not in theme_sheets()
         figures = site.page.figures()
@@ -373,8 +433,14 @@ def test_site_toggles_in_place(monkeypatch):
         n_models = len(doc.models)
 
         timings = {}
-        for name, value in (("theme", "light"), ("present", False), ("palette", "okabe-ito"), ("controls", False),
-                            ("colormap", "cividis"), ("theme", "dark")):
+        for name, value in (
+            ("theme", "light"),
+            ("present", False),
+            ("palette", "okabe-ito"),
+            ("controls", False),
+            ("colormap", "cividis"),
+            ("theme", "dark"),
+        ):
             setattr(settings, name, value)
             timings[f"{name}={value}"] = round(1000 * display.last_apply_s, 1)
         print("in-place display toggles, ms:", timings)

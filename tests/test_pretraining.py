@@ -1,5 +1,6 @@
 """Greedy layer-wise pre-training (vgp_core.pretraining): CD-1 against a NumPy transcription, reconstruction error
 going down, fine-tuning from the pre-trained weights, validation and compilation."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,8 +10,7 @@ from vgp_core import mlp
 from vgp_core import pretraining as P
 from vgp_core.errors import ConfigError
 
-CFG = mlp.MLPConfig(depth=4, width=32, activation="sigmoid", init="standard", batch_size=32, input_dim=16,
-                    n_classes=4)
+CFG = mlp.MLPConfig(depth=4, width=32, activation="sigmoid", init="standard", batch_size=32, input_dim=16, n_classes=4)
 PC = P.PretrainConfig(updates=200, learning_rate=0.05, n_examples=512, batch_size=32)
 
 
@@ -33,8 +33,9 @@ def test_one_cd1_step_matches_the_textbook_rule(gaussian):
     a = rng.normal(0, 0.1, n_vis).astype(np.float32)
     v0 = (rng.normal(size=(batch, n_vis)) if gaussian else rng.uniform(size=(batch, n_vis))).astype(np.float32)
     key = jax.random.PRNGKey(3)
-    (w1, b1, a1), err = P._rbm_step(jnp.asarray(w), jnp.asarray(b), jnp.asarray(a), jnp.asarray(v0), key,
-                                    jnp.float32(0.1), jnp.bool_(gaussian))
+    (w1, b1, a1), err = P._rbm_step(
+        jnp.asarray(w), jnp.asarray(b), jnp.asarray(a), jnp.asarray(v0), key, jnp.float32(0.1), jnp.bool_(gaussian)
+    )
     p0 = _sigmoid(v0 @ w + b)
     h0 = np.asarray(jax.random.bernoulli(key, jnp.asarray(p0)), np.float32)  # the same Bernoulli draw
     v1_lin = h0 @ w.T + a
@@ -59,8 +60,9 @@ def test_cd1_lowers_every_layers_reconstruction_error(rbm):
 
 
 def test_autoencoder_lowers_every_layers_reconstruction_error():
-    _, trace = P.pretrain(CFG, P.PretrainConfig(method="autoencoder", updates=200, learning_rate=0.5,
-                                                n_examples=512, batch_size=32))
+    _, trace = P.pretrain(
+        CFG, P.PretrainConfig(method="autoencoder", updates=200, learning_rate=0.5, n_examples=512, batch_size=32)
+    )
     # deterministic error (no sampling): any decrease is real; require 5 % (measured 10-60 %)
     assert np.all(trace.error_after < 0.95 * trace.error_before), (trace.error_before, trace.error_after)
 
@@ -70,7 +72,7 @@ def test_pretraining_changes_only_the_hidden_layers(rbm):
     init = mlp.init_params(CFG)
     np.testing.assert_array_equal(params.w_out, init.w_out)  # the supervised layer is left for fine-tuning
     np.testing.assert_array_equal(params.b_out, init.b_out)
-    np.testing.assert_array_equal(params.w[CFG.depth:], init.w[CFG.depth:])  # idle capacity untouched
+    np.testing.assert_array_equal(params.w[CFG.depth :], init.w[CFG.depth :])  # idle capacity untouched
     assert not np.allclose(params.w_in, init.w_in)
     for l in range(1, CFG.depth):
         assert not np.allclose(params.w[l], init.w[l]), l
@@ -102,12 +104,21 @@ def test_fine_tuning_from_pretrained_weights_runs_and_learns(rbm):
 
 
 def test_bad_configs_raise():
-    for bad in (dict(method="dbn"), dict(updates=0), dict(learning_rate=0.0), dict(batch_size=600, n_examples=512),
-                dict(seed=-1)):
+    for bad in (
+        dict(method="dbn"),
+        dict(updates=0),
+        dict(learning_rate=0.0),
+        dict(batch_size=600, n_examples=512),
+        dict(seed=-1),
+    ):
         with pytest.raises(ConfigError):
             P.PretrainConfig(**bad)
-    for cfg in (CFG.replace(activation="tanh"), CFG.replace(batchnorm=True), CFG.replace(residual=True),
-                CFG.replace(gain=2.0)):
+    for cfg in (
+        CFG.replace(activation="tanh"),
+        CFG.replace(batchnorm=True),
+        CFG.replace(residual=True),
+        CFG.replace(gain=2.0),
+    ):
         with pytest.raises(ConfigError):
             P.pretrain(cfg, PC)
     with pytest.raises(ConfigError):
@@ -117,6 +128,10 @@ def test_bad_configs_raise():
 def test_depth_updates_and_method_do_not_compile(rbm, compile_counter):
     with compile_counter() as compiles:
         P.pretrain(CFG.replace(depth=7), PC)
-        P.pretrain(CFG.replace(depth=2), P.PretrainConfig(updates=13, learning_rate=0.01, n_examples=512,
-                                                          batch_size=32, method="autoencoder", seed=4))
+        P.pretrain(
+            CFG.replace(depth=2),
+            P.PretrainConfig(
+                updates=13, learning_rate=0.01, n_examples=512, batch_size=32, method="autoencoder", seed=4
+            ),
+        )
     assert compiles == []

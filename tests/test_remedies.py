@@ -1,5 +1,6 @@
 """The remedies lab (vgp_core.experiments.remedies): registry, directions vs the literature, Veit's path view,
 ranking, validation and compilation."""
+
 import itertools
 import math
 
@@ -40,8 +41,24 @@ def lab():
 def test_registry_covers_the_issue_and_is_well_formed():
     names = R.names()
     assert names[0] == "baseline"
-    issue = {"relu", "leaky_relu", "prelu", "softsign", "batchnorm", "residual", "glorot", "he", "orthogonal", "kumar",
-             "yilmaz_poli", "clipping", "rprop", "pretraining", "evolution", "lstm"}
+    issue = {
+        "relu",
+        "leaky_relu",
+        "prelu",
+        "softsign",
+        "batchnorm",
+        "residual",
+        "glorot",
+        "he",
+        "orthogonal",
+        "kumar",
+        "yilmaz_poli",
+        "clipping",
+        "rprop",
+        "pretraining",
+        "evolution",
+        "lstm",
+    }
     assert issue <= set(names)
     assert len(set(names)) == len(names)
     for r in R.REMEDIES:
@@ -60,9 +77,21 @@ def test_unknown_remedy_lists_the_valid_names():
         next(R.run_lab_iter(LAB, ["relu", "dropout"]))  # raised before the baseline runs
 
 
-@pytest.mark.parametrize("bad", [dict(depth=1), dict(depth=R.MAX_LAB_DEPTH + 1), dict(steps=15), dict(steps=0),
-                                 dict(learning_rate=-0.1), dict(width="64"), dict(es_pairs=0), dict(clip_norm=0.0),
-                                 dict(batch_size=4), dict(seed=-1)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(depth=1),
+        dict(depth=R.MAX_LAB_DEPTH + 1),
+        dict(steps=15),
+        dict(steps=0),
+        dict(learning_rate=-0.1),
+        dict(width="64"),
+        dict(es_pairs=0),
+        dict(clip_norm=0.0),
+        dict(batch_size=4),
+        dict(seed=-1),
+    ],
+)
 def test_bad_lab_configs_raise(bad):
     with pytest.raises(ConfigError):
         R.LabConfig(**bad)
@@ -152,8 +181,9 @@ def test_results_are_complete_and_consistent(lab):
         assert res.grad_init.shape == res.grad_trained.shape == (LAB.depth,)
         assert res.loss.shape == (LAB.steps,) and np.all(np.isfinite(res.loss))
         assert np.isfinite(res.final_loss) and 0.0 <= res.final_accuracy <= 1.0 and res.wall_time_s > 0
-        assert res.input_grad_ratio == pytest.approx(np.log10(res.grad_init[0] / results["baseline"].grad_init[0]),
-                                                     abs=1e-9)
+        assert res.input_grad_ratio == pytest.approx(
+            np.log10(res.grad_init[0] / results["baseline"].grad_init[0]), abs=1e-9
+        )
 
 
 def test_run_remedy_without_baseline_measures_the_same_ratio(lab):
@@ -186,8 +216,9 @@ def test_ranking_rule(lab):
 
 def test_ranking_breaks_ties_by_input_gradient():
     def fake(name, loss, ratio):
-        return R.RemedyResult(name, name, np.arange(1, 3), np.ones(2), np.ones(2), np.ones(10), loss, 0.5, ratio,
-                              "flat", True, "", 0.1)
+        return R.RemedyResult(
+            name, name, np.arange(1, 3), np.ones(2), np.ones(2), np.ones(10), loss, 0.5, ratio, "flat", True, "", 0.1
+        )
 
     ranked = R.rank([fake("a", 1.0, 0.0), fake("b", 0.5, -1.0), fake("c", 1.0, 3.0), fake("d", float("nan"), 9.0)])
     assert [r.name for r in ranked] == ["b", "c", "a", "d"]
@@ -230,6 +261,7 @@ def test_veit_path_distribution_is_binomial_half(n):
 
 def _residual_loss_from_h1(params, depth, x, y):
     """An independent, unrolled residual sigmoid net from h_1 on (Python loop, jax.nn.sigmoid)."""
+
     def loss(h1):
         h = h1
         for l in range(1, depth):
@@ -262,8 +294,9 @@ def test_veit_gradient_by_path_length_sums_to_the_full_gradient():
     h = h1
     for l in range(1, cfg.depth):
         h = h + jax.nn.sigmoid(h @ params.w[l] + params.b[l])
-    delta_top = jax.grad(lambda h: jnp.mean(optax.softmax_cross_entropy_with_integer_labels(
-        h @ params.w_out + params.b_out, y)))(h)
+    delta_top = jax.grad(
+        lambda h: jnp.mean(optax.softmax_cross_entropy_with_integer_labels(h @ params.w_out + params.b_out, y))
+    )(h)
     np.testing.assert_allclose(comps[0], np.asarray(delta_top), rtol=1e-5, atol=1e-9)
 
 
@@ -278,8 +311,9 @@ def test_veit_components_match_explicit_path_enumeration():
         dphi = jax.nn.sigmoid(s) * (1 - jax.nn.sigmoid(s))
         branch_vjps.append(lambda d, dphi=dphi, w=params.w[l]: (d * dphi) @ w.T)
         h = h + jax.nn.sigmoid(s)
-    delta = jax.grad(lambda h: jnp.mean(optax.softmax_cross_entropy_with_integer_labels(
-        h @ params.w_out + params.b_out, y)))(h)
+    delta = jax.grad(
+        lambda h: jnp.mean(optax.softmax_cross_entropy_with_integer_labels(h @ params.w_out + params.b_out, y))
+    )(h)
     n = cfg.depth - 1
     want = np.zeros((n + 1,) + delta.shape)
     for taken in itertools.product([False, True], repeat=n):  # one path per subset of branches

@@ -1,5 +1,6 @@
 """The results every session of a server shares (issue "A whole class at once"): one computation per
 configuration, however many sessions ask, bounded in bytes."""
+
 from __future__ import annotations
 
 import threading
@@ -48,8 +49,7 @@ def test_concurrent_requests_for_one_key_compute_once():
         return np.ones(10)
 
     results = []
-    threads = [threading.Thread(target=lambda: results.append(cache.get_or_compute("k", compute)))
-               for _ in range(8)]
+    threads = [threading.Thread(target=lambda: results.append(cache.get_or_compute("k", compute))) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:

@@ -6,6 +6,7 @@ recompilation.
 Most tests share one compiled program per (hidden size, T bucket): H = 16 with T <= 128 for the analysis, H = 32,
 batch 32, length <= 128, 100-update chunks for training, so the file stays cheap on two cores.
 """
+
 import json
 import math
 import os
@@ -53,8 +54,9 @@ def ref_step(cell, activation, w, z, u):
     w_rec, w_in, b = (jnp.asarray(a) for a in (w.w_rec, w.w_in, w.b))
     drive = [u @ w_in[i] + b[i] for i in range(4)]
     if cell == "vanilla":  # Pascanu et al. (2013) Eq. 2: x_t = W_rec σ(x_{t-1}) + W_in u_t + b
-        sigma = {"tanh": jnp.tanh, "sigmoid": _sigmoid, "relu": lambda v: jnp.maximum(v, 0.0),
-                 "linear": lambda v: v}[activation]
+        sigma = {"tanh": jnp.tanh, "sigmoid": _sigmoid, "relu": lambda v: jnp.maximum(v, 0.0), "linear": lambda v: v}[
+            activation
+        ]
         return (w_rec[0] @ sigma(z[0]) + drive[0], jnp.zeros_like(z[1]))
     if cell == "lstm":  # gates i, f, o, g (Hochreiter & Schmidhuber 1997; forget gate: Gers et al. 2000)
         h, c = z
@@ -128,10 +130,13 @@ def test_orthogonal_linear_rnn_gives_gamma_to_the_k(gamma):
 # ------------------------------------------------------------------------------------------------------------------
 # Must show: Wikipedia, "Vanishing gradient problem", note 3
 # ------------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("eps,c,pairs", [
-    (0.75, 0.5, 30),  # 2εc² = 3/8 < 1: vanishes although ρ(W_rec) = sqrt(1.5) > 1
-    (1.125, 0.75, 8),  # 2εc² = 81/64 > 1: explodes
-])
+@pytest.mark.parametrize(
+    "eps,c,pairs",
+    [
+        (0.75, 0.5, 30),  # 2εc² = 3/8 < 1: vanishes although ρ(W_rec) = sqrt(1.5) > 1
+        (1.125, 0.75, 8),  # 2εc² = 81/64 > 1: explodes
+    ],
+)
 def test_note3_product_is_exact(eps, c, pairs):
     out = rnn.note3_product(eps, c, 2 * pairs)
     rate = 2 * eps * c * c
@@ -171,8 +176,12 @@ def test_note3_inside_the_rnn_matches_the_closed_form():
 # ------------------------------------------------------------------------------------------------------------------
 # Must show: Pascanu's bound holds
 # ------------------------------------------------------------------------------------------------------------------
-CONFIGS = [dict(activation=a, family=f, spectral_radius=r)
-           for a in ("sigmoid", "tanh", "relu", "linear") for f in ("gaussian", "orthogonal") for r in (0.5, 1.0, 1.75)]
+CONFIGS = [
+    dict(activation=a, family=f, spectral_radius=r)
+    for a in ("sigmoid", "tanh", "relu", "linear")
+    for f in ("gaussian", "orthogonal")
+    for r in (0.5, 1.0, 1.75)
+]
 
 
 @pytest.mark.parametrize("kw", CONFIGS, ids=lambda kw: "-".join(str(v) for v in kw.values()))
@@ -233,7 +242,8 @@ def test_sweep_rows_track_the_exact_curve():
 
 def test_sharded_sweep_matches_unsharded():
     """With several devices spectral_sweep shards its radius axis (like mlp.gain_sweep); the result must not change."""
-    code = textwrap.dedent("""
+    code = textwrap.dedent(
+        """
         import os, json
         os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=3"
         os.environ["VGP_JAX_CACHE_DIR"] = "off"
@@ -242,7 +252,9 @@ def test_sharded_sweep_matches_unsharded():
         assert len(jax.devices()) == 3, jax.devices()
         out = rnn.spectral_sweep(rnn.RNNConfig(hidden_size=16, T=40), %r)  # 8 radii padded to 9
         print(json.dumps(out.log10_norm.tolist()))
-    """ % RADII.tolist())
+    """
+        % RADII.tolist()
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
     sharded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
     assert sharded.returncode == 0, sharded.stderr
@@ -422,12 +434,14 @@ def test_memory_task_batches():
 def test_zero_compilations_while_the_controls_move(compile_counter):
     rnn.warm_up(hidden_sizes=(H,), n_radii=len(RADII))
     base = rnn.RNNConfig(hidden_size=H, T=100)
-    moves = ([dict(spectral_radius=r) for r in (0.1, 1, 1.0, 2, 1.37)]  # 1 and 2 (ints) must not trace again
-             + [dict(activation=a) for a in rnn.RNN_ACTIVATIONS]
-             + [dict(cell=c) for c in rnn.CELLS]
-             + [dict(family=f) for f in rnn.FAMILIES]
-             + [dict(T=t) for t in (1, 50, 128, 129, 500, 1000, 1024, 64)]
-             + [dict(eps=1, c=0.9), dict(input_scale=0), dict(forget_bias=3), dict(seed=5)])
+    moves = (
+        [dict(spectral_radius=r) for r in (0.1, 1, 1.0, 2, 1.37)]  # 1 and 2 (ints) must not trace again
+        + [dict(activation=a) for a in rnn.RNN_ACTIVATIONS]
+        + [dict(cell=c) for c in rnn.CELLS]
+        + [dict(family=f) for f in rnn.FAMILIES]
+        + [dict(T=t) for t in (1, 50, 128, 129, 500, 1000, 1024, 64)]
+        + [dict(eps=1, c=0.9), dict(input_scale=0), dict(forget_bias=3), dict(seed=5)]
+    )
     with compile_counter() as compiles:
         cfg = base
         for move in moves:
@@ -445,25 +459,29 @@ def test_training_reuses_its_program(compile_counter):
     rnn.train_memory_task(cfg, **{**TRAIN, "steps": 100})
     with compile_counter() as compiles:
         for move in (dict(spectral_radius=1.5), dict(family="orthogonal"), dict(seed=2)):
-            rnn.train_memory_task(cfg.replace(**move), **{**TRAIN, "steps": 100, "clip_norm": 1.0,
-                                                          "learning_rate": 0.003, "length": 30})
+            rnn.train_memory_task(
+                cfg.replace(**move), **{**TRAIN, "steps": 100, "clip_norm": 1.0, "learning_rate": 0.003, "length": 30}
+            )
         rnn.train_memory_task(cfg, **{**TRAIN, "steps": 100, "task": "temporal_order"})
     assert compiles == []
 
 
-@pytest.mark.parametrize("kw,match", [
-    (dict(spectral_radius=float("nan")), "finite"),
-    (dict(spectral_radius=-0.1), "spectral_radius"),
-    (dict(T=0), "T"),
-    (dict(T=rnn.MAX_T + 1), "T"),
-    (dict(hidden_size=1), "hidden_size"),
-    (dict(activation="softsign"), "sigmoid, tanh, relu, linear"),
-    (dict(cell="transformer"), "vanilla, lstm, gru"),
-    (dict(family="uniform"), "gaussian, orthogonal, note3"),
-    (dict(eps=float("inf")), "finite"),
-    (dict(c=-1), "c"),
-    (dict(seed=1.5), "seed"),
-])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(spectral_radius=float("nan")), "finite"),
+        (dict(spectral_radius=-0.1), "spectral_radius"),
+        (dict(T=0), "T"),
+        (dict(T=rnn.MAX_T + 1), "T"),
+        (dict(hidden_size=1), "hidden_size"),
+        (dict(activation="softsign"), "sigmoid, tanh, relu, linear"),
+        (dict(cell="transformer"), "vanilla, lstm, gru"),
+        (dict(family="uniform"), "gaussian, orthogonal, note3"),
+        (dict(eps=float("inf")), "finite"),
+        (dict(c=-1), "c"),
+        (dict(seed=1.5), "seed"),
+    ],
+)
 def test_invalid_configs_raise_clear_errors(kw, match):
     with pytest.raises(ConfigError, match=match):
         rnn.RNNConfig(**kw)

@@ -1,6 +1,7 @@
 """The process's scheduler (issue "Every move instant"): views before training before warm-up, a move never waits
 behind more than one chunk, the newest request of a runner replaces the queued older ones, the warm-up holds back
 while students move."""
+
 from __future__ import annotations
 
 import threading
@@ -86,6 +87,7 @@ def test_a_dragged_slider_computes_the_newest_position_not_every_one():
             time.sleep(0.1)
             computed.append(position)
             return position
+
         run.start(lambda: iter([compute()]))
 
     for position in range(20):

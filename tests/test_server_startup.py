@@ -6,6 +6,7 @@
   the default page and an answered slider move within a generous bound (``bench/bench_cold_start.py`` prints the
   real figure; the target is 5 s).
 """
+
 from __future__ import annotations
 
 import signal
@@ -62,8 +63,10 @@ def test_with_a_filled_cache_the_default_page_answers_moves_seconds_after_start(
         answer = student.move(depth)
         interactive = time.perf_counter() - t0
         student.close()
-        print(f"filled cache: joined {joined:.1f} s, first move answered in {answer}, interactive "
-              f"{interactive:.1f} s after the server process started")
+        print(
+            f"filled cache: joined {joined:.1f} s, first move answered in {answer}, interactive "
+            f"{interactive:.1f} s after the server process started"
+        )
         assert answer is not None and interactive <= INTERACTIVE_BOUND_S
         assert server.errors() == []
     finally:

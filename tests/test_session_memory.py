@@ -4,6 +4,7 @@ Served in-process so the test can see the server's objects: every session's Boke
 session is destroyed. Panel 1.9.4 alone keeps each one alive (its notification area stays in ``pn.state._views``);
 ``app.components.memory`` drops that registration.
 """
+
 from __future__ import annotations
 
 import gc
@@ -34,8 +35,15 @@ def test_closed_sessions_free_their_documents():
 
     port = free_port()
     with pn.config.set(notifications=True):  # as app/main.py: the notification area is what Panel leaks
-        server = pn.serve({"app": app}, port=port, address="127.0.0.1", threaded=True, show=False,
-                          check_unused_sessions_milliseconds=200, unused_session_lifetime_milliseconds=200)
+        server = pn.serve(
+            {"app": app},
+            port=port,
+            address="127.0.0.1",
+            threaded=True,
+            show=False,
+            check_unused_sessions_milliseconds=200,
+            unused_session_lifetime_milliseconds=200,
+        )
         try:
             deadline = time.time() + 60
             while not getattr(server, "server", None) and time.time() < deadline:

@@ -3,6 +3,7 @@
 Every test draws from blocks of 500 images so that a single compilation (n=500, size=32) serves the file; the
 Glorot 2010 experiment streams the same block size (chunk 50 × minibatch 10).
 """
+
 import os
 
 import jax

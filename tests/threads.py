@@ -5,6 +5,7 @@ browser test has run, so a later ``asyncio.run``, nbclient or a second ``sync_pl
 fails ("Cannot run the event loop while another loop is running"). Tests that need a loop of their own call
 through ``in_fresh_thread``, which behaves the same whether or not the browser tests ran first.
 """
+
 from __future__ import annotations
 
 import threading

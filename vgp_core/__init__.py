@@ -8,6 +8,7 @@ Importing ``vgp_core`` changes nothing in JAX's configuration. Programs that sta
 benchmarks) call :func:`enable_compilation_cache` once, so that a second process, a server worker or a container
 finds its compiled code on disk.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,9 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
     import jax
 
     if path is None:
-        path = os.environ.get("VGP_JAX_CACHE_DIR",
-                              os.path.join(os.path.expanduser("~"), ".cache", "vgp-explorer", "jax"))
+        path = os.environ.get(
+            "VGP_JAX_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "vgp-explorer", "jax")
+        )
     if path.lower() in ("off", "0", "none", ""):
         return None
     try:

@@ -9,6 +9,7 @@ learnable negative slope, 0.25 at initialization) and ignored by the others, so 
 L layers is bounded by (||W|| g)^L. It also defines saturation: a unit counts as saturated when
 |phi'(s)| < ``SATURATION_LEVEL`` * g (for ReLU that is a dead unit, for sigmoid an output near 0 or 1).
 """
+
 from __future__ import annotations
 
 import dataclasses

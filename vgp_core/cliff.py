@@ -16,6 +16,7 @@ traced value of a module-level jitted program; T and the number of descent steps
 the while loop. "No clipping" is threshold = inf, so the plain and the clipped path come from one vmapped call of
 the same program (optax.clip_by_global_norm + optax.sgd). Grid sizes are static (one compile per size).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -99,8 +100,9 @@ def _doya_loss(b, w, eps, x0, target, steps, method, n_sub):
 
 
 def _doya_value_and_grad(b, w, eps, x0, target, steps, method, n_sub):
-    (loss_, x_t), (g, _) = jax.jvp(lambda bb: _doya_loss(bb, w, eps, x0, target, steps, method, n_sub), (b,),
-                                   (jnp.ones_like(b),))
+    (loss_, x_t), (g, _) = jax.jvp(
+        lambda bb: _doya_loss(bb, w, eps, x0, target, steps, method, n_sub), (b,), (jnp.ones_like(b),)
+    )
     return loss_, g, x_t
 
 
@@ -139,8 +141,11 @@ def _descend_loop(value_and_grad, start, learning_rate, clip_norm, n_steps):
     state = tx.init(start)
     d = start.shape[0]
     size = MAX_DESCENT_STEPS + 1
-    bufs = (jnp.full((size, d), jnp.nan, jnp.float32), jnp.full((size,), jnp.nan, jnp.float32),
-            jnp.full((size, d), jnp.nan, jnp.float32))
+    bufs = (
+        jnp.full((size, d), jnp.nan, jnp.float32),
+        jnp.full((size,), jnp.nan, jnp.float32),
+        jnp.full((size, d), jnp.nan, jnp.float32),
+    )
 
     def body(carry):
         i, p, state, (ps, ls, gs) = carry
@@ -178,12 +183,20 @@ def _descend_pascanu(start, learning_rate, clips, n_steps, x0, target, steps):
 def _doya_args(w, eps, x0, target, steps, method):
     w32 = doya._scalar("w", w, doya.W_RANGE)
     eps32 = doya._scalar("eps", eps, doya.EPS_RANGE)
-    return (w32, eps32, doya._scalar("x0", x0, doya.X_RANGE), doya._scalar("target", target, TARGET_RANGE),
-            doya._steps("steps", steps), doya._method_index(method), doya._n_sub(float(eps32), float(w32)))
+    return (
+        w32,
+        eps32,
+        doya._scalar("x0", x0, doya.X_RANGE),
+        doya._scalar("target", target, TARGET_RANGE),
+        doya._steps("steps", steps),
+        doya._method_index(method),
+        doya._n_sub(float(eps32), float(w32)),
+    )
 
 
-def loss(b, steps=doya.DEFAULT_STEPS, *, eps=doya.DEFAULT_EPS, w=CLIFF_W, x0=CLIFF_X0, target=CLIFF_TARGET,
-         method="discrete") -> LossCurve:
+def loss(
+    b, steps=doya.DEFAULT_STEPS, *, eps=doya.DEFAULT_EPS, w=CLIFF_W, x0=CLIFF_X0, target=CLIFF_TARGET, method="discrete"
+) -> LossCurve:
     """L(b) = (0.855 - x(T))² with w = 5, x(0) = 0.5, u = 0 (Wikipedia, "Geometric model"), and dL/db, for a
     scalar b or a 1-D grid of b (one vmapped call; each grid size compiles once)."""
     bg = doya._grid("b", b, doya.B_RANGE)
@@ -196,15 +209,31 @@ def pascanu_loss(w, b, steps=PASCANU_STEPS, *, x0=PASCANU_X0, target=PASCANU_TAR
     gradient (forward mode) over the grid w × b (scalars are 1-point grids)."""
     wg = doya._grid("w", w, doya.W_RANGE)
     bg = doya._grid("b", b, doya.B_RANGE)
-    args = (doya._scalar("x0", x0, doya.X_RANGE), np.float32(check_float("target", target, 0.0, 1.0)),
-            doya._steps("steps", steps))
+    args = (
+        doya._scalar("x0", x0, doya.X_RANGE),
+        np.float32(check_float("target", target, 0.0, 1.0)),
+        doya._steps("steps", steps),
+    )
     loss_, gw, gb, x_t = _pascanu_surface(wg.astype(np.float32), bg.astype(np.float32), *args)
-    return PascanuSurface(w=wg, b=bg, loss=np.asarray(loss_), grad_w=np.asarray(gw), grad_b=np.asarray(gb),
-                          x_T=np.asarray(x_t))
+    return PascanuSurface(
+        w=wg, b=bg, loss=np.asarray(loss_), grad_w=np.asarray(gw), grad_b=np.asarray(gb), x_T=np.asarray(x_t)
+    )
 
 
-def descend(start, learning_rate, steps, clip_norm=None, *, problem="doya", loss_steps=None,
-            eps=doya.DEFAULT_EPS, w=CLIFF_W, x0=None, target=None, method="discrete") -> Descent:
+def descend(
+    start,
+    learning_rate,
+    steps,
+    clip_norm=None,
+    *,
+    problem="doya",
+    loss_steps=None,
+    eps=doya.DEFAULT_EPS,
+    w=CLIFF_W,
+    x0=None,
+    target=None,
+    method="discrete",
+) -> Descent:
     """Gradient-descent paths from ``start`` with and without global-norm clipping (Pascanu et al. 2013,
     Algorithm 1 and Fig. 6), via optax.clip_by_global_norm + optax.sgd.
 
@@ -227,16 +256,26 @@ def descend(start, learning_rate, steps, clip_norm=None, *, problem="doya", loss
     if p0.size != d:
         raise ConfigError(f"start must have {d} value(s) for problem {problem!r}, got {p0.size}")
     names = ("b",) if d == 1 else ("w", "b")
-    p0 = np.array([check_float(f"start {nm}", v, *(doya.W_RANGE if nm == "w" else doya.B_RANGE))
-                   for nm, v in zip(names, p0)], np.float32)
+    p0 = np.array(
+        [check_float(f"start {nm}", v, *(doya.W_RANGE if nm == "w" else doya.B_RANGE)) for nm, v in zip(names, p0)],
+        np.float32,
+    )
     if problem == "doya":
-        args = _doya_args(w, eps, CLIFF_X0 if x0 is None else x0, CLIFF_TARGET if target is None else target,
-                          doya.DEFAULT_STEPS if loss_steps is None else loss_steps, method)
+        args = _doya_args(
+            w,
+            eps,
+            CLIFF_X0 if x0 is None else x0,
+            CLIFF_TARGET if target is None else target,
+            doya.DEFAULT_STEPS if loss_steps is None else loss_steps,
+            method,
+        )
         ps, ls, gs = _descend_doya(p0, lr, clips, n, *args)
     else:
-        args = (doya._scalar("x0", PASCANU_X0 if x0 is None else x0, doya.X_RANGE),
-                np.float32(check_float("target", PASCANU_TARGET if target is None else target, 0.0, 1.0)),
-                doya._steps("loss_steps", PASCANU_STEPS if loss_steps is None else loss_steps))
+        args = (
+            doya._scalar("x0", PASCANU_X0 if x0 is None else x0, doya.X_RANGE),
+            np.float32(check_float("target", PASCANU_TARGET if target is None else target, 0.0, 1.0)),
+            doya._steps("loss_steps", PASCANU_STEPS if loss_steps is None else loss_steps),
+        )
         ps, ls, gs = _descend_pascanu(p0, lr, clips, n, *args)
     k = int(n) + 1
     ps, ls, gs = np.asarray(ps)[:, :k], np.asarray(ls)[:, :k], np.asarray(gs)[:, :k]
@@ -246,8 +285,16 @@ def descend(start, learning_rate, steps, clip_norm=None, *, problem="doya", loss
         with np.errstate(invalid="ignore"):
             upd = np.sqrt(np.sum(np.diff(ps[j].astype(np.float64), axis=0) ** 2, axis=1))
             clipped = g_norm[:-1] >= clips[j]
-        return DescentPath(params=ps[j], loss=ls[j], grad=gs[j], grad_norm=g_norm, update_norm=upd,
-                           clipped=clipped, learning_rate=float(lr), clip_norm=float(clips[j]))
+        return DescentPath(
+            params=ps[j],
+            loss=ls[j],
+            grad=gs[j],
+            grad_norm=g_norm,
+            update_norm=upd,
+            clipped=clipped,
+            learning_rate=float(lr),
+            clip_norm=float(clips[j]),
+        )
 
     return Descent(problem=problem, param_names=names, plain=path(0), clipped=None if clip_norm is None else path(1))
 
@@ -265,6 +312,20 @@ def warm_up(loss_grid=200, surface_shape=(100, 100)) -> None:
 
 
 __all__ = [
-    "CLIFF_W", "CLIFF_X0", "CLIFF_TARGET", "PASCANU_X0", "PASCANU_TARGET", "PASCANU_STEPS", "MAX_DESCENT_STEPS",
-    "PROBLEMS", "LossCurve", "PascanuSurface", "DescentPath", "Descent", "loss", "pascanu_loss", "descend", "warm_up",
+    "CLIFF_W",
+    "CLIFF_X0",
+    "CLIFF_TARGET",
+    "PASCANU_X0",
+    "PASCANU_TARGET",
+    "PASCANU_STEPS",
+    "MAX_DESCENT_STEPS",
+    "PROBLEMS",
+    "LossCurve",
+    "PascanuSurface",
+    "DescentPath",
+    "Descent",
+    "loss",
+    "pascanu_loss",
+    "descend",
+    "warm_up",
 ]

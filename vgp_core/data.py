@@ -8,6 +8,7 @@ input length q^0 = 1) whatever the separation ``a``. Fresh batches are drawn per
 ``shapeset``: Glorot & Bengio's (2010) Shapeset-3x2, 32×32 grey images of one or two polygons in 9 classes,
 generated on the fly (the Glorot & Bengio 2010 reproduction in ``experiments.glorot2010`` streams it).
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,8 +39,17 @@ def gaussian_mixture(task_key, batch_key, n: int, input_dim: int, n_classes: int
 #: Class index -> (first shape, second shape), shape ids 0 = triangle, 1 = parallelogram, 2 = ellipse; -1 = none.
 #: Classes 0–2: one shape; 3–5: two shapes of the same kind; 6–8: two different shapes.
 SHAPESET_CLASSES = ((0, -1), (1, -1), (2, -1), (0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
-SHAPESET_CLASS_NAMES = ("triangle", "parallelogram", "ellipse", "2 triangles", "2 parallelograms", "2 ellipses",
-                        "triangle + parallelogram", "triangle + ellipse", "parallelogram + ellipse")
+SHAPESET_CLASS_NAMES = (
+    "triangle",
+    "parallelogram",
+    "ellipse",
+    "2 triangles",
+    "2 parallelograms",
+    "2 ellipses",
+    "triangle + parallelogram",
+    "triangle + ellipse",
+    "parallelogram + ellipse",
+)
 SHAPESET_N_CLASSES = len(SHAPESET_CLASSES)
 #: Every shape is a convex polygon padded to this many vertices; the ellipse is drawn as a 20-gon (paper).
 SHAPESET_VERTICES = 20
@@ -191,8 +201,7 @@ def _shapeset_batch(key, n: int, size: int) -> ShapesetBatch:
     img = jnp.where(m2, fg[:, 1], jnp.where(m1, fg[:, 0], background))  # the second shape is drawn on top
     inverted = u[:, 5] < 0.5
     img = jnp.where(inverted[:, None, None], 1.0 - img, img)
-    return ShapesetBatch(2.0 * img - 1.0, labels.astype(jnp.int32), jnp.stack([m1, m2], axis=1), shapes, ok,
-                         inverted)
+    return ShapesetBatch(2.0 * img - 1.0, labels.astype(jnp.int32), jnp.stack([m1, m2], axis=1), shapes, ok, inverted)
 
 
 def _check_shapeset_args(key, n, size):

@@ -24,6 +24,7 @@ follows T. Sensitivities use forward-mode autodiff (``jax.jvp``/``jax.jacfwd``),
 differentiates a while loop with a traced trip count. Array shapes (grid sizes, sweep length) are static: each
 distinct grid size compiles once.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -274,8 +275,9 @@ def _log_sensitivity(x0, b, w, eps, c_buf, steps, method, n_sub):
                 t, x, log_j, d_b = carry
                 c = c_buf[t]
                 # f_x = ∂f/∂x and f_b = ∂f/∂b in one forward pass (two tangents share the primal step)
-                (f_x, f_b), x_new = jax.jacfwd(lambda v, bb: (step(v, bb, w, eps, c, n_sub),) * 2, argnums=(0, 1),
-                                               has_aux=True)(x, b)
+                (f_x, f_b), x_new = jax.jacfwd(
+                    lambda v, bb: (step(v, bb, w, eps, c, n_sub),) * 2, argnums=(0, 1), has_aux=True
+                )(x, b)
                 return t + 1, x_new, log_j + jnp.log(jnp.abs(f_x)), f_x * d_b + f_b
 
             z = jnp.zeros_like(x0)
@@ -443,8 +445,9 @@ def fold_points(w=DEFAULT_W, *, u=0.0, w_in=0.0):
     return _logit64(y) - w * y - w * c, y + c
 
 
-def bifurcation_diagram(w=DEFAULT_W, b_range=(-3.0, -2.0), n=200, *, eps=DEFAULT_EPS, u=0.0,
-                        w_in=0.0) -> BifurcationDiagram:
+def bifurcation_diagram(
+    w=DEFAULT_W, b_range=(-3.0, -2.0), n=200, *, eps=DEFAULT_EPS, u=0.0, w_in=0.0
+) -> BifurcationDiagram:
     """Equilibrium curve over ``b_range`` split into stable/unstable segments, with the exact folds (the
     bifurcation diagram of Wikipedia's "Dynamical systems model": w = 5, b in [-3, -2]; Doya 1993).
 
@@ -499,8 +502,15 @@ def bifurcation_diagram(w=DEFAULT_W, b_range=(-3.0, -2.0), n=200, *, eps=DEFAULT
         same = np.isfinite(y_grid[:, :2]).all(1) & (np.abs(y_grid[:, 0] - y_grid[:, 1]) <= 1e-9)
         same2 = np.isfinite(y_grid[:, 1:]).all(1) & (np.abs(y_grid[:, 1] - y_grid[:, 2]) <= 1e-9)
         counts = counts - same - same2
-    return BifurcationDiagram(w=w, b_range=(lo, hi), segments=tuple(segments), fold_b=fold_b, fold_x=fold_x,
-                              b_grid=b_grid, n_equilibria=counts.astype(np.int64))
+    return BifurcationDiagram(
+        w=w,
+        b_range=(lo, hi),
+        segments=tuple(segments),
+        fold_b=fold_b,
+        fold_x=fold_x,
+        b_grid=b_grid,
+        n_equilibria=counts.astype(np.int64),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -516,8 +526,9 @@ def _common(w, eps, u, w_in, steps, method):
     return w32, eps32, w_in32, u_buf, t, m, _n_sub(float(eps32), float(w32))
 
 
-def simulate(x0, b, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_in=0.0, *,
-             method="discrete") -> Trajectory:
+def simulate(
+    x0, b, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_in=0.0, *, method="discrete"
+) -> Trajectory:
     """Trajectory of x_{t+1} = (1-ε) x_t + ε σ(w x_t + b) + ε w' u_t, t = 0..steps (Doya 1993).
 
     ``u`` is a constant or an array u_0..u_{steps-1}; ``method="continuous"`` integrates the small-ε limit
@@ -531,8 +542,18 @@ def simulate(x0, b, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_
     return Trajectory(t=idx, time=idx * float(eps32), x=buf, method=METHODS[int(m)])
 
 
-def hysteresis(w=DEFAULT_W, b_range=(-3.0, -2.0), n=200, *, eps=DEFAULT_EPS, steps_per_b=200, u=0.0, w_in=0.0,
-               x_start=None, method="discrete") -> Hysteresis:
+def hysteresis(
+    w=DEFAULT_W,
+    b_range=(-3.0, -2.0),
+    n=200,
+    *,
+    eps=DEFAULT_EPS,
+    steps_per_b=200,
+    u=0.0,
+    w_in=0.0,
+    x_start=None,
+    method="discrete",
+) -> Hysteresis:
     """Hysteresis loop (Wikipedia's bifurcation-diagram caption: "the system exhibits hysteresis, and can be used as
     a one-bit memory").
 
@@ -565,12 +586,19 @@ def hysteresis(w=DEFAULT_W, b_range=(-3.0, -2.0), n=200, *, eps=DEFAULT_EPS, ste
         i = int(np.nanargmax(d))
         return float(0.5 * (bs[i] + bs[i + 1]))
 
-    return Hysteresis(b_down=b_down, x_down=x_down, b_up=b_down[::-1].copy(), x_up=x_up,
-                      jump_down_b=jump(b_down, x_down), jump_up_b=jump(b_down[::-1], x_up))
+    return Hysteresis(
+        b_down=b_down,
+        x_down=x_down,
+        b_up=b_down[::-1].copy(),
+        x_up=x_up,
+        jump_down_b=jump(b_down, x_down),
+        jump_up_b=jump(b_down[::-1], x_up),
+    )
 
 
-def sensitivity(x0, b, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_in=0.0, *,
-                method="discrete") -> Sensitivity:
+def sensitivity(
+    x0, b, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_in=0.0, *, method="discrete"
+) -> Sensitivity:
     """∂x(T)/∂x(0) and ∂x(T)/∂b by forward-mode autodiff, and the equilibrium value
     ∂x(T)/∂b ≈ (1/(x(T)(1-x(T))) - w)^{-1} (Wikipedia, "Dynamical systems model", with w = 5 there; y = x(T) - w'u
     when an input is on).
@@ -587,12 +615,14 @@ def sensitivity(x0, b, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0,
     s = y * (1.0 - y)
     with np.errstate(divide="ignore", invalid="ignore"):
         analytic = float(np.float64(1.0) / (np.float64(1.0) / s - float(w32))) if s != 0 else 0.0
-    return Sensitivity(x_T=x_t, dxT_dx0=d_x0, dxT_db=d_b, log10_abs_dxT_dx0=log_j, dxT_db_analytic=analytic,
-                       residual=abs(x_t - prev))
+    return Sensitivity(
+        x_T=x_t, dxT_dx0=d_x0, dxT_db=d_b, log10_abs_dxT_dx0=log_j, dxT_db_analytic=analytic, residual=abs(x_t - prev)
+    )
 
 
-def sensitivity_map(b_grid, x0_grid, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_in=0.0, *,
-                    method="discrete") -> SensitivityMap:
+def sensitivity_map(
+    b_grid, x0_grid, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_in=0.0, *, method="discrete"
+) -> SensitivityMap:
     """log10|∂x(T)/∂x(0)| (and log10|∂x(T)/∂b|) over the (b, x0) plane in one vmapped, jitted call
     (the exploding and vanishing cases of Wikipedia's "Dynamical systems model").
 
@@ -603,8 +633,7 @@ def sensitivity_map(b_grid, x0_grid, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT
     bg = _grid("b_grid", b_grid, B_RANGE)
     xg = _grid("x0_grid", x0_grid, X_RANGE)
     w32, eps32, w_in32, u_buf, t, m, n_sub = _common(w, eps, u, w_in, steps, method)
-    lj, ldb, x = _sensitivity_grid(bg.astype(np.float32), xg.astype(np.float32), w32, eps32, w_in32, u_buf, t, m,
-                                   n_sub)
+    lj, ldb, x = _sensitivity_grid(bg.astype(np.float32), xg.astype(np.float32), w32, eps32, w_in32, u_buf, t, m, n_sub)
     return SensitivityMap(b=bg, x0=xg, log10_dxT_dx0=np.asarray(lj), log10_dxT_db=np.asarray(ldb), x_T=np.asarray(x))
 
 
@@ -620,8 +649,24 @@ def warm_up(map_shape=(200, 200), hysteresis_n=200) -> None:
 
 
 __all__ = [
-    "MAX_STEPS", "DEFAULT_W", "DEFAULT_EPS", "DEFAULT_STEPS", "METHODS",
-    "Trajectory", "FixedPoints", "Segment", "BifurcationDiagram", "Hysteresis", "Sensitivity", "SensitivityMap",
-    "simulate", "fixed_points", "fold_points", "bifurcation_diagram", "hysteresis", "sensitivity",
-    "sensitivity_map", "warm_up",
+    "MAX_STEPS",
+    "DEFAULT_W",
+    "DEFAULT_EPS",
+    "DEFAULT_STEPS",
+    "METHODS",
+    "Trajectory",
+    "FixedPoints",
+    "Segment",
+    "BifurcationDiagram",
+    "Hysteresis",
+    "Sensitivity",
+    "SensitivityMap",
+    "simulate",
+    "fixed_points",
+    "fold_points",
+    "bifurcation_diagram",
+    "hysteresis",
+    "sensitivity",
+    "sensitivity_map",
+    "warm_up",
 ]

@@ -4,6 +4,7 @@ Every public entry point validates its inputs and raises :class:`ConfigError` wi
 offending field, the value received and the accepted range, so that notebooks get a clear message and the app
 can show it as a notice instead of a traceback.
 """
+
 from __future__ import annotations
 
 import math

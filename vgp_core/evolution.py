@@ -22,6 +22,7 @@ read, so a generation costs 2P + 1 forward passes of the active depth plus P sli
 Engineering: one module-level jitted program per (network shapes, pairs, chunk length) runs ``chunk``
 generations with ``lax.scan``; depth, activation, residual flag, σ and the learning rate are traced.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -147,15 +148,27 @@ def _search_gradient(params: mlp.Params, table, gen_key, coef, depth):
 
     def body(c):
         l, gw, gb = c
-        return (l + 1, gw.at[l].set(combine(4 + 2 * l, params.w.shape[1:])),
-                gb.at[l].set(combine(5 + 2 * l, params.b.shape[1:])))
+        return (
+            l + 1,
+            gw.at[l].set(combine(4 + 2 * l, params.w.shape[1:])),
+            gb.at[l].set(combine(5 + 2 * l, params.b.shape[1:])),
+        )
 
-    _, gw, gb = jax.lax.while_loop(lambda c: c[0] < depth, body,
-                                   (jnp.int32(1), jnp.zeros_like(params.w), jnp.zeros_like(params.b)))
+    _, gw, gb = jax.lax.while_loop(
+        lambda c: c[0] < depth, body, (jnp.int32(1), jnp.zeros_like(params.w), jnp.zeros_like(params.b))
+    )
     zero = jnp.zeros_like
-    return mlp.Params(w_in=combine(0, params.w_in.shape), b_in=combine(1, params.b_in.shape), w=gw, b=gb,
-                      gamma=zero(params.gamma), beta=zero(params.beta), slope=zero(params.slope),
-                      w_out=combine(2, params.w_out.shape), b_out=combine(3, params.b_out.shape))
+    return mlp.Params(
+        w_in=combine(0, params.w_in.shape),
+        b_in=combine(1, params.b_in.shape),
+        w=gw,
+        b=gb,
+        gamma=zero(params.gamma),
+        beta=zero(params.beta),
+        slope=zero(params.slope),
+        w_out=combine(2, params.w_out.shape),
+        b_out=combine(3, params.b_out.shape),
+    )
 
 
 def _tx(learning_rate):
@@ -168,8 +181,9 @@ def _init_state(params, learning_rate):
 
 
 @functools.partial(jax.jit, static_argnames=("pairs", "chunk", "batch"))
-def _es_chunk(params, opt_state, gen0, s: _Static, table, run_key, task_key, stream_key, sigma, learning_rate,
-              pairs, chunk, batch):
+def _es_chunk(
+    params, opt_state, gen0, s: _Static, table, run_key, task_key, stream_key, sigma, learning_rate, pairs, chunk, batch
+):
     tx = _tx(learning_rate)
     n_classes, input_dim = params.w_out.shape[1], params.w_in.shape[0]
 
@@ -182,8 +196,10 @@ def _es_chunk(params, opt_state, gen0, s: _Static, table, run_key, task_key, str
             return _loss(params, s, x, y, lambda j, shape: sign * sigma * _noise(table, gen_key, pair, j, shape))[0]
 
         pair_ids = jnp.arange(pairs)
-        f = jax.vmap(member)(jnp.concatenate([pair_ids, pair_ids]),
-                             jnp.concatenate([jnp.ones(pairs), -jnp.ones(pairs)]).astype(jnp.float32))
+        f = jax.vmap(member)(
+            jnp.concatenate([pair_ids, pair_ids]),
+            jnp.concatenate([jnp.ones(pairs), -jnp.ones(pairs)]).astype(jnp.float32),
+        )
         u = _centred_ranks(f)
         coef = (u[:pairs] - u[pairs:]) / (2.0 * pairs * sigma)
         grad = _search_gradient(params, table, gen_key, coef, s.depth)
@@ -208,8 +224,9 @@ def _check(config: mlp.MLPConfig, es: ESConfig):
         raise ConfigError(f"a weight matrix of {max(shapes)} entries is too large for the noise table")
 
 
-def evolve_iter(config: mlp.MLPConfig, es_config: ESConfig = ESConfig(),
-                params: mlp.Params | None = None) -> Iterator[tuple[ESTrace, mlp.Params]]:
+def evolve_iter(
+    config: mlp.MLPConfig, es_config: ESConfig = ESConfig(), params: mlp.Params | None = None
+) -> Iterator[tuple[ESTrace, mlp.Params]]:
     """Run the evolution strategy on ``config``'s network and task from ``params`` (default: its initialization)
     and yield (trace so far, current mean parameters) after every CHUNK generations (the last chunk is trimmed).
 
@@ -217,8 +234,7 @@ def evolve_iter(config: mlp.MLPConfig, es_config: ESConfig = ESConfig(),
     _check(config, es_config)
     es = es_config
     params = mlp.init_params(config) if params is None else mlp.check_params(config, params)
-    s = _Static(jnp.int32(activations.index(config.activation)), jnp.bool_(config.residual),
-                jnp.int32(config.depth))
+    s = _Static(jnp.int32(activations.index(config.activation)), jnp.bool_(config.residual), jnp.int32(config.depth))
     task_key, _ = mlp._data_keys(config.seed)
     stream_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 3)  # mlp.train_iter's minibatch stream
     run_key = jax.random.fold_in(jax.random.PRNGKey(es.seed), 22)
@@ -228,9 +244,21 @@ def evolve_iter(config: mlp.MLPConfig, es_config: ESConfig = ESConfig(),
     opt_state = _init_state(params, lr)
     parts, done = [], 0
     while done < es.generations:
-        params, opt_state, out = _es_chunk(params, opt_state, jnp.int32(done), s, table, run_key, task_key,
-                                           stream_key, jnp.float32(es.sigma), lr, pairs=es.pairs, chunk=CHUNK,
-                                           batch=batch)
+        params, opt_state, out = _es_chunk(
+            params,
+            opt_state,
+            jnp.int32(done),
+            s,
+            table,
+            run_key,
+            task_key,
+            stream_key,
+            jnp.float32(es.sigma),
+            lr,
+            pairs=es.pairs,
+            chunk=CHUNK,
+            batch=batch,
+        )
         parts.append(jax.device_get(out))
         done += CHUNK
         n = min(done, es.generations)
@@ -238,8 +266,9 @@ def evolve_iter(config: mlp.MLPConfig, es_config: ESConfig = ESConfig(),
         yield ESTrace(*cat), params
 
 
-def evolve(config: mlp.MLPConfig, es_config: ESConfig = ESConfig(),
-           params: mlp.Params | None = None) -> tuple[ESTrace, mlp.Params]:
+def evolve(
+    config: mlp.MLPConfig, es_config: ESConfig = ESConfig(), params: mlp.Params | None = None
+) -> tuple[ESTrace, mlp.Params]:
     """(trace, final mean parameters) of :func:`evolve_iter`. ``generations`` must be a multiple of CHUNK, so the
     parameters have seen exactly the generations in the trace (ConfigError otherwise)."""
     if es_config.generations % CHUNK:

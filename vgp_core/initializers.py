@@ -20,6 +20,7 @@ Uniform draws come from the normal ones through the probability integral transfo
 | kumar | N(0, (3.6/√n_in)²) | 12.96 | Kumar 2017 (for the logistic sigmoid) |
 | yilmaz_poli | N(max(-1, -8/n_in), 0.1²) | n_in(0.01 + mean²) | Yilmaz & Poli 2022 |
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -20,6 +20,7 @@ for training; tests check them against ``jax.grad`` of an unrolled network and a
 Weights are an elementwise function of standard-normal draws fixed by the seed (``initializers``), so changing
 the initializer or gain re-scales the *same* random network.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -210,9 +211,7 @@ def _draws(key, *, input_dim, width, n_classes, capacity, orthogonal):
     z = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(k_hidden, i), (width, width), jnp.float32))(
         jnp.arange(capacity)
     )
-    z_b = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(k_b, i), (width,), jnp.float32))(
-        jnp.arange(capacity)
-    )
+    z_b = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(k_b, i), (width,), jnp.float32))(jnp.arange(capacity))
     z_out = jax.random.normal(k_out, (width, n_classes), jnp.float32)
     orth = initializers.orthogonal_from_normal if orthogonal else (lambda m: m)
     return Draws(z_in, orth(z_in), z, orth(z), z_b, z_out, orth(z_out))
@@ -222,13 +221,13 @@ def _draws(key, *, input_dim, width, n_classes, capacity, orthogonal):
 def _cached_draws(seed, input_dim, width, n_classes, capacity, orthogonal) -> Draws:
     # QR of every layer is only paid for when the orthogonal initializer is selected.
     key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
-    return _draws(key, input_dim=input_dim, width=width, n_classes=n_classes, capacity=capacity,
-                  orthogonal=orthogonal)
+    return _draws(key, input_dim=input_dim, width=width, n_classes=n_classes, capacity=capacity, orthogonal=orthogonal)
 
 
 def _config_draws(config: MLPConfig) -> Draws:
-    return _cached_draws(config.seed, config.input_dim, config.width, config.n_classes, config.capacity,
-                         config.init == "orthogonal")
+    return _cached_draws(
+        config.seed, config.input_dim, config.width, config.n_classes, config.capacity, config.init == "orthogonal"
+    )
 
 
 def _params_from_draws(draws: Draws, init_idx, gain, bias_std) -> Params:
@@ -265,6 +264,7 @@ def _data_keys(seed: int):
 
 def _batchnorm(s_lin, gamma, beta, settings: Settings):
     """(s, bn_scale): batch-normalised pre-activation (Ioffe & Szegedy 2015) when enabled, else s_lin and 1."""
+
     def normalize(s_lin, gamma, beta):
         mean = jnp.mean(s_lin, axis=0)
         inv = jax.lax.rsqrt(jnp.var(s_lin, axis=0) + BN_EPS)
@@ -306,8 +306,7 @@ def _mean_singular_value(measure, w, d, residual):
     return jax.lax.cond(measure, svd_mean, lambda w, d: jnp.float32(jnp.nan), w, d)
 
 
-def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacobian, mode: str = "train",
-                      weight=None):
+def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacobian, mode: str = "train", weight=None):
     """Gradients (a Params pytree, or None) and LayerStats for one batch; loops follow ``settings.depth``.
 
     The forward loop stores each layer's input h_{l-1} and linear output s_lin = gain·h_{l-1} W_l + b_l; the
@@ -351,7 +350,8 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
         return l + 1, h_new, saved, stats
 
     _, h_last, saved, (ms, sds, sats, jacs) = jax.lax.while_loop(
-        lambda c: c[0] < depth, fwd_body, (jnp.int32(1), h1, saved, stats0))
+        lambda c: c[0] < depth, fwd_body, (jnp.int32(1), h1, saved, stats0)
+    )
 
     # Output layer and loss.
     def head(h, w_out, b_out):
@@ -371,8 +371,9 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
         through ``lax.switch`` would make every one of its branches emit (zero-filled) residuals, several times
         slower than this. Only batch norm, which has no switch, goes through ``jax.vjp``.
         """
-        (s, _), bn_vjp = jax.vjp(lambda sl, g, b: _batchnorm(sl, g, b, settings), s_lin, params.gamma[l],
-                                 params.beta[l])
+        (s, _), bn_vjp = jax.vjp(
+            lambda sl, g, b: _batchnorm(sl, g, b, settings), s_lin, params.gamma[l], params.beta[l]
+        )
         _, da = activations.value_and_derivative(settings.activation, s, params.slope[l])
         d_pre = delta * da
         d_s_lin, d_gamma, d_beta = bn_vjp((d_pre, jnp.zeros_like(params.gamma[l])))
@@ -394,19 +395,31 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
         d_w = gain * (h_in.T @ d_s)
         wg = wg.at[l].set(jnp.linalg.norm(d_w))
         if mode == "train":
-            g = g._replace(w=g.w.at[l].set(d_w), b=g.b.at[l].set(jnp.sum(d_s, axis=0)),
-                           gamma=g.gamma.at[l].set(d_gamma), beta=g.beta.at[l].set(d_beta),
-                           slope=g.slope.at[l].set(d_slope))
+            g = g._replace(
+                w=g.w.at[l].set(d_w),
+                b=g.b.at[l].set(jnp.sum(d_s, axis=0)),
+                gamma=g.gamma.at[l].set(d_gamma),
+                beta=g.beta.at[l].set(d_beta),
+                slope=g.slope.at[l].set(d_slope),
+            )
         return l - 1, d_h, g, bp, wg
 
     grads0 = None
     if mode == "train":
         grads0 = Params(
-            w_in=jnp.zeros_like(params.w_in), b_in=jnp.zeros_like(params.b_in), w=jnp.zeros_like(params.w),
-            b=jnp.zeros_like(params.b), gamma=jnp.zeros_like(params.gamma), beta=jnp.zeros_like(params.beta),
-            slope=jnp.zeros_like(params.slope), w_out=g_w_out, b_out=g_b_out)
-    _, delta1, grads, bp, wg = jax.lax.while_loop(lambda c: c[0] >= 1, bwd_body,
-                                                  (depth - 1, delta, grads0, zeros, zeros))
+            w_in=jnp.zeros_like(params.w_in),
+            b_in=jnp.zeros_like(params.b_in),
+            w=jnp.zeros_like(params.w),
+            b=jnp.zeros_like(params.b),
+            gamma=jnp.zeros_like(params.gamma),
+            beta=jnp.zeros_like(params.beta),
+            slope=jnp.zeros_like(params.slope),
+            w_out=g_w_out,
+            b_out=g_b_out,
+        )
+    _, delta1, grads, bp, wg = jax.lax.while_loop(
+        lambda c: c[0] >= 1, bwd_body, (depth - 1, delta, grads0, zeros, zeros)
+    )
 
     # Layer 1.
     bp = bp.at[0].set(jnp.linalg.norm(delta1))
@@ -414,8 +427,13 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
     d_w_in = gain * (x.T @ d_s1)
     wg = wg.at[0].set(jnp.linalg.norm(d_w_in))
     if mode == "train":
-        grads = grads._replace(w_in=d_w_in, b_in=jnp.sum(d_s1, axis=0), gamma=grads.gamma.at[0].set(d_gamma0),
-                               beta=grads.beta.at[0].set(d_beta0), slope=grads.slope.at[0].set(d_slope0))
+        grads = grads._replace(
+            w_in=d_w_in,
+            b_in=jnp.sum(d_s1, axis=0),
+            gamma=grads.gamma.at[0].set(d_gamma0),
+            beta=grads.beta.at[0].set(d_beta0),
+            slope=grads.slope.at[0].set(d_slope0),
+        )
     stats = LayerStats(bp, wg, ms, sds, sats, jacs, loss, accuracy)
     return grads, stats
 
@@ -433,8 +451,9 @@ def _profile(draws, init_idx, gain, bias_std, settings, x, y, with_jacobian):
 def _lazy_params(draws: Draws, init_idx, bias_std):
     """Parameters at initialisation with gain 1, except the hidden weights, which ``weight(l)`` builds from the
     draws when layer l runs (``params.w`` holds the raw draws only as a placeholder of the right shape)."""
-    params = _params_from_draws(draws._replace(z=draws.z[:1], q=draws.q[:1]), init_idx, jnp.float32(1.0),
-                                bias_std)._replace(w=draws.z)
+    params = _params_from_draws(
+        draws._replace(z=draws.z[:1], q=draws.q[:1]), init_idx, jnp.float32(1.0), bias_std
+    )._replace(w=draws.z)
     return params, lambda l: initializers.apply(init_idx, draws.z[l], draws.q[l], jnp.float32(1.0))
 
 
@@ -449,13 +468,27 @@ def gradient_profile(config: MLPConfig, with_jacobian: bool = True) -> GradientP
     slider is dragged.
     """
     x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
-    stats = _profile(_config_draws(config), jnp.int32(initializers.index(config.init)), jnp.float32(config.gain),
-                     jnp.float32(config.bias_std), _settings(config), x, y, jnp.bool_(with_jacobian))
+    stats = _profile(
+        _config_draws(config),
+        jnp.int32(initializers.index(config.init)),
+        jnp.float32(config.gain),
+        jnp.float32(config.bias_std),
+        _settings(config),
+        x,
+        y,
+        jnp.bool_(with_jacobian),
+    )
     stats = jax.device_get(stats)
     d = config.depth
-    return GradientProfile(_trim(stats.backprop_norm, d), _trim(stats.weight_grad_norm, d), _trim(stats.act_mean, d),
-                           _trim(stats.act_std, d), _trim(stats.saturation, d), _trim(stats.jacobian_sv_mean, d),
-                           float(stats.loss))
+    return GradientProfile(
+        _trim(stats.backprop_norm, d),
+        _trim(stats.weight_grad_norm, d),
+        _trim(stats.act_mean, d),
+        _trim(stats.act_std, d),
+        _trim(stats.saturation, d),
+        _trim(stats.jacobian_sv_mean, d),
+        float(stats.loss),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -464,8 +497,7 @@ def gradient_profile(config: MLPConfig, with_jacobian: bool = True) -> GradientP
 
 def _sweep_one(draws, init_idx, gain, bias_std, settings, x, y):
     params, weight = _lazy_params(draws, init_idx, bias_std)
-    bp = _forward_backward(params, gain, settings, x, y, jnp.bool_(False), mode="sweep",
-                           weight=weight)[1].backprop_norm
+    bp = _forward_backward(params, gain, settings, x, y, jnp.bool_(False), mode="sweep", weight=weight)[1].backprop_norm
     return jnp.log10(bp)
 
 
@@ -475,8 +507,10 @@ _sweep = jax.jit(jax.vmap(_sweep_one, in_axes=(None, None, 0, None, None, None, 
 @functools.lru_cache(maxsize=4)
 def _sweep_sharding(devices: tuple):
     mesh = jax.sharding.Mesh(np.asarray(devices), ("sweep",))
-    return (jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("sweep")),
-            jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+    return (
+        jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("sweep")),
+        jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
+    )
 
 
 def gain_sweep(config: MLPConfig, gains, batch: int = SWEEP_BATCH) -> GainSweep:
@@ -530,8 +564,20 @@ def _init_opt_state(params, learning_rate, optimizer):
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "chunk", "batch"))
-def _train_chunk(params, opt_state, step0, settings, task_key, stream_key, learning_rate, clip_norm,
-                 optimizer, chunk, batch, jacobians=True):
+def _train_chunk(
+    params,
+    opt_state,
+    step0,
+    settings,
+    task_key,
+    stream_key,
+    learning_rate,
+    clip_norm,
+    optimizer,
+    chunk,
+    batch,
+    jacobians=True,
+):
     tx = _optimizer(optimizer, learning_rate, clip_norm)
     n_classes = params.w_out.shape[1]
     input_dim = params.w_in.shape[0]
@@ -539,8 +585,9 @@ def _train_chunk(params, opt_state, step0, settings, task_key, stream_key, learn
     def one_step(carry, step):
         params, opt_state = carry
         x, y = data.gaussian_mixture(task_key, jax.random.fold_in(stream_key, step), batch, input_dim, n_classes)
-        grads, stats = _forward_backward(params, jnp.float32(1.0), settings, x, y,
-                                         jnp.logical_and(jacobians, step % JACOBIAN_EVERY == 0))
+        grads, stats = _forward_backward(
+            params, jnp.float32(1.0), settings, x, y, jnp.logical_and(jacobians, step % JACOBIAN_EVERY == 0)
+        )
         grad_norm = optax.tree.norm(grads)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
@@ -559,9 +606,16 @@ def _check_training(steps, optimizer, learning_rate, clip_norm, chunk):
     return steps, optimizer, learning_rate, clip, chunk
 
 
-def train_iter(config: MLPConfig, steps: int, optimizer: str = "sgd", learning_rate: float = 0.01,
-               clip_norm: float | None = None, chunk: int = 10, params: Params | None = None,
-               jacobians: bool = True) -> Iterator[TrainTrace]:
+def train_iter(
+    config: MLPConfig,
+    steps: int,
+    optimizer: str = "sgd",
+    learning_rate: float = 0.01,
+    clip_norm: float | None = None,
+    chunk: int = 10,
+    params: Params | None = None,
+    jacobians: bool = True,
+) -> Iterator[TrainTrace]:
     """Train ``config``'s network on the synthetic task (a fresh seeded batch per step) and yield the trace so
     far after every ``chunk`` steps (the app streams these; stop iterating to cancel).
 
@@ -577,8 +631,17 @@ def train_iter(config: MLPConfig, steps: int, optimizer: str = "sgd", learning_r
 def check_params(config: MLPConfig, params: Params) -> Params:
     """``params`` as float32 arrays of the shapes :func:`init_params` gives ``config`` (ConfigError otherwise)."""
     c, w, k = config.capacity, config.width, config.n_classes
-    want = Params(w_in=(config.input_dim, w), b_in=(w,), w=(c, w, w), b=(c, w), gamma=(c, w), beta=(c, w), slope=(c,),
-                  w_out=(w, k), b_out=(k,))
+    want = Params(
+        w_in=(config.input_dim, w),
+        b_in=(w,),
+        w=(c, w, w),
+        b=(c, w),
+        gamma=(c, w),
+        beta=(c, w),
+        slope=(c,),
+        w_out=(w, k),
+        b_out=(k,),
+    )
     if not isinstance(params, Params):
         raise ConfigError(f"params must be an mlp.Params, got {type(params).__name__}")
     for name, shape, got in zip(Params._fields, want, params):
@@ -605,10 +668,20 @@ def _train_states(config, steps, optimizer, learning_rate, clip_norm, chunk, par
         # The last chunk runs in full (one compiled length) and is trimmed in the trace; with ``steps`` not a
         # multiple of ``chunk`` the parameters yielded have seen those extra steps too (train_with_params refuses
         # such step counts).
-        params, opt_state, out = _train_chunk(params, opt_state, jnp.int32(done), settings, task_key, stream_key,
-                                              jnp.float32(learning_rate), jnp.float32(clip), optimizer=optimizer,
-                                              chunk=chunk, batch=config.batch_size,
-                                              jacobians=jnp.bool_(jacobians))
+        params, opt_state, out = _train_chunk(
+            params,
+            opt_state,
+            jnp.int32(done),
+            settings,
+            task_key,
+            stream_key,
+            jnp.float32(learning_rate),
+            jnp.float32(clip),
+            optimizer=optimizer,
+            chunk=chunk,
+            batch=config.batch_size,
+            jacobians=jnp.bool_(jacobians),
+        )
         parts.append(jax.device_get(out))
         done += chunk
         yield _assemble(parts, config.depth, min(done, steps)), params
@@ -616,13 +689,24 @@ def _train_states(config, steps, optimizer, learning_rate, clip_norm, chunk, par
 
 def init_params(config: MLPConfig) -> Params:
     """The parameters ``config``'s network starts training from (gain folded into the weights)."""
-    return _init_params(_config_draws(config), jnp.int32(initializers.index(config.init)), jnp.float32(config.gain),
-                        jnp.float32(config.bias_std))
+    return _init_params(
+        _config_draws(config),
+        jnp.int32(initializers.index(config.init)),
+        jnp.float32(config.gain),
+        jnp.float32(config.bias_std),
+    )
 
 
-def train_with_params(config: MLPConfig, steps: int, optimizer: str = "sgd", learning_rate: float = 0.01,
-                      clip_norm: float | None = None, chunk: int = 10,
-                      params: Params | None = None, jacobians: bool = True) -> tuple[TrainTrace, Params]:
+def train_with_params(
+    config: MLPConfig,
+    steps: int,
+    optimizer: str = "sgd",
+    learning_rate: float = 0.01,
+    clip_norm: float | None = None,
+    chunk: int = 10,
+    params: Params | None = None,
+    jacobians: bool = True,
+) -> tuple[TrainTrace, Params]:
     """(trace, trained parameters) after exactly ``steps`` updates from ``params`` (default: the initialisation).
 
     ``steps`` must be a multiple of ``chunk`` (ConfigError otherwise), so the parameters have seen exactly the
@@ -650,9 +734,15 @@ def params_profile(config: MLPConfig, params: Params, with_jacobian: bool = Fals
     x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
     stats = jax.device_get(_params_stats(params, _settings(config), x, y, jnp.bool_(with_jacobian)))
     d = config.depth
-    return GradientProfile(_trim(stats.backprop_norm, d), _trim(stats.weight_grad_norm, d), _trim(stats.act_mean, d),
-                           _trim(stats.act_std, d), _trim(stats.saturation, d), _trim(stats.jacobian_sv_mean, d),
-                           float(stats.loss))
+    return GradientProfile(
+        _trim(stats.backprop_norm, d),
+        _trim(stats.weight_grad_norm, d),
+        _trim(stats.act_mean, d),
+        _trim(stats.act_std, d),
+        _trim(stats.saturation, d),
+        _trim(stats.jacobian_sv_mean, d),
+        float(stats.loss),
+    )
 
 
 def probe_accuracy(config: MLPConfig, params: Params) -> tuple[float, float]:
@@ -671,15 +761,28 @@ def _assemble(parts, depth, steps) -> TrainTrace:
         return cat(lambda p: getattr(p[0], field))[:, :depth]
 
     return TrainTrace(
-        loss=cat(lambda p: p[0].loss), accuracy=cat(lambda p: p[0].accuracy), grad_norm=cat(lambda p: p[1]),
-        clipped=cat(lambda p: p[2]), backprop_norm=layers("backprop_norm"),
-        weight_grad_norm=layers("weight_grad_norm"), act_mean=layers("act_mean"), act_std=layers("act_std"),
-        saturation=layers("saturation"), jacobian_sv_mean=layers("jacobian_sv_mean"),
-        prelu_slope=cat(lambda p: p[3])[:, :depth])
+        loss=cat(lambda p: p[0].loss),
+        accuracy=cat(lambda p: p[0].accuracy),
+        grad_norm=cat(lambda p: p[1]),
+        clipped=cat(lambda p: p[2]),
+        backprop_norm=layers("backprop_norm"),
+        weight_grad_norm=layers("weight_grad_norm"),
+        act_mean=layers("act_mean"),
+        act_std=layers("act_std"),
+        saturation=layers("saturation"),
+        jacobian_sv_mean=layers("jacobian_sv_mean"),
+        prelu_slope=cat(lambda p: p[3])[:, :depth],
+    )
 
 
-def train(config: MLPConfig, steps: int, optimizer: str = "sgd", learning_rate: float = 0.01,
-          clip_norm: float | None = None, chunk: int = 10) -> TrainTrace:
+def train(
+    config: MLPConfig,
+    steps: int,
+    optimizer: str = "sgd",
+    learning_rate: float = 0.01,
+    clip_norm: float | None = None,
+    chunk: int = 10,
+) -> TrainTrace:
     """The full training trace (see :func:`train_iter`)."""
     trace = None
     for trace in train_iter(config, steps, optimizer, learning_rate, clip_norm, chunk):  # noqa: B007 (the loop keeps the last item)
@@ -687,9 +790,17 @@ def train(config: MLPConfig, steps: int, optimizer: str = "sgd", learning_rate: 
     return trace
 
 
-def warm_up(widths=(128,), batch_size: int = 128, input_dim: int = 64, n_classes: int = 10,
-            optimizers=("sgd",), chunk: int = 10, gains=None, capacities=CAPACITY_BUCKETS,
-            critical_lines: bool = True) -> None:
+def warm_up(
+    widths=(128,),
+    batch_size: int = 128,
+    input_dim: int = 64,
+    n_classes: int = 10,
+    optimizers=("sgd",),
+    chunk: int = 10,
+    gains=None,
+    capacities=CAPACITY_BUCKETS,
+    critical_lines: bool = True,
+) -> None:
     """Compile every program the app uses for these shapes (each capacity bucket, both Jacobian modes, the sweep
     and the training chunk), so that later control changes never compile. Costs seconds once; the persistent
     compilation cache makes later processes fast.
@@ -702,8 +813,9 @@ def warm_up(widths=(128,), batch_size: int = 128, input_dim: int = 64, n_classes
     """
     for width in widths:
         for capacity in capacities:
-            cfg = MLPConfig(depth=capacity, width=width, batch_size=batch_size, input_dim=input_dim,
-                            n_classes=n_classes)
+            cfg = MLPConfig(
+                depth=capacity, width=width, batch_size=batch_size, input_dim=input_dim, n_classes=n_classes
+            )
             _config_draws(cfg.replace(init="orthogonal"))  # the QR variant of the draws
             gradient_profile(cfg)
             gain_sweep(cfg, gains if gains is not None else [1.0])

@@ -28,6 +28,7 @@ Engineering: one module-level jitted program per (network shapes, example count,
 hidden layers, the updates per layer, the learning rate and the method are traced (``lax.while_loop`` over the
 active layers, ``lax.fori_loop`` over updates, ``lax.switch`` on the method), so they never compile.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -150,19 +151,29 @@ def _pretrain_program(params: mlp.Params, x, key, depth, method, updates, lr, ba
 
     def body(carry):
         l, h, w, b, before, after, curves = carry
-        wl, bl, e0, e1, c = _train_layer(method, w[l], b[l], h, jax.random.fold_in(k_rest, l), updates, lr, batch,
-                                         False)
+        wl, bl, e0, e1, c = _train_layer(
+            method, w[l], b[l], h, jax.random.fold_in(k_rest, l), updates, lr, batch, False
+        )
         h = jax.nn.sigmoid(h @ wl + bl)  # mean-field representation for the next layer
-        return (l + 1, h, w.at[l].set(wl), b.at[l].set(bl), before.at[l].set(e0), after.at[l].set(e1),
-                curves.at[l].set(c))
+        return (
+            l + 1,
+            h,
+            w.at[l].set(wl),
+            b.at[l].set(bl),
+            before.at[l].set(e0),
+            after.at[l].set(e1),
+            curves.at[l].set(c),
+        )
 
     _, _, w, b, before, after, curves = jax.lax.while_loop(
-        lambda c: c[0] < depth, body, (jnp.int32(1), h, params.w, params.b, before, after, curves))
+        lambda c: c[0] < depth, body, (jnp.int32(1), h, params.w, params.b, before, after, curves)
+    )
     return params._replace(w_in=w_in, b_in=b_in, w=w, b=b), before, after, curves
 
 
-def pretrain(config: mlp.MLPConfig, pretrain_config: PretrainConfig = PretrainConfig(),
-             params: mlp.Params | None = None) -> tuple[mlp.Params, PretrainTrace]:
+def pretrain(
+    config: mlp.MLPConfig, pretrain_config: PretrainConfig = PretrainConfig(), params: mlp.Params | None = None
+) -> tuple[mlp.Params, PretrainTrace]:
     """Greedy layer-wise pre-training of ``config``'s hidden layers, starting from ``params`` (default: the
     network's initialization, :func:`vgp_core.mlp.init_params`); returns the pre-trained parameters (output layer
     unchanged) and the trace. Requires the logistic-sigmoid activation, no batch norm, no residuals and gain 1
@@ -171,16 +182,25 @@ def pretrain(config: mlp.MLPConfig, pretrain_config: PretrainConfig = PretrainCo
     if not isinstance(pretrain_config, PretrainConfig):
         raise ConfigError(f"pretrain_config must be a PretrainConfig, got {type(pretrain_config).__name__}")
     if config.activation != "sigmoid" or config.batchnorm or config.residual or config.gain != 1.0:
-        raise ConfigError("pre-training needs a plain sigmoid MLP (activation 'sigmoid', gain 1, no batch norm, "
-                          "no residual connections)")
+        raise ConfigError(
+            "pre-training needs a plain sigmoid MLP (activation 'sigmoid', gain 1, no batch norm, "
+            "no residual connections)"
+        )
     pc = pretrain_config
     params = mlp.init_params(config) if params is None else mlp.check_params(config, params)
     task_key, _ = mlp._data_keys(config.seed)  # the network's task (its class centres)
     data_key = jax.random.fold_in(jax.random.PRNGKey(pc.seed), 11)  # a set apart from training and probe batches
     x, _ = data.gaussian_mixture(task_key, data_key, pc.n_examples, config.input_dim, config.n_classes)
     out, before, after, curves = _pretrain_program(
-        params, x, jax.random.fold_in(jax.random.PRNGKey(pc.seed), 12), jnp.int32(config.depth),
-        jnp.int32(METHODS.index(pc.method)), jnp.int32(pc.updates), jnp.float32(pc.learning_rate), batch=pc.batch_size)
+        params,
+        x,
+        jax.random.fold_in(jax.random.PRNGKey(pc.seed), 12),
+        jnp.int32(config.depth),
+        jnp.int32(METHODS.index(pc.method)),
+        jnp.int32(pc.updates),
+        jnp.float32(pc.learning_rate),
+        batch=pc.batch_size,
+    )
     before, after, curves = jax.device_get((before, after, curves))
     d = config.depth
     return out, PretrainTrace(np.asarray(before)[:d], np.asarray(after)[:d], np.asarray(curves)[:d])

@@ -43,6 +43,7 @@ power of two whose exponent is carried as an integer, so ||J_k|| is reported ove
 without float32 under/overflow and without rounding from the rescaling. Only genuine float32 failures of the forward
 pass (a state that overflowed into inf - inf = NaN) give NaN, which is reported as such.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -387,15 +388,20 @@ def _build_params(draws: Draws, k: Knobs, scaled: bool = False) -> Params:
     hidden = draws.gauss.shape[-1]
     w_rec = jax.lax.switch(
         k.family,
-        (lambda e: draws.gauss, lambda e: draws.orth,
-         lambda e: jnp.broadcast_to(_note3_matrix(hidden, e), (N_SLOTS, hidden, hidden))),
-        k.eps)
+        (
+            lambda e: draws.gauss,
+            lambda e: draws.orth,
+            lambda e: jnp.broadcast_to(_note3_matrix(hidden, e), (N_SLOTS, hidden, hidden)),
+        ),
+        k.eps,
+    )
     if scaled:
         w_rec = _rec_scale(k) * w_rec
     b = jnp.zeros((N_SLOTS, hidden), jnp.float32)
     b = b.at[1].set(jnp.where(k.cell == _LSTM, k.forget_bias, 0.0))  # slot 1 is the LSTM forget gate
-    return Params(w_rec=w_rec, w_in=k.input_scale * draws.w_in, b=b, w_out=draws.w_out,
-                  b_out=jnp.zeros((N_OUT,), jnp.float32))
+    return Params(
+        w_rec=w_rec, w_in=k.input_scale * draws.w_in, b=b, w_out=draws.w_out, b_out=jnp.zeros((N_OUT,), jnp.float32)
+    )
 
 
 def _rec_scale(k: Knobs):
@@ -404,8 +410,10 @@ def _rec_scale(k: Knobs):
 
 #: The (cell index, activation registry index) pairs a program is specialised for: the vanilla cell with each of
 #: its activations, and the gated cells (whose nonlinearities are fixed).
-_VARIANTS = tuple([(CELLS.index("vanilla"), activations.index(a)) for a in RNN_ACTIVATIONS]
-                  + [(CELLS.index("lstm"), activations.index("tanh")), (CELLS.index("gru"), activations.index("tanh"))])
+_VARIANTS = tuple(
+    [(CELLS.index("vanilla"), activations.index(a)) for a in RNN_ACTIVATIONS]
+    + [(CELLS.index("lstm"), activations.index("tanh")), (CELLS.index("gru"), activations.index("tanh"))]
+)
 
 
 def _variant_index(cell: str, activation: str) -> int:
@@ -426,8 +434,13 @@ def _specialise(k: Knobs, fn):
 
 def _settings(k: Knobs, cell: int, act: int, scaled: bool = False) -> CellSettings:
     """Cell settings for one variant; ``scaled`` says the parameters already include the radius (training)."""
-    return CellSettings(cell=cell, act=act, note3=k.family == FAMILIES.index("note3"), c=k.c,
-                        rec_scale=jnp.float32(1.0) if scaled else _rec_scale(k))
+    return CellSettings(
+        cell=cell,
+        act=act,
+        note3=k.family == FAMILIES.index("note3"),
+        c=k.c,
+        rec_scale=jnp.float32(1.0) if scaled else _rec_scale(k),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -501,8 +514,12 @@ def _vjp_state(p: Params, s: CellSettings, z, u, rows):
         tc = jnp.tanh(f * c[0] + i * g)
         dh_out, dc_out = rows[:, 0], rows[:, 1]
         dc = dc_out + dh_out * (o * (1.0 - tc * tc))
-        pre = (dc * (g * i * (1.0 - i)), dc * (c[0] * f * (1.0 - f)), dh_out * (tc * o * (1.0 - o)),
-               dc * (i * (1.0 - g * g)))
+        pre = (
+            dc * (g * i * (1.0 - i)),
+            dc * (c[0] * f * (1.0 - f)),
+            dh_out * (tc * o * (1.0 - o)),
+            dc * (i * (1.0 - g * g)),
+        )
         dh = sum(d @ p.w_rec[j] for j, d in enumerate(pre)) * s.rec_scale
         return jnp.stack([dh, dc * f], axis=1)
 
@@ -540,9 +557,11 @@ def _vjp_full(p: Params, s: CellSettings, z, u, cot):
             # Differentiate w.r.t. the actual recurrent matrices rec_scale·W (not the unscaled W).
             def f(rec, zz):
                 return fn(Params(*rec, p.w_out, p.b_out), s._replace(rec_scale=jnp.float32(1.0)), zz, u)
+
             rec = (p.w_rec * s.rec_scale, p.w_in, p.b)
             _, vjp = jax.vjp(f, rec, z)
             return vjp(cot)
+
         return go
 
     return (vanilla, gated(_lstm), gated(_gru))[s.cell](cot)
@@ -648,8 +667,9 @@ def _leading_directions(p: Params, s: CellSettings, inputs, length, checkpoints,
 
     def body(t, carry):
         z, v = carry
-        z, v = _step_with_tangent(p, s, jnp.broadcast_to(z, (n, 2, hidden)),
-                                  jnp.broadcast_to(inputs[t], (n,) + inputs[t].shape), v)
+        z, v = _step_with_tangent(
+            p, s, jnp.broadcast_to(z, (n, 2, hidden)), jnp.broadcast_to(inputs[t], (n,) + inputs[t].shape), v
+        )
         return z[0], _orthonormal_rows(v.reshape(n, -1)).reshape(v.shape)
 
     return jax.lax.fori_loop(j0 * CHECKPOINT_EVERY, length, body, (checkpoints[j0], tangent))[1]
@@ -726,8 +746,9 @@ def _analysis_forward(draws: Draws, k: Knobs, inputs, length, cell: int, act: in
     p = _build_params(draws, k)
     s = _settings(k, cell, act)
     hidden = draws.gauss.shape[-1]
-    _, ck = _forward_checkpoints(_analysis_step(p, s, inputs), jnp.zeros((2, hidden), jnp.float32), length,
-                                 inputs.shape[0])
+    _, ck = _forward_checkpoints(
+        _analysis_step(p, s, inputs), jnp.zeros((2, hidden), jnp.float32), length, inputs.shape[0]
+    )
     return p, s, ck
 
 
@@ -768,8 +789,9 @@ def _sweep_variant(draws: Draws, k: Knobs, inputs, length, cell, act):
     # A lead that vanished (dead ReLUs, or a NaN forward pass) falls back to the fixed random probe rows.
     lead = jnp.where(jnp.all(jnp.isfinite(lead)) & (jnp.sum(lead * lead) > 0), lead, draws.probes)
     probes = _orthonormal_rows(lead)
-    sig, ex = _lag_norms(p, s, inputs, length, ck, _on_measured(s, probes), jnp.zeros((2,), jnp.float32),
-                         _top_singular_two)
+    sig, ex = _lag_norms(
+        p, s, inputs, length, ck, _on_measured(s, probes), jnp.zeros((2,), jnp.float32), _top_singular_two
+    )
     return jnp.log10(sig) + ex.astype(jnp.float32) * _LOG10_2
 
 
@@ -892,8 +914,13 @@ def jacobian_norms(config: RNNConfig, exact: bool = False) -> JacobianNorms:
     ``_top_singular``), or by SVD with ``exact=True`` (same compiled program, about 0.2 ms more per lag at H = 64).
     """
     host = _config_draws(config)
-    sig, ex = _jacobian_program(host.draws, _knobs(config), _inputs(config.seed, config.hidden_size, config.capacity),
-                                np.int32(config.T), np.bool_(exact))
+    sig, ex = _jacobian_program(
+        host.draws,
+        _knobs(config),
+        _inputs(config.seed, config.hidden_size, config.capacity),
+        np.int32(config.T),
+        np.bool_(exact),
+    )
     log10 = _log10_from(sig, ex, config.T)
     lag = np.arange(config.T)
     lam = largest_singular_value(config)
@@ -901,9 +928,18 @@ def jacobian_norms(config: RNNConfig, exact: bool = False) -> JacobianNorms:
     with np.errstate(divide="ignore", invalid="ignore"):
         log10_bound = lag * np.log10(lam * g) if config.cell == "vanilla" else np.full(config.T, np.nan)
     log10_bound = np.where(lag == 0, 0.0, log10_bound) if config.cell == "vanilla" else log10_bound
-    return JacobianNorms(lag=lag, log10_norm=log10, norm=_pow10(log10), log10_bound=log10_bound,
-                         bound=_pow10(log10_bound), largest_singular_value=lam, max_derivative=g,
-                         spectral_radius=_spectral_radius(config), measured=_measured(config.cell), exact=bool(exact))
+    return JacobianNorms(
+        lag=lag,
+        log10_norm=log10,
+        norm=_pow10(log10),
+        log10_bound=log10_bound,
+        bound=_pow10(log10_bound),
+        largest_singular_value=lam,
+        max_derivative=g,
+        spectral_radius=_spectral_radius(config),
+        measured=_measured(config.cell),
+        exact=bool(exact),
+    )
 
 
 def _check_radii(radii) -> np.ndarray:
@@ -923,8 +959,10 @@ def _check_radii(radii) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def _sweep_sharding(devices: tuple):
     mesh = jax.sharding.Mesh(np.asarray(devices), ("radius",))
-    return (jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("radius")),
-            jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+    return (
+        jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("radius")),
+        jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
+    )
 
 
 def spectral_sweep(config: RNNConfig, radii) -> SpectralSweep:
@@ -970,9 +1008,13 @@ def spectral_sweep(config: RNNConfig, radii) -> SpectralSweep:
         norms = host.norm_gauss if config.family == "gaussian" else host.norm_orth
         lam = r.astype(np.float64) * float(norms[: _SLOTS_USED[config.cell]].max())
     g = _g(config)
-    return SpectralSweep(radii=r, log10_norm=np.asarray(out)[: r.size, : config.T], largest_singular_value=lam,
-                         threshold=(1.0 / g if g > 0 else math.inf) if config.cell == "vanilla" else math.nan,
-                         probes=SWEEP_PROBES)
+    return SpectralSweep(
+        radii=r,
+        log10_norm=np.asarray(out)[: r.size, : config.T],
+        largest_singular_value=lam,
+        threshold=(1.0 / g if g > 0 else math.inf) if config.cell == "vanilla" else math.nan,
+        probes=SWEEP_PROBES,
+    )
 
 
 def note3_product(eps: float, c: float, steps: int) -> Note3Product:
@@ -1002,8 +1044,15 @@ def note3_product(eps: float, c: float, steps: int) -> Note3Product:
         log10 = (k // 2) * log_rate + np.where(k % 2 == 1, log_odd, 0.0)
         log10 = np.where((k // 2 == 0) & (k % 2 == 1), log_odd, log10)
         radius_power = np.power(math.sqrt(2.0 * eps), k.astype(np.float64))
-    return Note3Product(k=k, matrices=mats, norm=norm, log10_norm=log10, spectral_radius=math.sqrt(2.0 * eps),
-                        rate=rate, radius_power=radius_power)
+    return Note3Product(
+        k=k,
+        matrices=mats,
+        norm=norm,
+        log10_norm=log10,
+        spectral_radius=math.sqrt(2.0 * eps),
+        rate=rate,
+        radius_power=radius_power,
+    )
 
 
 def parameter_gradient_terms(config: RNNConfig) -> ParameterGradientTerms:
@@ -1012,8 +1061,9 @@ def parameter_gradient_terms(config: RNNConfig) -> ParameterGradientTerms:
     :func:`jacobian_norms`. The decay rate ρ = ||W_rec|| g bounds the ratio of consecutive terms' Jacobian
     factors; with ρ < 1 the terms fall like M ρ^k and ``terms_for_99`` is O(1/(1-ρ))."""
     host = _config_draws(config)
-    logs, total = _terms_program(host.draws, _knobs(config), _inputs(config.seed, config.hidden_size, config.capacity),
-                                 np.int32(config.T))
+    logs, total = _terms_program(
+        host.draws, _knobs(config), _inputs(config.seed, config.hidden_size, config.capacity), np.int32(config.T)
+    )
     logs = np.asarray(logs, np.float64)[: config.T]
     log_term = logs[:, 0]
     ln = log_term * math.log(10.0)
@@ -1030,17 +1080,31 @@ def parameter_gradient_terms(config: RNNConfig) -> ParameterGradientTerms:
     g = _g(config)
     rho = lam * g if config.cell == "vanilla" else math.nan
     horizon = 1.0 / (1.0 - rho) if rho < 1.0 else (math.inf if rho >= 1.0 else math.nan)
-    return ParameterGradientTerms(lag=np.arange(config.T), log10_term=log_term, term=_pow10(log_term),
-                                  log10_w_rec=logs[:, 1], log10_w_in=logs[:, 2], log10_b=logs[:, 3],
-                                  cumulative_share=share, terms_for_99=min(terms_99, config.T), decay_rate=rho,
-                                  horizon=horizon, gradient_norm=float(total))
+    return ParameterGradientTerms(
+        lag=np.arange(config.T),
+        log10_term=log_term,
+        term=_pow10(log_term),
+        log10_w_rec=logs[:, 1],
+        log10_w_in=logs[:, 2],
+        log10_b=logs[:, 3],
+        cumulative_share=share,
+        terms_for_99=min(terms_99, config.T),
+        decay_rate=rho,
+        horizon=horizon,
+        gradient_norm=float(total),
+    )
 
 
 def weights(config: RNNConfig) -> RNNWeights:
     """The network's parameters at initialisation and the analysis inputs u_1..u_T."""
     p = jax.device_get(_params_program(_config_draws(config).draws, _knobs(config)))
-    return RNNWeights(w_rec=np.asarray(p.w_rec), w_in=np.asarray(p.w_in), b=np.asarray(p.b),
-                      w_out=np.asarray(p.w_out), inputs=_config_draws(config).inputs[: config.T].copy())
+    return RNNWeights(
+        w_rec=np.asarray(p.w_rec),
+        w_in=np.asarray(p.w_in),
+        b=np.asarray(p.b),
+        w_out=np.asarray(p.w_out),
+        inputs=_config_draws(config).inputs[: config.T].copy(),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -1130,8 +1194,9 @@ def _data_keys(seed: int):
     return data_key, eval_key
 
 
-def memory_task_batch(task: str = "adding", length: int = 100, batch_size: int = 32, seed: int = 0,
-                      step: int = 0) -> MemoryTaskBatch:
+def memory_task_batch(
+    task: str = "adding", length: int = 100, batch_size: int = 32, seed: int = 0, step: int = 0
+) -> MemoryTaskBatch:
     """The batch that :func:`train_memory_task` trains on at update ``step`` (same seed, length and batch size)."""
     task = check_choice("task", task, TASKS)
     length = check_int("length", length, MIN_TASK_LENGTH, MAX_T)
@@ -1139,8 +1204,15 @@ def memory_task_batch(task: str = "adding", length: int = 100, batch_size: int =
     seed = check_int("seed", seed, 0, 2**31 - 1)
     step = check_int("step", step, 0, 2**31 - 1)
     data_key, _ = _data_keys(seed)
-    x, y, label = jax.device_get(_task_program(np.int32(TASKS.index(task)), jax.random.fold_in(data_key, step),
-                                               np.int32(length), batch=batch_size, capacity=_bucket(length)))
+    x, y, label = jax.device_get(
+        _task_program(
+            np.int32(TASKS.index(task)),
+            jax.random.fold_in(data_key, step),
+            np.int32(length),
+            batch=batch_size,
+            capacity=_bucket(length),
+        )
+    )
     return MemoryTaskBatch(task, np.asarray(x)[:, :length], np.asarray(y), np.asarray(label))
 
 
@@ -1164,8 +1236,9 @@ def _head(s, task, z_last, w_out, b_out, y_reg, y_cls):
         mse = jnp.mean((out[:, 0] - y_reg) ** 2)
         ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(out, y_cls))
         adding = task == 0
-        acc = jnp.where(adding, jnp.mean(jnp.abs(out[:, 0] - y_reg) < ADDING_TOLERANCE),
-                        jnp.mean(jnp.argmax(out, axis=-1) == y_cls))
+        acc = jnp.where(
+            adding, jnp.mean(jnp.abs(out[:, 0] - y_reg) < ADDING_TOLERANCE), jnp.mean(jnp.argmax(out, axis=-1) == y_cls)
+        )
         return jnp.where(adding, mse, ce), acc
 
     loss, vjp, acc = jax.vjp(loss_fn, feat, w_out, b_out, has_aux=True)
@@ -1193,8 +1266,9 @@ def _bptt(p: Params, s: CellSettings, task, x, y_reg, y_cls, length):
         return delta, jax.tree_util.tree_map(jnp.add, grads, g), tg
 
     zeros = jax.tree_util.tree_map(jnp.zeros_like, _rec(p))
-    _, rec_grads, tg = _reverse_over_states(step_fn, ck, length, body,
-                                            (delta, zeros, jnp.zeros((capacity,), jnp.float32)))
+    _, rec_grads, tg = _reverse_over_states(
+        step_fn, ck, length, body, (delta, zeros, jnp.zeros((capacity,), jnp.float32))
+    )
     return loss, acc, Params(*rec_grads, d_w_out, d_b_out), tg
 
 
@@ -1211,8 +1285,23 @@ def _init_training(draws: Draws, k: Knobs, learning_rate, optimizer):
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "chunk", "batch", "capacity", "variant"))
-def _train_chunk(params, opt_state, step0, total, k: Knobs, task, length, data_key, learning_rate, clip_norm,
-                 optimizer, chunk, batch, capacity, variant):
+def _train_chunk(
+    params,
+    opt_state,
+    step0,
+    total,
+    k: Knobs,
+    task,
+    length,
+    data_key,
+    learning_rate,
+    clip_norm,
+    optimizer,
+    chunk,
+    batch,
+    capacity,
+    variant,
+):
     """``chunk`` updates from step ``step0``; steps >= ``total`` are skipped (a shorter last chunk runs in the same
     program), their outputs are NaN."""
     tx = _optimizer(optimizer, learning_rate, clip_norm)
@@ -1248,17 +1337,26 @@ def _evaluate(params, k: Knobs, task, length, key, batch, capacity, variant):
 
     def run(cell, act):
         s = _settings(k, cell, act, scaled=True)
-        z_last = jax.lax.fori_loop(0, length, lambda t, z: _step(params, s, z, x[:, t]),
-                                   jnp.zeros((batch, 2, hidden), jnp.float32))
+        z_last = jax.lax.fori_loop(
+            0, length, lambda t, z: _step(params, s, z, x[:, t]), jnp.zeros((batch, 2, hidden), jnp.float32)
+        )
         loss, acc, *_ = _head(s, task, z_last, params.w_out, params.b_out, y_reg, y_cls)
         return loss, acc
 
     return run(*_VARIANTS[variant])
 
 
-def train_memory_task_iter(config: RNNConfig, task: str = "adding", length: int | None = None, steps: int = 500,
-                           clip_norm: float | None = None, optimizer: str = "adam", learning_rate: float = 0.01,
-                           batch_size: int = 32, chunk: int = 50) -> Iterator[MemoryTaskTrace]:
+def train_memory_task_iter(
+    config: RNNConfig,
+    task: str = "adding",
+    length: int | None = None,
+    steps: int = 500,
+    clip_norm: float | None = None,
+    optimizer: str = "adam",
+    learning_rate: float = 0.01,
+    batch_size: int = 32,
+    chunk: int = 50,
+) -> Iterator[MemoryTaskTrace]:
     """Train ``config``'s network (cell, activation, weight family and radius at initialisation) on a synthetic
     long-range task, yielding the trace so far after every ``chunk`` updates (stop iterating to cancel). The last
     trace also holds the held-out evaluation; earlier ones have NaN there.
@@ -1290,36 +1388,77 @@ def train_memory_task_iter(config: RNNConfig, task: str = "adding", length: int 
     parts = []
     done = 0
     while done < steps:
-        params, opt_state, out = _train_chunk(params, opt_state, np.int32(done), np.int32(steps), k, task_idx,
-                                              np.int32(length),
-                                              data_key, np.float32(learning_rate), np.float32(clip),
-                                              optimizer=optimizer, chunk=chunk, batch=batch_size, capacity=capacity,
-                                              variant=variant)
+        params, opt_state, out = _train_chunk(
+            params,
+            opt_state,
+            np.int32(done),
+            np.int32(steps),
+            k,
+            task_idx,
+            np.int32(length),
+            data_key,
+            np.float32(learning_rate),
+            np.float32(clip),
+            optimizer=optimizer,
+            chunk=chunk,
+            batch=batch_size,
+            capacity=capacity,
+            variant=variant,
+        )
         parts.append(jax.device_get(out))
         done += chunk
         ev_loss, ev_acc = math.nan, math.nan
         if done >= steps:
-            ev = jax.device_get(_evaluate(params, k, task_idx, np.int32(length), eval_key, batch=EVAL_BATCH,
-                                          capacity=capacity, variant=variant))
+            ev = jax.device_get(
+                _evaluate(
+                    params,
+                    k,
+                    task_idx,
+                    np.int32(length),
+                    eval_key,
+                    batch=EVAL_BATCH,
+                    capacity=capacity,
+                    variant=variant,
+                )
+            )
             ev_loss, ev_acc = float(ev[0]), float(ev[1])
         n = min(done, steps)
 
         def cat(i, n=n):
             return np.concatenate([p[i] for p in parts])[:n]
 
-        yield MemoryTaskTrace(task=task, length=length, cell=config.cell, clip_norm=clip, loss=cat(0),
-                              accuracy=cat(1), grad_norm=cat(2), clipped=cat(3),
-                              time_grad_norm=cat(4)[:, :length], eval_loss=ev_loss, eval_accuracy=ev_acc,
-                              baseline_loss=base_loss, chance_accuracy=base_acc)
+        yield MemoryTaskTrace(
+            task=task,
+            length=length,
+            cell=config.cell,
+            clip_norm=clip,
+            loss=cat(0),
+            accuracy=cat(1),
+            grad_norm=cat(2),
+            clipped=cat(3),
+            time_grad_norm=cat(4)[:, :length],
+            eval_loss=ev_loss,
+            eval_accuracy=ev_acc,
+            baseline_loss=base_loss,
+            chance_accuracy=base_acc,
+        )
 
 
-def train_memory_task(config: RNNConfig, task: str = "adding", length: int | None = None, steps: int = 500,
-                      clip_norm: float | None = None, optimizer: str = "adam", learning_rate: float = 0.01,
-                      batch_size: int = 32, chunk: int = 50) -> MemoryTaskTrace:
+def train_memory_task(
+    config: RNNConfig,
+    task: str = "adding",
+    length: int | None = None,
+    steps: int = 500,
+    clip_norm: float | None = None,
+    optimizer: str = "adam",
+    learning_rate: float = 0.01,
+    batch_size: int = 32,
+    chunk: int = 50,
+) -> MemoryTaskTrace:
     """The full training trace (see :func:`train_memory_task_iter`)."""
     trace = None
-    for trace in train_memory_task_iter(config, task, length, steps, clip_norm, optimizer,  # noqa: B007 (keeps the last)
-                                        learning_rate, batch_size, chunk):
+    args = (config, task, length, steps, clip_norm, optimizer, learning_rate, batch_size, chunk)
+    for trace in train_memory_task_iter(*args):  # noqa: B007 (the loop keeps the last item)
         pass
     return trace
 

@@ -15,6 +15,7 @@ and the weights are normalised, so E[1{z>0}] = 1/2 exactly (ReLU's chi_1 = sigma
 q* is found by iterating the length map from q^0 = 1 (the input length of vgp_core.data), then polished by
 Newton steps on q = L(q): near the edge of chaos the iteration alone approaches q* = 0 only like 1/l.
 """
+
 from __future__ import annotations
 
 import functools

@@ -21,6 +21,7 @@ After each server redraw the browser re-applies its own state (``version``): a m
 answering is not undone. Each move also writes the control's value into the address bar (``history.replaceState``),
 formatted by ``url_state.format_query_value``, so a copied link reproduces the state.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -135,8 +136,12 @@ class Tables:
         self._js: dict = {}  # encoded for the browser, per encoders (see BrowserViews)
 
     @classmethod
-    def of(cls, views: Iterable[tuple[Callable[[dict], dict], Sequence[str]]], fixed: Mapping[str, Any],
-           domains: Mapping[str, Sequence]) -> Tables:
+    def of(
+        cls,
+        views: Iterable[tuple[Callable[[dict], dict], Sequence[str]]],
+        fixed: Mapping[str, Any],
+        domains: Mapping[str, Sequence],
+    ) -> Tables:
         """Evaluate each view ``fn(state) -> {target: value}`` (a key ``(target, k)``: piece ``k`` of a text
         target) on every setting of its browser-side dependencies ``deps``, the other controls at ``fixed``."""
         pieces: dict[str, dict[int, Part]] = {}
@@ -301,8 +306,9 @@ class BrowserViews:
         browser's state.
     """
 
-    def __init__(self, controls: Sequence[Control], targets: Mapping[str, tuple[Any, str]],
-                 flush_selector: str | None = None):
+    def __init__(
+        self, controls: Sequence[Control], targets: Mapping[str, tuple[Any, str]], flush_selector: str | None = None
+    ):
         self.controls = {c.name: c for c in controls}
         self.targets = dict(targets)
         self.flush_selector = flush_selector
@@ -319,8 +325,7 @@ class BrowserViews:
         self.carrier = pn.widgets.TextInput(visible=False)
         #: server -> browser: bumped by every redraw of the server, after which the browser re-applies its state
         self.version = browser_only(pn.widgets.IntInput)(value=0, visible=False)
-        self._args = dict(apply=self.apply, carrier=self.carrier, **{c.name: c.widget for c in controls},
-                          **self._panes)
+        self._args = dict(apply=self.apply, carrier=self.carrier, **{c.name: c.widget for c in controls}, **self._panes)
         for c in controls:
             c.widget.jscallback(args=self._args, **{_js_property(c.widget): self._trigger(c.name)})
         self.version.jscallback(args=self._args, value=self._trigger("server"))
@@ -330,8 +335,10 @@ class BrowserViews:
         controls = ", ".join(f"{name}: {name}" for name in self.controls)
         panes = ", ".join(f"{name}: {name}" for name in self._panes)
         extra = f", preset: {json.dumps(dict(preset))}" if preset is not None else ""
-        return (f"apply.execute(source, {{controls: {{{controls}}}, panes: {{{panes}}}, carrier: carrier, "
-                f"origin: {json.dumps(origin)}{extra}}})")
+        return (
+            f"apply.execute(source, {{controls: {{{controls}}}, panes: {{{panes}}}, carrier: carrier, "
+            f"origin: {json.dumps(origin)}{extra}}})"
+        )
 
     # ---------------------------------------------------------------------------------------------- server side
     def set_tables(self, tables: Sequence[Tables]) -> None:
@@ -340,10 +347,15 @@ class BrowserViews:
         domains = self.tables[0].domains
         assert all(t.domains == domains for t in self.tables), "tables over different domains"
         spec = {
-            "controls": {name: {"kind": _kind(c.widget), "server": c.server,
-                                "domain": list(domains.get(name, [])),
-                                "query": [format_query_value(v) for v in domains.get(name, [])]}
-                         for name, c in self.controls.items()},
+            "controls": {
+                name: {
+                    "kind": _kind(c.widget),
+                    "server": c.server,
+                    "domain": list(domains.get(name, [])),
+                    "query": [format_query_value(v) for v in domains.get(name, [])],
+                }
+                for name, c in self.controls.items()
+            },
             "tables": [entry for t in self.tables for entry in self._encoded(t)],
             "flush": self.flush_selector,
         }
@@ -363,9 +375,16 @@ class BrowserViews:
                         encode = lambda v, e=encoder: e._transform_object(v)["object"]  # noqa: E731
                 else:
                     js_attr = attr
-                out.append({"target": target, "attr": js_attr,
-                            "parts": [{"deps": list(p.deps), "index": list(p.index),
-                                       "values": [encode(v) for v in p.values]} for p in parts]})
+                out.append(
+                    {
+                        "target": target,
+                        "attr": js_attr,
+                        "parts": [
+                            {"deps": list(p.deps), "index": list(p.index), "values": [encode(v) for v in p.values]}
+                            for p in parts
+                        ],
+                    }
+                )
             tables._js[key] = out
         return tables._js[key]
 
@@ -385,6 +404,7 @@ class BrowserViews:
 
     def on_state(self, fn: Callable[[dict], None]) -> Callable[[Any], None]:
         """A watcher for ``carrier.param.watch``: calls ``fn(state)`` with the browser's state of every control."""
+
         def watcher(event):
             try:
                 state = json.loads(event.new)["state"]

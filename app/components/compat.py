@@ -1,6 +1,7 @@
 """Every use of a Panel or Bokeh internal, in one place, each gated on the versions it was measured with and
 saying why it is needed. Review this file when upgrading Panel or Bokeh.
 """
+
 from __future__ import annotations
 
 import panel as pn

@@ -24,6 +24,7 @@ Chromium is found as ``$VGP_CHROMIUM`` or ``chromium`` / ``chromium-browser`` on
 ``$VGP_CHROMEDRIVER``, ``$BOKEH_CHROMEDRIVER_PATH`` or ``chromedriver`` on the PATH; without them PNG/SVG export
 raises ``BrowserUnavailable`` (HTML still works).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,9 +63,19 @@ IDLE_CLOSE_S = float(os.environ.get("VGP_EXPORT_IDLE_S", "300"))
 DEFAULT_VIEWPORT = (1200, 800)
 
 CHROMIUM_FLAGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-    "--force-color-profile=srgb", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--disable-extensions", "--disable-default-apps", "--no-first-run", "--mute-audio",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--force-color-profile=srgb",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--no-first-run",
+    "--mute-audio",
     "--host-resolver-rules=MAP * ~NOTFOUND",  # offline by construction: no host name resolves
 )
 
@@ -144,8 +155,9 @@ def _static(copy: Model) -> Model:
 
 
 # --------------------------------------------------------------------------------------------------- formats
-def figure_html(fig: Model | Snapshot, title: str | None = None, *, width: int | None = None,
-                height: int | None = None) -> str:
+def figure_html(
+    fig: Model | Snapshot, title: str | None = None, *, width: int | None = None, height: int | None = None
+) -> str:
     """A standalone HTML page with the interactive figure (BokehJS inline: opens offline, no server)."""
     copy = _sized(_copy(fig), width, height)
     if title is None:
@@ -153,8 +165,9 @@ def figure_html(fig: Model | Snapshot, title: str | None = None, *, width: int |
     return file_html(copy, resources=INLINE, title=title or "vgp-explorer figure")
 
 
-def figure_png(fig: Model | Snapshot, scale: float = DEFAULT_SCALE, *, width: int | None = None,
-               height: int | None = None) -> bytes:
+def figure_png(
+    fig: Model | Snapshot, scale: float = DEFAULT_SCALE, *, width: int | None = None, height: int | None = None
+) -> bytes:
     """The figure as PNG, ``scale`` device pixels per CSS pixel (size = figure size × scale)."""
     scale = float(scale)
     if not 0.1 <= scale <= MAX_SCALE:
@@ -167,8 +180,15 @@ def figure_svg(fig: Model | Snapshot, *, width: int | None = None, height: int |
     return _render(_static(_sized(_copy(fig), width, height)), "svg", 1.0)
 
 
-def render(fig: Model | Snapshot, fmt: str, *, title: str | None = None, scale: float = DEFAULT_SCALE,
-           width: int | None = None, height: int | None = None) -> bytes:
+def render(
+    fig: Model | Snapshot,
+    fmt: str,
+    *,
+    title: str | None = None,
+    scale: float = DEFAULT_SCALE,
+    width: int | None = None,
+    height: int | None = None,
+) -> bytes:
     """The file contents for ``fmt`` (one of ``FORMATS``)."""
     if fmt == "png":
         return figure_png(fig, scale, width=width, height=height)
@@ -210,12 +230,15 @@ const [item_json, fmt, done] = arguments
 
 def _host_html() -> str:
     """The export browser's page: every BokehJS bundle inline, white, no margins, nothing else."""
-    resources = _SelfContained(mode="inline", components=["bokeh", "bokeh-gl", "bokeh-widgets", "bokeh-tables",
-                                                          "bokeh-mathjax"])
-    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>vgp export</title><style>"
-            "html, body { box-sizing: border-box; margin: 0; border: 0; padding: 0; overflow: hidden; "
-            "background: white; }</style>" + resources.render_js() + "<script>window.vgpExportHost = true"
-            "</script></head><body></body></html>")
+    resources = _SelfContained(
+        mode="inline", components=["bokeh", "bokeh-gl", "bokeh-widgets", "bokeh-tables", "bokeh-mathjax"]
+    )
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>vgp export</title><style>'
+        "html, body { box-sizing: border-box; margin: 0; border: 0; padding: 0; overflow: hidden; "
+        "background: white; }</style>" + resources.render_js() + "<script>window.vgpExportHost = true"
+        "</script></head><body></body></html>"
+    )
 
 
 def _render(copy: Model, fmt: str, scale: float) -> bytes | str:
@@ -231,16 +254,18 @@ def _render(copy: Model, fmt: str, scale: float) -> bytes | str:
 
 
 def _draw(driver, item: str, fmt: str, vw: int, vh: int, scale: float) -> bytes | str:
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": vw, "height": vh, "deviceScaleFactor": scale, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": vw, "height": vh, "deviceScaleFactor": scale, "mobile": False}
+    )
     _BROWSER.ensure_host(driver)
     try:
         result = driver.execute_async_script(_EMBED_JS, item, fmt)
     except Exception as exc:
         _BROWSER.host_stale()
         if type(exc).__name__ == "TimeoutException":
-            raise ExportError(f"BokehJS did not finish drawing the figure within {RENDER_TIMEOUT_S:g} s"
-                              + _console_errors(driver)) from None
+            raise ExportError(
+                f"BokehJS did not finish drawing the figure within {RENDER_TIMEOUT_S:g} s" + _console_errors(driver)
+            ) from None
         raise
     _BROWSER.renders += 1
     if not isinstance(result, dict) or "error" in result:
@@ -255,9 +280,15 @@ def _draw(driver, item: str, fmt: str, vw: int, vh: int, scale: float) -> bytes 
     left, top, width, height = result["box"]
     if width <= 0 or height <= 0:
         raise ExportError("the figure has no size in the browser" + errors)
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True, "fromSurface": True,
-        "clip": {"x": left, "y": top, "width": width, "height": height, "scale": 1}})
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "fromSurface": True,
+            "clip": {"x": left, "y": top, "width": width, "height": height, "scale": 1},
+        },
+    )
     return base64.b64decode(shot["data"])
 
 
@@ -273,15 +304,20 @@ def _console_errors(driver) -> str:
 def find_browser() -> tuple[str, str]:
     """(chromium, chromedriver) paths; ``BrowserUnavailable`` naming what is missing otherwise."""
     chromium = os.environ.get("VGP_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = (os.environ.get("VGP_CHROMEDRIVER") or os.environ.get("BOKEH_CHROMEDRIVER_PATH")
-              or shutil.which("chromedriver"))
-    missing = [name for name, path in (("chromium", chromium), ("chromedriver", driver))
-               if not path or not os.access(path, os.X_OK)]
+    driver = (
+        os.environ.get("VGP_CHROMEDRIVER") or os.environ.get("BOKEH_CHROMEDRIVER_PATH") or shutil.which("chromedriver")
+    )
+    missing = [
+        name
+        for name, path in (("chromium", chromium), ("chromedriver", driver))
+        if not path or not os.access(path, os.X_OK)
+    ]
     if missing:
         raise BrowserUnavailable(
             f"PNG and SVG export need Chromium and chromedriver, and {' and '.join(missing)} could not be found "
             "(Debian: apt-get install chromium chromium-driver; or set VGP_CHROMIUM / VGP_CHROMEDRIVER). "
-            "HTML export needs no browser.")
+            "HTML export needs no browser."
+        )
     return chromium, driver
 
 
@@ -338,8 +374,10 @@ class _Browser:
         try:
             driver = WebDriver(service=Service(driver_path), options=options)
         except WebDriverException as exc:
-            raise BrowserUnavailable(f"could not start Chromium for PNG/SVG export ({chromium}, {driver_path}): "
-                                     f"{str(exc.msg or exc).strip()}") from exc
+            raise BrowserUnavailable(
+                f"could not start Chromium for PNG/SVG export ({chromium}, {driver_path}): "
+                f"{str(exc.msg or exc).strip()}"
+            ) from exc
         driver.set_script_timeout(RENDER_TIMEOUT_S)
         self.starts += 1
         self._host_loaded = False
@@ -422,13 +460,19 @@ class ExportDownload(pn.widgets.FileDownload):
     file is rendered on ``EXPORT_POOL`` while the server keeps answering every session, and the result is sent
     to the browser, which saves it as ``filename``. A failure is shown as a notification, never a traceback."""
 
-    def __init__(self, fig: Model, fmt: str, stem: str, *, title: str = "", scale: float = DEFAULT_SCALE,
-                 **params):
+    def __init__(self, fig: Model, fmt: str, stem: str, *, title: str = "", scale: float = DEFAULT_SCALE, **params):
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
         self._fig, self._fmt, self._title, self._scale = fig, fmt, title, scale
-        params = {"label": fmt.upper(), "color": "light", "width": 62, "height": 30, "margin": (0, 4, 4, 0),
-                  "css_classes": ["vgp-download", f"vgp-download-{fmt}"], **params}
+        params = {
+            "label": fmt.upper(),
+            "color": "light",
+            "width": 62,
+            "height": 30,
+            "margin": (0, 4, 4, 0),
+            "css_classes": ["vgp-download", f"vgp-download-{fmt}"],
+            **params,
+        }
         super().__init__(callback=self._produce, filename=f"{stem}.{fmt}", auto=True, embed=False, **params)
         self.last_seconds: float | None = None  # how long the last export took (measurements, tests)
 
@@ -442,8 +486,7 @@ class ExportDownload(pn.widgets.FileDownload):
             data = await asyncio.get_running_loop().run_in_executor(EXPORT_POOL, job)
         except Exception as exc:  # noqa: BLE001 - reported to the user; the session goes on
             message = str(exc) if isinstance(exc, ExportError) else f"{type(exc).__name__}: {exc}"
-            log.warning("export of %s failed: %s", self.filename, message,
-                        exc_info=not isinstance(exc, ExportError))
+            log.warning("export of %s failed: %s", self.filename, message, exc_info=not isinstance(exc, ExportError))
             notifications = pn.state.notifications
             if notifications is not None:
                 notifications.error(f"Could not export {self.filename}: {message}", duration=10_000)

@@ -1,4 +1,5 @@
 """A log10 heatmap (Bokeh image glyph) created once and updated in place."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,22 +19,46 @@ class LogHeatmap:
     Overflow cells are drawn in magenta and underflow cells in black, whatever the colour range.
     """
 
-    def __init__(self, title: str, x_label: str, y_label: str = "layer (1 = input side)", value_label="log10 |∂L/∂h|",
-                 height: int = 330, width: int = 520, y_tooltip: tuple[str, str] = ("layer", "$y{0}"),
-                 css_classes: list[str] | None = None):
+    def __init__(
+        self,
+        title: str,
+        x_label: str,
+        y_label: str = "layer (1 = input side)",
+        value_label="log10 |∂L/∂h|",
+        height: int = 330,
+        width: int = 520,
+        y_tooltip: tuple[str, str] = ("layer", "$y{0}"),
+        css_classes: list[str] | None = None,
+    ):
         """``y_tooltip``: (label, format) of the y value in the hover tooltip; ``css_classes`` on the figure
         (lets browser tests find it)."""
-        self.mapper = LinearColorMapper(palette=Viridis256, low=-1, high=1, nan_color=OVERFLOW_COLOR,
-                                        low_color=UNDERFLOW_COLOR, high_color=Viridis256[-1])
-        self.source = ColumnDataSource(data=dict(image=[np.zeros((1, 1), np.float32)], x=[0.0], y=[0.5], dw=[1.0],
-                                                 dh=[1.0]))
-        fig = figure(title=title, x_axis_label=x_label, y_axis_label=y_label, height=height, width=width,
-                     tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above",
-                     css_classes=list(css_classes or []))
-        renderer = fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.source,
-                             color_mapper=self.mapper)
-        self.hover = HoverTool(renderers=[renderer], tooltips=[(x_label, "$x{0.00}"), y_tooltip,
-                                                               (value_label, "@image{0.00}")])
+        self.mapper = LinearColorMapper(
+            palette=Viridis256,
+            low=-1,
+            high=1,
+            nan_color=OVERFLOW_COLOR,
+            low_color=UNDERFLOW_COLOR,
+            high_color=Viridis256[-1],
+        )
+        self.source = ColumnDataSource(
+            data=dict(image=[np.zeros((1, 1), np.float32)], x=[0.0], y=[0.5], dw=[1.0], dh=[1.0])
+        )
+        fig = figure(
+            title=title,
+            x_axis_label=x_label,
+            y_axis_label=y_label,
+            height=height,
+            width=width,
+            tools="pan,wheel_zoom,box_zoom,reset,save",
+            toolbar_location="above",
+            css_classes=list(css_classes or []),
+        )
+        renderer = fig.image(
+            image="image", x="x", y="y", dw="dw", dh="dh", source=self.source, color_mapper=self.mapper
+        )
+        self.hover = HoverTool(
+            renderers=[renderer], tooltips=[(x_label, "$x{0.00}"), y_tooltip, (value_label, "@image{0.00}")]
+        )
         fig.add_tools(self.hover)
         self.color_bar = ColorBar(color_mapper=self.mapper, title=value_label, width=10)
         fig.add_layout(self.color_bar, "right")
@@ -52,8 +77,9 @@ class LogHeatmap:
         tips[-1] = (label, tips[-1][1])
         self.hover.tooltips = tips
 
-    def update(self, log_values: np.ndarray, x0: float, x1: float,
-               y_range: tuple[float, float] | None = None) -> NonFinite:
+    def update(
+        self, log_values: np.ndarray, x0: float, x1: float, y_range: tuple[float, float] | None = None
+    ) -> NonFinite:
         """``log_values`` has shape (layers, columns); the image spans [x0, x1] horizontally and, vertically,
         one unit per row from 0.5 (layers) or ``y_range`` = (y0, y1) when given."""
         image, counts, (lo, hi) = log10_for_image(log_values)

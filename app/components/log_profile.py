@@ -1,4 +1,5 @@
 """Per-layer curves on a log axis, with overflow/underflow marked distinctly; created once, updated in place."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,26 +13,54 @@ from .numeric import positive_or_nan
 class LogProfile:
     """Lines ``name -> style`` over a shared x (layer index); non-finite points become markers at the edges."""
 
-    def __init__(self, title: str, series: dict[str, dict], x_label: str = "layer (1 = input side)",
-                 y_label: str = "norm", height: int = 330, width: int = 520, y_axis_type: str = "log",
-                 x_tooltip: str = "layer", legend_location: str = "top_left"):
+    def __init__(
+        self,
+        title: str,
+        series: dict[str, dict],
+        x_label: str = "layer (1 = input side)",
+        y_label: str = "norm",
+        height: int = 330,
+        width: int = 520,
+        y_axis_type: str = "log",
+        x_tooltip: str = "layer",
+        legend_location: str = "top_left",
+    ):
         self.names = list(series)
         self.log = y_axis_type == "log"
         self.source = ColumnDataSource(data={"x": np.zeros(0), **{n: np.zeros(0) for n in self.names}})
         self.marks = ColumnDataSource(data=dict(x=[], y=[], kind=[]))
-        fig = figure(title=title, x_axis_label=x_label, y_axis_label=y_label, y_axis_type=y_axis_type,
-                     height=height, width=width, tools="pan,wheel_zoom,box_zoom,reset,save",
-                     toolbar_location="above")
+        fig = figure(
+            title=title,
+            x_axis_label=x_label,
+            y_axis_label=y_label,
+            y_axis_type=y_axis_type,
+            height=height,
+            width=width,
+            tools="pan,wheel_zoom,box_zoom,reset,save",
+            toolbar_location="above",
+        )
         renderers = []
         for name, style in series.items():
             style = dict(style)
             label = style.pop("legend_label", name)
             renderers.append(fig.line("x", name, source=self.source, legend_label=label, **style))
-        fig.scatter("x", "y", source=self.marks, marker="x", size=10, line_width=2, color=OVERFLOW_COLOR,
-                    legend_label="overflow (inf/NaN) or underflow (0)")
-        fig.add_tools(HoverTool(renderers=renderers, tooltips=[(x_tooltip, "@x")] + [(n, f"@{{{n}}}{{0.000e}}")
-                                                                                 for n in self.names],
-                                mode="vline"))
+        fig.scatter(
+            "x",
+            "y",
+            source=self.marks,
+            marker="x",
+            size=10,
+            line_width=2,
+            color=OVERFLOW_COLOR,
+            legend_label="overflow (inf/NaN) or underflow (0)",
+        )
+        fig.add_tools(
+            HoverTool(
+                renderers=renderers,
+                tooltips=[(x_tooltip, "@x")] + [(n, f"@{{{n}}}{{0.000e}}") for n in self.names],
+                mode="vline",
+            )
+        )
         fig.legend.location = legend_location
         fig.legend.click_policy = "hide"
         fig.legend.background_fill_alpha = 0.6

@@ -8,6 +8,7 @@ garbage collection, which Python runs rarely; and glibc keeps freed heap pages i
 them. So after a session is destroyed (at most once per ``MIN_INTERVAL_S``, as a whole class may close at once)
 the server collects garbage and asks glibc to ``malloc_trim(0)``. Elsewhere (no glibc) only the collection runs.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -4,6 +4,7 @@ A notice often repeats what a visitor typed or a link carried (``ignored activat
 Such text is hostile until proven otherwise, so it is never rendered as markup: ``literal`` turns any text into
 Markdown source that displays exactly that text, and every notice (the page's and the site's) goes through it.
 """
+
 from __future__ import annotations
 
 import html
@@ -41,8 +42,9 @@ class Notices:
     def __init__(self, alert_type: str = "warning", **alert_params):
         self._messages: dict[str, str] = {}
         # linkify off: an address in a visitor's text stays text, not a link
-        self.pane = pn.pane.Alert("", alert_type=alert_type, visible=False, margin=(0, 5),
-                                  renderer_options={"linkify": False}, **alert_params)
+        self.pane = pn.pane.Alert(
+            "", alert_type=alert_type, visible=False, margin=(0, 5), renderer_options={"linkify": False}, **alert_params
+        )
 
     def set(self, key: str, text: str) -> None:
         """Show ``text`` (plain text) under ``key``; an empty text clears it."""

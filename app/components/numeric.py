@@ -1,4 +1,5 @@
 """Turning engine arrays into what Bokeh can draw: non-finite values made explicit."""
+
 from __future__ import annotations
 
 import dataclasses

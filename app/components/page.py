@@ -10,6 +10,7 @@ session ends. Pages keep only what is theirs.
 In a notebook, ``pn.extension()`` and then a page object on the last line of a cell shows the live page (its
 figures update in place as in the served app); ``pn.panel(page)`` works too (Panel's ``__panel__`` protocol).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,6 +53,7 @@ def on_session_loop(doc, fn: Callable) -> Callable:
     Bokeh models there, which only the loop's thread may do (Bokeh raises "_pending_writes should be non-None ...").
     ``add_next_tick_callback`` is Bokeh's thread-safe hand-over; calls keep their order. Without a server (``doc``
     None) or on the loop, ``fn`` runs at once."""
+
     @functools.wraps(fn)
     def call(*args, **kwargs):
         if doc is None or on_event_loop():
@@ -112,8 +114,12 @@ class Page(NoticeMixin):
 
     _layout: pn.viewable.Viewable | None = None
 
-    def __init__(self, model: param.Parameterized | None = None, query: Mapping[str, str] | None = None,
-                 defer: bool | None = None):
+    def __init__(
+        self,
+        model: param.Parameterized | None = None,
+        query: Mapping[str, str] | None = None,
+        defer: bool | None = None,
+    ):
         self.model = model or self.Model()
         self._make_notice()
         self.overflow = Notices(alert_type="danger")  # inf/NaN and underflow counts of the figures
@@ -146,8 +152,12 @@ class Page(NoticeMixin):
         """Keep the browser's address bar in step with the model (no-op outside a server)."""
         mirror_to_url(self.model, self.URL_PARAMS)
 
-    def background_run(self, on_item: Callable[[object], None], on_error: Callable[[Exception], None] | None = None,
-                       priority: int = TRAINING) -> BackgroundRun:
+    def background_run(
+        self,
+        on_item: Callable[[object], None],
+        on_error: Callable[[Exception], None] | None = None,
+        priority: int = TRAINING,
+    ) -> BackgroundRun:
         """A background run of this page (``app.components.training``), cancelled when the session ends and
         waited for by ``settle``. ``on_error`` defaults to a "failure" notice."""
         run = BackgroundRun(self._doc, on_item, on_error or self._on_background_error, priority=priority)
@@ -171,6 +181,7 @@ class Page(NoticeMixin):
 
     def _held(self, fn: Callable) -> Callable:
         """``fn``, its model changes sent to the browser as one message."""
+
         @functools.wraps(fn)
         def call(*args, **kwargs):
             with document_hold(self._doc):

@@ -4,6 +4,7 @@ One place decides how a figure is framed (``figure_card``: the figure plus its e
 controls column is marked, so site-wide features (export, presentation mode's ``?controls=0``) work on every
 page without each page knowing about them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -27,14 +28,27 @@ def figure_card(name: str, fig: Model, page: str) -> pn.viewable.Viewable:
 
     slug = page
     title = next((p.title for p in PAGES if p.slug == slug), "")
-    buttons = [ExportDownload(fig, fmt, f"{slug}-{name}", title=f"vgp-explorer, {title}" if title else "vgp-explorer")
-               for fmt in FORMATS]
-    return pn.Column(pn.pane.Bokeh(fig, name=name), pn.Row(*buttons, margin=(0, 5)), name=name, margin=0,
-                     css_classes=[FIGURE_CLASS, f"{FIGURE_CLASS}-{name}"])
+    buttons = [
+        ExportDownload(fig, fmt, f"{slug}-{name}", title=f"vgp-explorer, {title}" if title else "vgp-explorer")
+        for fmt in FORMATS
+    ]
+    return pn.Column(
+        pn.pane.Bokeh(fig, name=name),
+        pn.Row(*buttons, margin=(0, 5)),
+        name=name,
+        margin=0,
+        css_classes=[FIGURE_CLASS, f"{FIGURE_CLASS}-{name}"],
+    )
 
 
-def page_layout(page: str, controls: pn.viewable.Viewable, header: Sequence, figures: Mapping[str, Model],
-                extra: Sequence = (), ncols: int = 2) -> pn.Row:
+def page_layout(
+    page: str,
+    controls: pn.viewable.Viewable,
+    header: Sequence,
+    figures: Mapping[str, Model],
+    extra: Sequence = (),
+    ncols: int = 2,
+) -> pn.Row:
     """``page``: the page's slug (names the downloaded files); ``controls``: the page's widget column; ``header``:
     presets, notices and text above the figures; ``figures``: the page's ``figures()``; ``extra``: more grid cells
     after the figures (the explanation)."""

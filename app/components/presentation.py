@@ -27,6 +27,7 @@ base, so toggling back restores the page's own styling exactly. It never rebuild
 ``DisplayController`` is the Panel side: the header widgets, hiding the controls column, Panel's widget theme
 (switched in place for the session, see ``set_panel_theme``) and larger text in presentation mode.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -81,7 +82,7 @@ DISPLAY_PARAMS = ["theme", "present", "palette", "colormap", "controls"]
 # ---------------------------------------------------------------------------------------------------------------
 def _tint(color: str, amount: float) -> str:
     """``color`` mixed with white (``amount`` of white): the lighter variant of a palette colour."""
-    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
     return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in (r, g, b))
 
 
@@ -90,13 +91,35 @@ def _tint(color: str, amount: float) -> str:
 _SOURCE = list(Category10_10) + ["#ff0000", "#008000", "#0000ff", "#ff4040", "#40ff40"]
 _OKABE_ITO = dict(zip(Colorblind8[:7], ("blue", "orange", "yellow", "green", "sky", "vermillion", "purple")))
 _OI = {v: k.lower() for k, v in _OKABE_ITO.items()}
-_TOL = {"blue": "#4477aa", "red": "#ee6677", "green": "#228833", "yellow": "#ccbb44", "cyan": "#66ccee",
-        "purple": "#aa3377", "grey": "#bbbbbb"}
+_TOL = {
+    "blue": "#4477aa",
+    "red": "#ee6677",
+    "green": "#228833",
+    "yellow": "#ccbb44",
+    "cyan": "#66ccee",
+    "purple": "#aa3377",
+    "grey": "#bbbbbb",
+}
 
 
 def _table(blue, orange, green, red, purple, brown, pink, grey, olive, cyan) -> dict[str, str]:
-    targets = [blue, orange, green, red, purple, brown, pink, grey, olive, cyan,
-               red, green, blue, _tint(red, 0.3), _tint(green, 0.3)]
+    targets = [
+        blue,
+        orange,
+        green,
+        red,
+        purple,
+        brown,
+        pink,
+        grey,
+        olive,
+        cyan,
+        red,
+        green,
+        blue,
+        _tint(red, 0.3),
+        _tint(green, 0.3),
+    ]
     return {src.lower(): dst.lower() for src, dst in zip(_SOURCE, targets)}
 
 
@@ -104,14 +127,36 @@ def _table(blue, orange, green, red, purple, brown, pink, grey, olive, cyan) -> 
 #: colours (blue, orange, green, red, purple, brown); the tail maps to the closest remaining colour.
 PALETTES: dict[str, dict[str, str]] = {
     "default": {},
-    "okabe-ito": _table(_OI["blue"], _OI["orange"], _OI["green"], _OI["vermillion"], _OI["purple"], _OI["sky"],
-                        _OI["yellow"], "#999999", _OI["yellow"], _OI["sky"]),
-    "tol-bright": _table(_TOL["blue"], _TOL["yellow"], _TOL["green"], _TOL["red"], _TOL["purple"], _TOL["cyan"],
-                         _TOL["purple"], _TOL["grey"], _TOL["yellow"], _TOL["cyan"]),
+    "okabe-ito": _table(
+        _OI["blue"],
+        _OI["orange"],
+        _OI["green"],
+        _OI["vermillion"],
+        _OI["purple"],
+        _OI["sky"],
+        _OI["yellow"],
+        "#999999",
+        _OI["yellow"],
+        _OI["sky"],
+    ),
+    "tol-bright": _table(
+        _TOL["blue"],
+        _TOL["yellow"],
+        _TOL["green"],
+        _TOL["red"],
+        _TOL["purple"],
+        _TOL["cyan"],
+        _TOL["purple"],
+        _TOL["grey"],
+        _TOL["yellow"],
+        _TOL["cyan"],
+    ),
 }
-PALETTE_DOCS = {"default": "Category10 as the pages draw it (not safe for red-green colour blindness)",
-                "okabe-ito": "Okabe & Ito's colour-blind-safe set (bokeh.palettes.Colorblind8)",
-                "tol-bright": "Paul Tol's colour-blind-safe 'bright' set"}
+PALETTE_DOCS = {
+    "default": "Category10 as the pages draw it (not safe for red-green colour blindness)",
+    "okabe-ito": "Okabe & Ito's colour-blind-safe set (bokeh.palettes.Colorblind8)",
+    "tol-bright": "Paul Tol's colour-blind-safe 'bright' set",
+}
 
 #: colour map name -> 256 colours; images (and colours) drawn with Viridis256 use the chosen one.
 COLORMAPS: dict[str, tuple[str, ...]] = {"viridis": tuple(Viridis256), "cividis": tuple(Cividis256)}
@@ -124,8 +169,10 @@ DARK_TEXT = "#e0e0e0"
 #: plot background of image figures (heatmaps) in the dark theme: mid grey, far from the underflow black.
 DARK_IMAGE_BACKGROUND = "#7b8087"
 
-DARK_NOTE = ("Dark theme: heatmap cells that underflow to 0 stay **black** (framed, on a grey plot background); "
-             "black lines and markers on line plots, including underflow crosses, are drawn **light grey**.")
+DARK_NOTE = (
+    "Dark theme: heatmap cells that underflow to 0 stay **black** (framed, on a grey plot background); "
+    "black lines and markers on line plots, including underflow crosses, are drawn **light grey**."
+)
 
 
 def normalize_color(color) -> str | None:
@@ -138,6 +185,7 @@ def normalize_color(color) -> str | None:
     if re.fullmatch(r"#[0-9a-f]{6}([0-9a-f]{2})?", text):
         return text[:7]
     from bokeh.colors import named
+
     obj = getattr(named, text, None)
     if obj is not None and hasattr(obj, "to_hex"):
         return obj.to_hex().lower()[:7]
@@ -155,14 +203,14 @@ def _linear_to_srgb(c: float) -> float:
 
 def lightness(color: str) -> float:
     """CIE L* (0 black … 100 white) of a ``#rrggbb`` colour."""
-    r, g, b = (_srgb_to_linear(int(color[i:i + 2], 16) / 255) for i in (1, 3, 5))
+    r, g, b = (_srgb_to_linear(int(color[i : i + 2], 16) / 255) for i in (1, 3, 5))
     y = 0.2126 * r + 0.7152 * g + 0.0722 * b
     return 116 * y ** (1 / 3) - 16 if y > (6 / 29) ** 3 else y * (29 / 3) ** 3
 
 
 def _with_lightness(color: str, target: float) -> str:
     """The same hue and saturation with CIE L* ``target`` (greys: exact)."""
-    rgb = [int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    rgb = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     h, _, s = colorsys.rgb_to_hls(*rgb)
     lo, hi = 0.0, 1.0
     for _ in range(30):  # bisection on HLS lightness
@@ -177,7 +225,7 @@ def _with_lightness(color: str, target: float) -> str:
 
 
 def _is_dark_neutral(color: str) -> bool:
-    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
     return max(r, g, b) - min(r, g, b) <= 24 and lightness(color) < 50
 
 
@@ -214,9 +262,11 @@ def color_table(palette: str, colormap: str, dark_lines: bool) -> dict[str, str]
 
 def _transform(table: dict[str, str]) -> CustomJSTransform:
     """Maps a column of colour strings through ``table`` in the browser; unknown colours pass through."""
-    code = (f"const m = {json.dumps(table, sort_keys=True)};\n"
-            "return xs.map(x => { if (typeof x !== 'string') return x; const k = x.trim().toLowerCase();\n"
-            "  return m[k] ?? m[k.slice(0, 7)] ?? x; });")
+    code = (
+        f"const m = {json.dumps(table, sort_keys=True)};\n"
+        "return xs.map(x => { if (typeof x !== 'string') return x; const k = x.trim().toLowerCase();\n"
+        "  return m[k] ?? m[k.slice(0, 7)] ?? x; });"
+    )
     return CustomJSTransform(v_func=code, tags=["vgp-palette"])
 
 
@@ -227,12 +277,21 @@ class DisplaySettings(param.Parameterized):
     """How every page is drawn; URL query names are the parameter names."""
 
     theme = param.Selector(default="light", objects=["light", "dark"], doc="light or dark page and figures")
-    present = param.Boolean(default=False, doc=f"presentation mode: fonts × {PRESENT_FONT_SCALE}, line widths × "
-                                               f"{PRESENT_LINE_SCALE}, larger text and widgets")
-    palette = param.Selector(default="default", objects=list(PALETTES),
-                             doc="line and marker colours: " + "; ".join(f"{k}: {v}" for k, v in PALETTE_DOCS.items()))
-    colormap = param.Selector(default="viridis", objects=list(COLORMAPS),
-                              doc="colour map of the heatmaps (both colour-blind-safe and perceptually uniform)")
+    present = param.Boolean(
+        default=False,
+        doc=f"presentation mode: fonts × {PRESENT_FONT_SCALE}, line widths × "
+        f"{PRESENT_LINE_SCALE}, larger text and widgets",
+    )
+    palette = param.Selector(
+        default="default",
+        objects=list(PALETTES),
+        doc="line and marker colours: " + "; ".join(f"{k}: {v}" for k, v in PALETTE_DOCS.items()),
+    )
+    colormap = param.Selector(
+        default="viridis",
+        objects=list(COLORMAPS),
+        doc="colour map of the heatmaps (both colour-blind-safe and perceptually uniform)",
+    )
     controls = param.Boolean(default=True, doc="show the controls column (?controls=0 hides it)")
 
 
@@ -255,20 +314,42 @@ _TRANSFORMS: weakref.WeakKeyDictionary[Model, dict] = weakref.WeakKeyDictionary(
 _PROPS_BY_CLASS: dict[type, tuple] = {}
 
 _DARK = {
-    Plot: {"background_fill_color": DARK_BACKGROUND, "border_fill_color": DARK_BORDER,
-           "outline_line_color": DARK_TEXT, "outline_line_alpha": 0.25},
+    Plot: {
+        "background_fill_color": DARK_BACKGROUND,
+        "border_fill_color": DARK_BORDER,
+        "outline_line_color": DARK_TEXT,
+        "outline_line_alpha": 0.25,
+    },
     Grid: {"grid_line_color": DARK_TEXT, "grid_line_alpha": 0.25, "minor_grid_line_color": DARK_TEXT},
-    Axis: {"axis_line_color": DARK_TEXT, "major_tick_line_color": DARK_TEXT, "minor_tick_line_color": DARK_TEXT,
-           "major_label_text_color": DARK_TEXT, "axis_label_text_color": DARK_TEXT},
-    Legend: {"label_text_color": DARK_TEXT, "title_text_color": DARK_TEXT, "background_fill_color": DARK_BACKGROUND,
-             "border_line_color": DARK_TEXT, "inactive_fill_color": DARK_BORDER},
-    BaseColorBar: {"title_text_color": DARK_TEXT, "major_label_text_color": DARK_TEXT,
-                   "background_fill_color": DARK_BORDER, "major_tick_line_color": DARK_TEXT,
-                   "minor_tick_line_color": DARK_TEXT},
+    Axis: {
+        "axis_line_color": DARK_TEXT,
+        "major_tick_line_color": DARK_TEXT,
+        "minor_tick_line_color": DARK_TEXT,
+        "major_label_text_color": DARK_TEXT,
+        "axis_label_text_color": DARK_TEXT,
+    },
+    Legend: {
+        "label_text_color": DARK_TEXT,
+        "title_text_color": DARK_TEXT,
+        "background_fill_color": DARK_BACKGROUND,
+        "border_line_color": DARK_TEXT,
+        "inactive_fill_color": DARK_BORDER,
+    },
+    BaseColorBar: {
+        "title_text_color": DARK_TEXT,
+        "major_label_text_color": DARK_TEXT,
+        "background_fill_color": DARK_BORDER,
+        "major_tick_line_color": DARK_TEXT,
+        "minor_tick_line_color": DARK_TEXT,
+    },
     Title: {"text_color": DARK_TEXT},
 }
-_DARK_IMAGE_PLOT = {"background_fill_color": DARK_IMAGE_BACKGROUND, "outline_line_color": DARK_TEXT,
-                    "outline_line_alpha": 1.0, "outline_line_width": 1.5}
+_DARK_IMAGE_PLOT = {
+    "background_fill_color": DARK_IMAGE_BACKGROUND,
+    "outline_line_color": DARK_TEXT,
+    "outline_line_alpha": 1.0,
+    "outline_line_width": 1.5,
+}
 _THEMED = tuple(_DARK)
 
 
@@ -330,8 +411,7 @@ _APPLIED: weakref.WeakKeyDictionary[Model, dict] = weakref.WeakKeyDictionary()
 
 def _same(a, b) -> bool:
     if isinstance(a, Field) or isinstance(b, Field):
-        return (isinstance(a, Field) and isinstance(b, Field) and a.field == b.field
-                and a.transform is b.transform)
+        return isinstance(a, Field) and isinstance(b, Field) and a.field == b.field and a.transform is b.transform
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return tuple(a) == tuple(b)
     return a == b
@@ -380,8 +460,9 @@ def _style_model(model: Model, settings: DisplaySettings, image_figure: bool) ->
         for prop in colors:
             base = bases[prop]
             if isinstance(base, Field):
-                if isinstance(base.transform, Model) and not (isinstance(base.transform, CustomJSTransform)
-                                                              and "vgp-palette" in base.transform.tags):
+                if isinstance(base.transform, Model) and not (
+                    isinstance(base.transform, CustomJSTransform) and "vgp-palette" in base.transform.tags
+                ):
                     continue  # the page maps this column itself
                 table = color_table(settings.palette, settings.colormap, dark_lines)
                 if table:
@@ -523,8 +604,11 @@ def set_panel_theme(root: pn.viewable.Viewable, theme: str) -> None:
 def root_styles(settings: DisplaySettings) -> dict:
     """Inline styles of the site's root column: the theme's page background, and larger text when presenting
     (Bokeh and Panel widgets size their text from ``--bokeh-font-size``)."""
-    styles = {"background-color": "var(--panel-background-color)", "color": "var(--panel-on-background-color)",
-              "min-height": "100vh"}
+    styles = {
+        "background-color": "var(--panel-background-color)",
+        "color": "var(--panel-on-background-color)",
+        "min-height": "100vh",
+    }
     if settings.present:
         styles["--bokeh-font-size"] = PRESENT_TEXT_SIZE
     return styles
@@ -542,8 +626,13 @@ class DisplayController:
         self.controls = find_controls(layout)
         self.root: pn.viewable.Viewable | None = None
         self.last_apply_s = 0.0
-        self.note = pn.pane.Markdown(DARK_NOTE, visible=settings.theme == "dark", margin=(0, 10),
-                                     styles={"font-size": "0.85em"}, css_classes=["vgp-dark-note"])
+        self.note = pn.pane.Markdown(
+            DARK_NOTE,
+            visible=settings.theme == "dark",
+            margin=(0, 10),
+            styles={"font-size": "0.85em"},
+            css_classes=["vgp-dark-note"],
+        )
         apply_display(self.figures, settings)
         if self.controls is not None:
             self.controls.visible = settings.controls

@@ -1,4 +1,5 @@
 """One-click presets: a row of buttons that set several parameters of a page model at once."""
+
 from __future__ import annotations
 
 import panel as pn

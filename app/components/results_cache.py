@@ -5,6 +5,7 @@ views once, and a preset is computed once per server. Entries are evicted least 
 NumPy arrays exceed ``max_bytes``. A result being computed is not computed again by a second session asking at
 the same moment: that session waits for the first one's result.
 """
+
 from __future__ import annotations
 
 import collections

@@ -13,6 +13,7 @@ the start-up warm-up — goes through ``SCHEDULER`` in small tasks with a priori
 
 Workers are daemon threads: stopping the server (SIGTERM, Ctrl-C) never waits for a compilation to finish.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -43,10 +44,14 @@ class Scheduler:
         self._cond = threading.Condition()
         self._last_move = 0.0
         self._busy = 0  # tasks running now
-        self._threads = [threading.Thread(target=self._serve, args=(VIEWS,), daemon=True, name=f"vgp-views-{i}")
-                         for i in range(view_workers)]
-        self._threads += [threading.Thread(target=self._serve, args=(WARMUP,), daemon=True, name=f"vgp-work-{i}")
-                          for i in range(background_workers)]
+        self._threads = [
+            threading.Thread(target=self._serve, args=(VIEWS,), daemon=True, name=f"vgp-views-{i}")
+            for i in range(view_workers)
+        ]
+        self._threads += [
+            threading.Thread(target=self._serve, args=(WARMUP,), daemon=True, name=f"vgp-work-{i}")
+            for i in range(background_workers)
+        ]
         self._started = False
 
     def submit(self, fn: Callable[[], None], priority: int = TRAINING) -> None:

@@ -26,6 +26,7 @@ Every other record â€” any other exception, anything raised in this app's code â
 The lines read ``vgp-explorer: <kind>: <exception type>: <first line of its message> (session <id>)`` and
 ``vgp-explorer: <kind>: ... and 312 more like it in the last 10 s``; ``tests/app_server.py`` counts them.
 """
+
 from __future__ import annotations
 
 import collections
@@ -45,8 +46,16 @@ LATE_MESSAGE = "dropped a message from a closed connection"
 KINDS = (REJECTED, CLOSED_MID_SEND, LATE_MESSAGE)
 
 #: the loggers whose records are checked (records of other loggers never reach the filter)
-LOGGERS = ("bokeh.server.protocol_handler", "bokeh.server.views.ws", "bokeh.util.asyncio", "bokeh.core.has_props",
-           "panel.reactive", "panel.io.document", "asyncio", "tornado.application")
+LOGGERS = (
+    "bokeh.server.protocol_handler",
+    "bokeh.server.views.ws",
+    "bokeh.util.asyncio",
+    "bokeh.core.has_props",
+    "panel.reactive",
+    "panel.io.document",
+    "asyncio",
+    "tornado.application",
+)
 #: at most this many lines of one kind per window; the rest are counted in one summary line at the window's end
 LIMIT = 5
 WINDOW_S = 10.0
@@ -57,8 +66,10 @@ CLOSED_ERRORS = frozenset({"WebSocketClosedError", "StreamClosedError"})
 #: Bokeh files whose assertions mean "this connection has closed" (``ServerConnection.session``, ``WSHandler._handle``)
 CONNECTION_FILES = ("bokeh/server/connection.py", "bokeh/server/views/ws.py")
 #: where this app's code lives: an exception raised through it is a server fault, whatever its type
-APP_DIRS = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), d)
-                 + os.sep for d in ("app", "vgp_core"))
+APP_DIRS = tuple(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), d) + os.sep
+    for d in ("app", "vgp_core")
+)
 _ASYNCIO_HEADER = "Error thrown from callback:"
 _FRAME = re.compile(r'^  File "([^"]+)", line \d+, in (\S+)')
 _DROP = "drop"
@@ -94,13 +105,16 @@ class _Error:
         frames = [i for i, line in enumerate(lines) if _FRAME.match(line)]
         if not frames:
             return None
-        rest = [line for line in lines[frames[-1] + 1:] if line and not line.startswith(" ")]
+        rest = [line for line in lines[frames[-1] + 1 :] if line and not line.startswith(" ")]
         if not rest:
             return None
         name, _, message = rest[0].partition(":")
         name = name.rsplit(".", 1)[-1]
-        return cls(frozenset({name}), _header(name, [message.strip()] if message.strip() else []),
-                   [_FRAME.match(lines[i]).group(1) for i in frames])
+        return cls(
+            frozenset({name}),
+            _header(name, [message.strip()] if message.strip() else []),
+            [_FRAME.match(lines[i]).group(1) for i in frames],
+        )
 
     @property
     def in_app(self) -> bool:
@@ -219,15 +233,17 @@ class ClientErrorFilter(logging.Filter):
             if window.shown >= self.limit:
                 window.suppressed += 1
                 if window.suppressed == 1:
-                    timer = threading.Timer(max(0.0, window.start + self.window_s - now), self._summarise,
-                                            (kind, window))
+                    timer = threading.Timer(
+                        max(0.0, window.start + self.window_s - now), self._summarise, (kind, window)
+                    )
                     timer.daemon = True
                     timer.start()
                 return
             window.shown += 1
         session = _session_id(exc)
-        self.out.warning("vgp-explorer: %s%s%s", kind, f": {detail}" if detail else "",
-                         f" (session {session})" if session else "")
+        self.out.warning(
+            "vgp-explorer: %s%s%s", kind, f": {detail}" if detail else "", f" (session {session})" if session else ""
+        )
 
     def _summarise(self, kind: str, window: _Window) -> None:
         with self._lock:

@@ -7,6 +7,7 @@ the workers round-robin instead of waiting for one long run. A run checks its to
 a new run or closing the session invalidates the old token, so a dragged slider computes the latest position
 only (the queued older request is dropped when its turn comes).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -37,8 +38,9 @@ class BackgroundRun:
       priority: ``TRAINING`` (default) or ``VIEWS`` for the slower views of a move.
     """
 
-    def __init__(self, doc, on_item: Callable[[object], None], on_error: Callable[[Exception], None],
-                 priority: int = TRAINING):
+    def __init__(
+        self, doc, on_item: Callable[[object], None], on_error: Callable[[Exception], None], priority: int = TRAINING
+    ):
         self._doc = doc
         self._priority = priority
         self._on_item = on_item

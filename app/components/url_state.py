@@ -3,6 +3,7 @@
 Each parameter is read on its own (``pn.state.location.sync`` drops the whole query when one value is bad):
 out-of-range numbers are clamped, malformed values are ignored, and every such fix is reported back as a notice.
 """
+
 from __future__ import annotations
 
 import math

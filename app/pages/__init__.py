@@ -12,6 +12,7 @@ the ``vgp export`` CLI rely on this protocol:
 - ``page.settle(timeout_s)``: finish deferred and background work (training runs) so the figures are final
   (used outside a server: CLI export, notebooks, tests).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,5 +51,3 @@ def page_spec(slug: str) -> PageSpec:
         if spec.slug == slug:
             return spec
     raise KeyError(f"unknown page {slug!r}; pages: {', '.join(p.slug for p in PAGES)}")
-
-

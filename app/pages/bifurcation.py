@@ -6,6 +6,7 @@ gradient problem", section "Dynamical systems model").
 data sources in place. Every number shown comes from ``vgp_core.doya``; this module only chooses plot windows and
 formats values.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,26 +39,35 @@ CONTROLS = ["w", "b", "eps", "x0", "steps", "u", "w_in", "method"]
 URL_PARAMS = CONTROLS + ["map_shows"]
 
 PRESETS = {
-    "one-bit memory (w = 5, b = −2.5)": dict(w=5.0, b=-2.5, eps=0.1, x0=0.6, steps=500, u=0.0, w_in=1.0,
-                                           method="discrete"),
-    "start on the separatrix: ∂x(T)/∂x(0) explodes": dict(w=5.0, b=-2.5, eps=0.1, x0=0.5, steps=1000, u=0.0,
-                                                          w_in=1.0, method="discrete"),
-    "long memory: ∂x(T)/∂x(0) vanishes (underflow)": dict(w=5.0, b=-2.5, eps=0.5, x0=0.9, steps=2000, u=0.0,
-                                                          w_in=1.0, method="discrete"),
-    "ε = 1 on the separatrix (overflow)": dict(w=5.0, b=-2.5, eps=1.0, x0=0.5, steps=2000, u=0.0, w_in=1.0,
-                                               method="discrete"),
-    "w = 3: one equilibrium, no memory": dict(w=3.0, b=-1.5, eps=0.1, x0=0.6, steps=200, u=0.0, w_in=1.0,
-                                              method="discrete"),
-    "input w′u = 0.2 writes a 1": dict(w=5.0, b=-2.5, eps=0.1, x0=0.2, steps=200, u=0.2, w_in=1.0,
-                                       method="discrete"),
+    "one-bit memory (w = 5, b = −2.5)": dict(
+        w=5.0, b=-2.5, eps=0.1, x0=0.6, steps=500, u=0.0, w_in=1.0, method="discrete"
+    ),
+    "start on the separatrix: ∂x(T)/∂x(0) explodes": dict(
+        w=5.0, b=-2.5, eps=0.1, x0=0.5, steps=1000, u=0.0, w_in=1.0, method="discrete"
+    ),
+    "long memory: ∂x(T)/∂x(0) vanishes (underflow)": dict(
+        w=5.0, b=-2.5, eps=0.5, x0=0.9, steps=2000, u=0.0, w_in=1.0, method="discrete"
+    ),
+    "ε = 1 on the separatrix (overflow)": dict(
+        w=5.0, b=-2.5, eps=1.0, x0=0.5, steps=2000, u=0.0, w_in=1.0, method="discrete"
+    ),
+    "w = 3: one equilibrium, no memory": dict(
+        w=3.0, b=-1.5, eps=0.1, x0=0.6, steps=200, u=0.0, w_in=1.0, method="discrete"
+    ),
+    "input w′u = 0.2 writes a 1": dict(w=5.0, b=-2.5, eps=0.1, x0=0.2, steps=200, u=0.2, w_in=1.0, method="discrete"),
 }
 
 EXPLANATION = (
-    ("md", """### What you see
+    (
+        "md",
+        """### What you see
 One neuron feeding back on itself (Doya 1993; Wikipedia, "Vanishing gradient problem",
-"Dynamical systems model"),"""),
+"Dynamical systems model"),""",
+    ),
     ("tex", r"x_{t+1} = (1-\varepsilon)\,x_t + \varepsilon\,\sigma(w x_t + b) + \varepsilon\, w' u,"),
-    ("md", """rests where x* = σ(w x* + b) + w′u. For w > 4 there is a range of b with **three** equilibria: two
+    (
+        "md",
+        """rests where x* = σ(w x* + b) + w′u. For w > 4 there is a range of b with **three** equilibria: two
 stable (solid) and one unstable (dashed). At its ends, the **folds** (saddle-node bifurcations, where
 w x(1−x) = 1), a stable and the unstable equilibrium meet and vanish.
 
@@ -65,18 +75,27 @@ w x(1−x) = 1), a stable and the unstable equilibrium meet and vanish.
 *separatrix*) it started: the hysteresis loop shows b sweeping down and back up, the state jumping only at the
 folds. Storing a bit means: x(T) depends on x(0) only through that side.
 
-**Vanishing and exploding.** Back-propagating through T steps multiplies one factor per step,"""),
-    ("tex", r"\frac{\partial x_T}{\partial x_0} = \prod_{t=0}^{T-1} f'(x_t),\qquad "
-            r"f'(x) = 1-\varepsilon+\varepsilon\, w\, \sigma'(w x+b),"),
-    ("md", """below 1 near a stable equilibrium (the gradient **vanishes** geometrically with T) and above 1 near
+**Vanishing and exploding.** Back-propagating through T steps multiplies one factor per step,""",
+    ),
+    (
+        "tex",
+        r"\frac{\partial x_T}{\partial x_0} = \prod_{t=0}^{T-1} f'(x_t),\qquad "
+        r"f'(x) = 1-\varepsilon+\varepsilon\, w\, \sigma'(w x+b),",
+    ),
+    (
+        "md",
+        """below 1 near a stable equilibrium (the gradient **vanishes** geometrically with T) and above 1 near
 the unstable one (it **explodes**: the bright ridge along the separatrix in the map). So the gradient with respect
 to the stored bit is either zero or huge. The gradient with respect to b instead converges to the slope of the
-branch,"""),
+branch,""",
+    ),
     ("tex", r"\frac{\partial x_T}{\partial b} \;\to\; \Big(\frac{1}{x^*(1-x^*)} - w\Big)^{-1},"),
-    ("md", """finite for any T: the only well-behaved gradient, which blows up only at the folds.
-**Magenta** map cells: overflowed float32 (inf/NaN); **black**: exactly 0. Click the map to pick (b, x(0))."""),
+    (
+        "md",
+        """finite for any T: the only well-behaved gradient, which blows up only at the folds.
+**Magenta** map cells: overflowed float32 (inf/NaN); **black**: exactly 0. Click the map to pick (b, x(0)).""",
+    ),
 )
-
 
 
 class BifurcationModel(param.Parameterized):
@@ -84,22 +103,32 @@ class BifurcationModel(param.Parameterized):
 
     w = param.Number(5.0, bounds=(-4.0, 10.0), step=0.1, doc="Self-connection weight w (bistable for w > 4).")
     b = param.Number(-2.5, bounds=(-10.0, 4.0), step=0.01, doc="Bias b.")
-    eps = param.Number(doya.DEFAULT_EPS, bounds=(0.01, 1.0), step=0.01,
-                       doc="Step size ε of the map (time constant 1/ε).")
+    eps = param.Number(
+        doya.DEFAULT_EPS, bounds=(0.01, 1.0), step=0.01, doc="Step size ε of the map (time constant 1/ε)."
+    )
     x0 = param.Number(0.6, bounds=(-0.5, 1.5), step=0.01, doc="Initial state x(0).")
     steps = param.Integer(500, bounds=(1, doya.MAX_STEPS), doc="Number of steps T.")
     u = param.Number(0.0, bounds=(-1.0, 1.0), step=0.01, doc="Constant external input u.")
     w_in = param.Number(1.0, bounds=(-2.0, 2.0), step=0.05, doc="Input weight w′ (the input adds w′u).")
-    method = param.Selector(default="discrete", objects={"discrete map": "discrete",
-                                                         "continuous-time limit (RK4)": "continuous"},
-                            doc="The map, or its small-ε limit dx/dt = −x + σ(wx + b) + w′u sampled at times tε.")
-    map_shows = param.Selector(default="x0", objects={"∂x(T)/∂x(0)": "x0", "∂x(T)/∂b": "b"},
-                               doc="Quantity of the sensitivity map.")
+    method = param.Selector(
+        default="discrete",
+        objects={"discrete map": "discrete", "continuous-time limit (RK4)": "continuous"},
+        doc="The map, or its small-ε limit dx/dt = −x + σ(wx + b) + w′u sampled at times tε.",
+    )
+    map_shows = param.Selector(
+        default="x0", objects={"∂x(T)/∂x(0)": "x0", "∂x(T)/∂b": "b"}, doc="Quantity of the sensitivity map."
+    )
 
     def engine_args(self) -> dict:
         """The control values, cast to the types the engine expects (Panel may hand over ints)."""
-        return dict(w=float(self.w), eps=float(self.eps), steps=int(self.steps), u=float(self.u),
-                    w_in=float(self.w_in), method=str(self.method))
+        return dict(
+            w=float(self.w),
+            eps=float(self.eps),
+            steps=int(self.steps),
+            u=float(self.u),
+            w_in=float(self.w_in),
+            method=str(self.method),
+        )
 
 
 def _snap_window(lo: float, hi: float, points=(), limits=(-math.inf, math.inf), margin=0.1) -> tuple[float, float]:
@@ -117,7 +146,7 @@ UNDERFLOW_BELOW = 10 * float(np.finfo(np.float32).tiny)
 
 
 def float32_state(v: float) -> str | None:
-    """"overflow" (inf/NaN), "underflow" (0 or within 10x of float32's smallest normal number) or None."""
+    """ "overflow" (inf/NaN), "underflow" (0 or within 10x of float32's smallest normal number) or None."""
     if not math.isfinite(v):
         return "overflow"
     if abs(v) < UNDERFLOW_BELOW:
@@ -165,21 +194,68 @@ class BifurcationPage(Page):
         self.fold_source = ColumnDataSource(data=dict(b=np.zeros(0), x=np.zeros(0)))
         self.point_source = ColumnDataSource(data=dict(b=np.zeros(1), x_T=np.zeros(1), x0=np.zeros(1)))
 
-        fig = figure(title="Bifurcation diagram: equilibria x* against b", x_axis_label="b",
-                     y_axis_label="x", height=330, width=520, tools=tools, toolbar_location="above",
-                     x_range=self.b_range, y_range=self.x_range)
-        fig.multi_line("xs", "ys", source=self.stable_source, line_width=3, color="#1f77b4",
-                       legend_label="stable equilibria")
-        fig.multi_line("xs", "ys", source=self.unstable_source, line_width=2, color="#d62728", line_dash="dashed",
-                       legend_label="unstable (separatrix)")
-        fig.scatter("b", "x", source=self.fold_source, marker="diamond", size=13, color="black",
-                    legend_label="folds (saddle-node)")
-        fig.segment(x0="b", y0="x0", x1="b", y1="x_T", source=self.point_source, color="#ff7f0e", line_width=1,
-                    line_dash="dotted")
-        fig.scatter("b", "x0", source=self.point_source, marker="circle", size=9, fill_color="white",
-                    line_color="#ff7f0e", line_width=2, legend_label="x(0)")
-        fig.scatter("b", "x_T", source=self.point_source, marker="circle", size=11, color="#ff7f0e",
-                    legend_label="current (b, x(T))")
+        fig = figure(
+            title="Bifurcation diagram: equilibria x* against b",
+            x_axis_label="b",
+            y_axis_label="x",
+            height=330,
+            width=520,
+            tools=tools,
+            toolbar_location="above",
+            x_range=self.b_range,
+            y_range=self.x_range,
+        )
+        fig.multi_line(
+            "xs", "ys", source=self.stable_source, line_width=3, color="#1f77b4", legend_label="stable equilibria"
+        )
+        fig.multi_line(
+            "xs",
+            "ys",
+            source=self.unstable_source,
+            line_width=2,
+            color="#d62728",
+            line_dash="dashed",
+            legend_label="unstable (separatrix)",
+        )
+        fig.scatter(
+            "b",
+            "x",
+            source=self.fold_source,
+            marker="diamond",
+            size=13,
+            color="black",
+            legend_label="folds (saddle-node)",
+        )
+        fig.segment(
+            x0="b",
+            y0="x0",
+            x1="b",
+            y1="x_T",
+            source=self.point_source,
+            color="#ff7f0e",
+            line_width=1,
+            line_dash="dotted",
+        )
+        fig.scatter(
+            "b",
+            "x0",
+            source=self.point_source,
+            marker="circle",
+            size=9,
+            fill_color="white",
+            line_color="#ff7f0e",
+            line_width=2,
+            legend_label="x(0)",
+        )
+        fig.scatter(
+            "b",
+            "x_T",
+            source=self.point_source,
+            marker="circle",
+            size=11,
+            color="#ff7f0e",
+            legend_label="current (b, x(T))",
+        )
         self.b_marker = Span(location=-2.5, dimension="height", line_color="#888", line_dash="dotted")
         fig.add_layout(self.b_marker)
         fig.legend.location = "top_left"
@@ -189,13 +265,28 @@ class BifurcationPage(Page):
 
         self.down_source = ColumnDataSource(data=dict(b=np.zeros(0), x=np.zeros(0)))
         self.up_source = ColumnDataSource(data=dict(b=np.zeros(0), x=np.zeros(0)))
-        hyst = figure(title="Hysteresis: b swept down, then up (T steps at each b)", x_axis_label="b",
-                      y_axis_label="x at the end of each b", height=330, width=520, tools=tools,
-                      toolbar_location="above", x_range=self.b_range, y_range=self.x_range)
+        hyst = figure(
+            title="Hysteresis: b swept down, then up (T steps at each b)",
+            x_axis_label="b",
+            y_axis_label="x at the end of each b",
+            height=330,
+            width=520,
+            tools=tools,
+            toolbar_location="above",
+            x_range=self.b_range,
+            y_range=self.x_range,
+        )
         hyst.line("b", "x", source=self.down_source, color="#1f77b4", line_width=2, legend_label="b decreasing")
         hyst.scatter("b", "x", source=self.down_source, marker="triangle", angle=math.pi, size=4, color="#1f77b4")
-        hyst.line("b", "x", source=self.up_source, color="#ff7f0e", line_width=2, line_dash="dashed",
-                  legend_label="b increasing")
+        hyst.line(
+            "b",
+            "x",
+            source=self.up_source,
+            color="#ff7f0e",
+            line_width=2,
+            line_dash="dashed",
+            legend_label="b increasing",
+        )
         hyst.scatter("b", "x", source=self.up_source, marker="triangle", size=4, color="#ff7f0e")
         self.hyst_b_marker = Span(location=-2.5, dimension="height", line_color="#888", line_dash="dotted")
         hyst.add_layout(self.hyst_b_marker)
@@ -207,25 +298,59 @@ class BifurcationPage(Page):
         self.eq_stable_source = ColumnDataSource(data=dict(y=np.zeros(0)))
         self.eq_unstable_source = ColumnDataSource(data=dict(y=np.zeros(0)))
         self.t_range = Range1d(0, doya.DEFAULT_STEPS)
-        traj = figure(title="Trajectory x_t", x_axis_label="step t", y_axis_label="x", height=330, width=520,
-                      tools=tools, toolbar_location="above", x_range=self.t_range, y_range=self.x_range)
-        traj.hspan(y="y", source=self.eq_stable_source, line_color="#1f77b4", line_width=1, line_alpha=0.7,
-                   legend_label="stable equilibria at this b")
-        traj.hspan(y="y", source=self.eq_unstable_source, line_color="#d62728", line_width=1, line_dash="dashed",
-                   legend_label="unstable equilibrium")
+        traj = figure(
+            title="Trajectory x_t",
+            x_axis_label="step t",
+            y_axis_label="x",
+            height=330,
+            width=520,
+            tools=tools,
+            toolbar_location="above",
+            x_range=self.t_range,
+            y_range=self.x_range,
+        )
+        traj.hspan(
+            y="y",
+            source=self.eq_stable_source,
+            line_color="#1f77b4",
+            line_width=1,
+            line_alpha=0.7,
+            legend_label="stable equilibria at this b",
+        )
+        traj.hspan(
+            y="y",
+            source=self.eq_unstable_source,
+            line_color="#d62728",
+            line_width=1,
+            line_dash="dashed",
+            legend_label="unstable equilibrium",
+        )
         traj.line("t", "x", source=self.trajectory_source, color="#ff7f0e", line_width=2, legend_label="x_t")
         traj.legend.location = "bottom_right"
         traj.legend.background_fill_alpha = 0.6
         self.trajectory_figure = traj
 
-        self.sens_map = LogHeatmap("Sensitivity map over (b, x(0)), separatrix dashed", "b", y_label="x(0)",
-                                   value_label=self._map_label(), y_tooltip=("x(0)", "$y{0.000}"),
-                                   css_classes=["vgp-sensitivity-map"])
+        self.sens_map = LogHeatmap(
+            "Sensitivity map over (b, x(0)), separatrix dashed",
+            "b",
+            y_label="x(0)",
+            value_label=self._map_label(),
+            y_tooltip=("x(0)", "$y{0.000}"),
+            css_classes=["vgp-sensitivity-map"],
+        )
         mfig = self.sens_map.figure
         mfig.x_range, mfig.y_range = self.b_range, self.x_range
         mfig.multi_line("xs", "ys", source=self.unstable_source, line_width=2, color="white", line_dash="dashed")
-        mfig.scatter("b", "x0", source=self.point_source, marker="circle", size=10, fill_color="#ff7f0e",
-                     line_color="white", line_width=2)
+        mfig.scatter(
+            "b",
+            "x0",
+            source=self.point_source,
+            marker="circle",
+            size=10,
+            fill_color="#ff7f0e",
+            line_color="white",
+            line_width=2,
+        )
         mfig.on_event(Tap, self._on_map_tap)
         self.values_text = pn.pane.Markdown("", disable_math=True, margin=(0, 5), width=1060)
 
@@ -245,10 +370,9 @@ class BifurcationPage(Page):
             return
         lo_b, hi_b = self.model.param.b.bounds
         lo_x, hi_x = self.model.param.x0.bounds
-        self.model.param.update(b=round(min(max(float(event.x), lo_b), hi_b), 3),
-                                x0=round(min(max(float(event.y), lo_x), hi_x), 3))
-
-
+        self.model.param.update(
+            b=round(min(max(float(event.x), lo_b), hi_b), 3), x0=round(min(max(float(event.y), lo_x), hi_x), 3)
+        )
 
     def _windows(self, args: dict) -> tuple[float, float, float, float]:
         """(b_lo, b_hi, x_lo, x_hi): the folds with a margin (or a window around b without folds), widened to
@@ -264,8 +388,9 @@ class BifurcationPage(Page):
             pad = 1.5
         b_lo, b_hi = _snap_window(lo - pad, hi + pad, points=(b,), limits=doya.B_RANGE)
         shift = args["u"] * args["w_in"]  # the input shifts every equilibrium by w'u: x* lies in (w'u, 1 + w'u)
-        x_lo, x_hi = _snap_window(min(0.0, shift) - 0.05, max(1.0, 1.0 + shift) + 0.05, points=(x0,),
-                                  limits=doya.X_RANGE, margin=0.05)
+        x_lo, x_hi = _snap_window(
+            min(0.0, shift) - 0.05, max(1.0, 1.0 + shift) + 0.05, points=(x0,), limits=doya.X_RANGE, margin=0.05
+        )
         return b_lo, b_hi, x_lo, x_hi
 
     def _stability_eps(self, args: dict) -> float:
@@ -284,8 +409,9 @@ class BifurcationPage(Page):
             diagram_key = (args["w"], self._stability_eps(args), args["u"], args["w_in"], window[:2])
             diagram = None
             if diagram_key != self._diagram_key:
-                diagram = doya.bifurcation_diagram(args["w"], window[:2], DIAGRAM_N, eps=diagram_key[1],
-                                                   u=args["u"], w_in=args["w_in"])
+                diagram = doya.bifurcation_diagram(
+                    args["w"], window[:2], DIAGRAM_N, eps=diagram_key[1], u=args["u"], w_in=args["w_in"]
+                )
             with document_hold(self._doc):
                 if diagram is not None:
                     self._draw_diagram(diagram)
@@ -297,8 +423,7 @@ class BifurcationPage(Page):
                 if int(traj.t[-1]) != self.t_range.end:
                     self.t_range.update(start=0, end=int(traj.t[-1]))
                 self.b_marker.location = self.hyst_b_marker.location = b
-                self.point_source.data = dict(b=np.array([b]), x_T=np.array([float(traj.x[-1])]),
-                                              x0=np.array([x0]))
+                self.point_source.data = dict(b=np.array([b]), x_T=np.array([float(traj.x[-1])]), x0=np.array([x0]))
                 self.trajectory_source.data = dict(t=traj.t.astype(np.float64), x=traj.x.astype(np.float64))
                 stable = eq.stable if args["method"] == "discrete" else eq.stable_flow
                 self.eq_stable_source.data = dict(y=eq.x[stable])
@@ -327,21 +452,26 @@ class BifurcationPage(Page):
                 overflow.append(f"{name} underflowed float32 (the log-space value in the table is its true size)")
         self._counts["values"] = overflow
         discrete = args["method"] == "discrete"  # the map's multiplier is its factor per step (not the flow's)
-        eqs = ", ".join(f"{x:.4g} ({'stable' if st else 'unstable'}" + (f", ×{mu:.4g} per step)" if discrete else ")")
-                        for x, st, mu in zip(eq.x, stable, eq.multiplier))
+        eqs = ", ".join(
+            f"{x:.4g} ({'stable' if st else 'unstable'}" + (f", ×{mu:.4g} per step)" if discrete else ")")
+            for x, st, mu in zip(eq.x, stable, eq.multiplier)
+        )
         settled = s.residual <= 1e-6
         on_unstable = [mu for x, st, mu in zip(eq.x, stable, eq.multiplier) if not st and abs(x - s.x_T) < 1e-3]
         if not settled:
             rest = "not settled yet — the analytic (equilibrium) value does not apply; try a larger T."
         elif on_unstable:
-            rest = ("x(T) rests on the unstable equilibrium (the separatrix): the analytic value is the slope of the "
-                    "dashed branch, but every perturbation grows" + (f" ×{on_unstable[0]:.4g} per step" if discrete
-                                                                     else "") +
-                    ", so the autodiff derivatives explode.")
+            rest = (
+                "x(T) rests on the unstable equilibrium (the separatrix): the analytic value is the slope of the "
+                "dashed branch, but every perturbation grows"
+                + (f" ×{on_unstable[0]:.4g} per step" if discrete else "")
+                + ", so the autodiff derivatives explode."
+            )
         else:
             rest = "x(T) has settled, so the analytic value applies."
-        log_text = (f"{s.log10_abs_dxT_dx0:.4g}" if math.isfinite(s.log10_abs_dxT_dx0)
-                    else format_value(s.log10_abs_dxT_dx0))
+        log_text = (
+            f"{s.log10_abs_dxT_dx0:.4g}" if math.isfinite(s.log10_abs_dxT_dx0) else format_value(s.log10_abs_dxT_dx0)
+        )
         self.values_text.object = (
             f"**T = {args['steps']} steps from x(0) = {float(self.model.x0):.4g} at b = {float(self.model.b):.4g}:** "
             f"x(T) = {s.x_T:.6g}; equilibria at this b: {eqs}.\n\n"
@@ -350,7 +480,8 @@ class BifurcationPage(Page):
             f"| ∂x(T)/∂x(0) | {format_value(s.dxT_dx0)} | log10 of its size, summed in log space: {log_text} |\n"
             f"| ∂x(T)/∂b | {format_value(s.dxT_db)} | analytic at equilibrium (1/(y(1−y)) − w)⁻¹, y = x(T) − w′u: "
             f"{format_value(s.dxT_db_analytic)} |\n\n"
-            f"Distance from rest |x(T) − x(T−1)| = {s.residual:.2g}: " + rest)
+            f"Distance from rest |x(T) − x(T−1)| = {s.residual:.2g}: " + rest
+        )
 
     def _schedule_slow(self):
         """The sensitivity map over (b, x0) and the hysteresis sweep, recomputed only when their inputs change (not
@@ -364,6 +495,7 @@ class BifurcationPage(Page):
         if key == self._slow_key:
             return
         self._slow_key = key
+
         def now():
             if not self._guard(lambda: self._apply_slow(self._compute_slow(args, window))):
                 self._slow_key = None  # retry with the next change
@@ -373,6 +505,7 @@ class BifurcationPage(Page):
         elif self._doc is None:
             self.pending.append(now)
         else:
+
             def results():
                 yield self._compute_slow(args, window)
 
@@ -383,8 +516,16 @@ class BifurcationPage(Page):
         b_grid = np.linspace(window[0], window[1], MAP_N)
         x_grid = np.linspace(window[2], window[3], MAP_N)
         smap = doya.sensitivity_map(b_grid, x_grid, **args)
-        hyst = doya.hysteresis(args["w"], window[:2], HYSTERESIS_N, eps=args["eps"], steps_per_b=args["steps"],
-                               u=args["u"], w_in=args["w_in"], method=args["method"])
+        hyst = doya.hysteresis(
+            args["w"],
+            window[:2],
+            HYSTERESIS_N,
+            eps=args["eps"],
+            steps_per_b=args["steps"],
+            u=args["u"],
+            w_in=args["w_in"],
+            method=args["method"],
+        )
         return smap, hyst
 
     def _apply_slow(self, result):
@@ -414,8 +555,9 @@ class BifurcationPage(Page):
         half_x = 0.5 * (smap.x0[1] - smap.x0[0])
         with document_hold(self._doc):
             self.sens_map.set_value_label(self._map_label())
-            self._counts["map"] = self.sens_map.update(values, smap.b[0] - half_b, smap.b[-1] + half_b,
-                                                       y_range=(smap.x0[0] - half_x, smap.x0[-1] + half_x))
+            self._counts["map"] = self.sens_map.update(
+                values, smap.b[0] - half_b, smap.b[-1] + half_b, y_range=(smap.x0[0] - half_x, smap.x0[-1] + half_x)
+            )
             self._draw_overflow_notice()
 
     def _draw_overflow_notice(self):
@@ -452,9 +594,18 @@ class BifurcationPage(Page):
         )
 
     def panel(self) -> pn.viewable.Viewable:
-        return page_layout(self.slug, self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice,
-                                             self.values_text], self.figures(), [explanation_panel(EXPLANATION)])
+        return page_layout(
+            self.slug,
+            self.controls(),
+            [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.values_text],
+            self.figures(),
+            [explanation_panel(EXPLANATION)],
+        )
 
     def figures(self) -> dict:
-        return {"bifurcation-diagram": self.diagram_figure, "sensitivity-map": self.sens_map.figure,
-                "trajectory": self.trajectory_figure, "hysteresis": self.hysteresis_figure}
+        return {
+            "bifurcation-diagram": self.diagram_figure,
+            "sensitivity-map": self.sens_map.figure,
+            "trajectory": self.trajectory_figure,
+            "hysteresis": self.hysteresis_figure,
+        }

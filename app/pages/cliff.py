@@ -6,6 +6,7 @@ section "Geometric model"; Pascanu, Mikolov & Bengio 2013, Fig. 6 and Algorithm 
 sources in place. Every number shown comes from ``vgp_core.cliff``; this module only chooses plot windows, picks
 the replayed step and formats values.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,62 +49,94 @@ MAX_DESCENT_STEPS = 300
 
 ONE_D = ["b", "steps", "learning_rate", "clip_norm", "descent_steps"]
 TWO_D = ["start_w", "start_b", "pascanu_steps", "learning_rate", "clip_norm", "descent_steps"]
-URL_PARAMS = ["b", "steps", "start_w", "start_b", "pascanu_steps", "learning_rate", "clip_norm", "descent_steps",
-              "shown_step", "surface"]
+URL_PARAMS = [
+    "b",
+    "steps",
+    "start_w",
+    "start_b",
+    "pascanu_steps",
+    "learning_rate",
+    "clip_norm",
+    "descent_steps",
+    "shown_step",
+    "surface",
+]
 
-_NEXT_TO_WALL = dict(b=-2.51, steps=200, start_w=4.5, start_b=-1.75, pascanu_steps=50, learning_rate=1.0,
-                     descent_steps=50)
+_NEXT_TO_WALL = dict(
+    b=-2.51, steps=200, start_w=4.5, start_b=-1.75, pascanu_steps=50, learning_rate=1.0, descent_steps=50
+)
 PRESETS = {
     "start next to the wall (clipping 0.1)": dict(_NEXT_TO_WALL, clip_norm=0.1),
     "no clipping vs clipping 1": dict(_NEXT_TO_WALL, clip_norm=1.0),
-    "the plain path falls off later (2-D start (4.5, −3))": dict(_NEXT_TO_WALL, start_w=4.5, start_b=-3.0,
-                                                                clip_norm=1.0, descent_steps=60),
-    "far from the wall: clipping changes nothing": dict(_NEXT_TO_WALL, b=-2.3, start_w=8.0, start_b=-3.0,
-                                                       clip_norm=0.1),
+    "the plain path falls off later (2-D start (4.5, −3))": dict(
+        _NEXT_TO_WALL, start_w=4.5, start_b=-3.0, clip_norm=1.0, descent_steps=60
+    ),
+    "far from the wall: clipping changes nothing": dict(
+        _NEXT_TO_WALL, b=-2.3, start_w=8.0, start_b=-3.0, clip_norm=0.1
+    ),
     "longer sequence T = 1000: taller, narrower wall": dict(_NEXT_TO_WALL, steps=1000, clip_norm=0.1),
 }
 
 EXPLANATION = (
-    ("md", """### What you see
+    (
+        "md",
+        """### What you see
 **1-D (Wikipedia, "Vanishing gradient problem", section "Geometric model").** Doya's neuron with w = 5 from
-x(0) = 0.5 for T steps, and the loss"""),
+x(0) = 0.5 for T steps, and the loss""",
+    ),
     ("tex", r"L(b) = \big(0.855 - x_T(b)\big)^2 ."),
-    ("md", """Above b ≈ −2.5 the state settles on the upper attractor and L ≈ 0; below, x(0) = 0.5 lies under
+    (
+        "md",
+        """Above b ≈ −2.5 the state settles on the upper attractor and L ≈ 0; below, x(0) = 0.5 lies under
 the unstable equilibrium, x falls to the lower attractor and L ≈ 0.5. In between is a **wall** whose slope
 |dL/db| grows geometrically with T (right plot, log scale). Far from the wall the gradient is small (vanishing);
 at the wall it is huge (exploding).
 
 **Gradient descent** steps θ ← θ − η g. Next to the wall g is huge, so a plain step **jumps over the wall** and
-lands far away. **Norm clipping** (Pascanu et al. 2013) rescales the gradient first,"""),
-    ("tex", r"\|g\| \ge \theta \;\Rightarrow\; g \leftarrow \theta\,\frac{g}{\|g\|},\qquad "
-            r"\|\Delta\| \le \eta\,\theta,"),
-    ("md", """so the step keeps its direction but stays controlled.
+lands far away. **Norm clipping** (Pascanu et al. 2013) rescales the gradient first,""",
+    ),
+    (
+        "tex",
+        r"\|g\| \ge \theta \;\Rightarrow\; g \leftarrow \theta\,\frac{g}{\|g\|},\qquad "
+        r"\|\Delta\| \le \eta\,\theta,",
+    ),
+    (
+        "md",
+        """so the step keeps its direction but stays controlled.
 
 **2-D (Pascanu et al. 2013, Fig. 6).** x_t = w σ(x_{t−1}) + b, x_0 = 0.5, E = (σ(x_T) − 0.7)² over (w, b): the
 cliff is the sharp diagonal edge. **Click the heatmap** to start both paths there (or the L(b) plot for the 1-D
-start), then replay them step by step with the step slider or ▶. **Magenta**: overflowed float32."""),
+start), then replay them step by step with the step slider or ▶. **Magenta**: overflowed float32.""",
+    ),
 )
-
 
 
 class LossCliffModel(param.Parameterized):
     """Every control of the page, with bounds, defaults and a description."""
 
-    b = param.Number(-2.51, bounds=(-3.5, -1.5), step=0.005,
-                     doc="Start of the 1-D descent: the bias b of Doya's neuron (w = 5, x(0) = 0.5).")
-    steps = param.Integer(doya.DEFAULT_STEPS, bounds=(10, doya.MAX_STEPS),
-                          doc="T of the 1-D loss L(b) = (0.855 − x(T))².")
+    b = param.Number(
+        -2.51,
+        bounds=(-3.5, -1.5),
+        step=0.005,
+        doc="Start of the 1-D descent: the bias b of Doya's neuron (w = 5, x(0) = 0.5).",
+    )
+    steps = param.Integer(
+        doya.DEFAULT_STEPS, bounds=(10, doya.MAX_STEPS), doc="T of the 1-D loss L(b) = (0.855 − x(T))²."
+    )
     start_w = param.Number(4.5, bounds=SURFACE_W, step=0.05, doc="Start of the 2-D descent: w.")
     start_b = param.Number(-1.75, bounds=SURFACE_B, step=0.05, doc="Start of the 2-D descent: b.")
-    pascanu_steps = param.Integer(cliff.PASCANU_STEPS, bounds=(5, 200),
-                                  doc="T of Pascanu's loss E = (σ(x_T) − 0.7)².")
+    pascanu_steps = param.Integer(cliff.PASCANU_STEPS, bounds=(5, 200), doc="T of Pascanu's loss E = (σ(x_T) − 0.7)².")
     learning_rate = param.Selector(default=1.0, objects=LEARNING_RATES, doc="Learning rate η (both problems).")
-    clip_norm = param.Selector(default=0.1, objects=CLIP_NORMS,
-                               doc="Clipping threshold θ of the clipped path (the plain path is never clipped).")
+    clip_norm = param.Selector(
+        default=0.1,
+        objects=CLIP_NORMS,
+        doc="Clipping threshold θ of the clipped path (the plain path is never clipped).",
+    )
     descent_steps = param.Integer(50, bounds=(1, MAX_DESCENT_STEPS), doc="Number of gradient-descent steps.")
     shown_step = param.Integer(50, bounds=(0, MAX_DESCENT_STEPS), doc="Replay: paths are drawn up to this step.")
-    surface = param.Selector(default="loss", objects={"loss E": "loss", "log10 ‖∇E‖": "grad"},
-                             doc="Quantity of the 2-D heatmap.")
+    surface = param.Selector(
+        default="loss", objects={"loss E": "loss", "log10 ‖∇E‖": "grad"}, doc="Quantity of the 2-D heatmap."
+    )
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -134,8 +167,11 @@ class LossCliffPage(Page):
 
     Model = LossCliffModel
     URL_PARAMS = URL_PARAMS
-    REDRAWS = {"_on_change": sorted(set(ONE_D) | set(TWO_D)), "_on_replay": ["shown_step"],
-               "_on_surface_view": ["surface"]}
+    REDRAWS = {
+        "_on_change": sorted(set(ONE_D) | set(TWO_D)),
+        "_on_replay": ["shown_step"],
+        "_on_surface_view": ["surface"],
+    }
     title = "Loss cliff"
 
     def setup(self):
@@ -158,21 +194,40 @@ class LossCliffPage(Page):
         plain, clipped = "#d62728", "#2ca02c"
         self.b_range = Range1d(*LOSS_WINDOW)
         self.curve_source = ColumnDataSource(data=dict(b=np.zeros(0), loss=np.zeros(0)))
-        self.path1 = {k: ColumnDataSource(data=dict(b=np.zeros(0), loss=np.zeros(0), grad=np.zeros(0)))
-                      for k in ("plain", "clipped")}
-        self.now1 = ColumnDataSource(data=dict(b=np.zeros(0), loss=np.zeros(0), grad=np.zeros(0),
-                                               color=np.array([], dtype=object)))
-        fig = figure(title="1-D: L(b) with the descent paths (click to start there)", x_axis_label="b",
-                     y_axis_label="L(b) = (0.855 − x(T))²", height=330, width=520, tools=tools,
-                     toolbar_location="above", x_range=self.b_range, css_classes=["vgp-loss-curve"])
+        self.path1 = {
+            k: ColumnDataSource(data=dict(b=np.zeros(0), loss=np.zeros(0), grad=np.zeros(0)))
+            for k in ("plain", "clipped")
+        }
+        self.now1 = ColumnDataSource(
+            data=dict(b=np.zeros(0), loss=np.zeros(0), grad=np.zeros(0), color=np.array([], dtype=object))
+        )
+        fig = figure(
+            title="1-D: L(b) with the descent paths (click to start there)",
+            x_axis_label="b",
+            y_axis_label="L(b) = (0.855 − x(T))²",
+            height=330,
+            width=520,
+            tools=tools,
+            toolbar_location="above",
+            x_range=self.b_range,
+            css_classes=["vgp-loss-curve"],
+        )
         fig.line("b", "loss", source=self.curve_source, color="#1f77b4", line_width=2, legend_label="L(b)")
         for key, color, dash in (("plain", plain, "solid"), ("clipped", clipped, "dashed")):
-            fig.line("b", "loss", source=self.path1[key], color=color, line_width=1.5, line_dash=dash,
-                     legend_label=f"{key} descent")
+            fig.line(
+                "b",
+                "loss",
+                source=self.path1[key],
+                color=color,
+                line_width=1.5,
+                line_dash=dash,
+                legend_label=f"{key} descent",
+            )
             fig.scatter("b", "loss", source=self.path1[key], color=color, size=6)
         fig.scatter("b", "loss", source=self.now1, color="color", size=13, marker="star")
-        self.wall1 = Span(location=SEED_WALL_B, dimension="height", line_color="black", line_dash="dotted",
-                          line_width=2)
+        self.wall1 = Span(
+            location=SEED_WALL_B, dimension="height", line_color="black", line_dash="dotted", line_width=2
+        )
         fig.add_layout(self.wall1)
         fig.legend.location = "top_right"
         fig.legend.background_fill_alpha = 0.6
@@ -180,20 +235,31 @@ class LossCliffPage(Page):
         fig.on_event(Tap, self._on_curve_tap)
         self.curve_figure = fig
 
-        self.grad_profile = LogProfile("|dL/db| on a log scale", {
-            "grad": dict(legend_label="|dL/db|", color="#1f77b4", line_width=2)},
-            x_label="b", y_label="|dL/db|", x_tooltip="b", legend_location="top_right")
+        self.grad_profile = LogProfile(
+            "|dL/db| on a log scale",
+            {"grad": dict(legend_label="|dL/db|", color="#1f77b4", line_width=2)},
+            x_label="b",
+            y_label="|dL/db|",
+            x_tooltip="b",
+            legend_location="top_right",
+        )
         gfig = self.grad_profile.figure
         gfig.x_range = self.b_range
         for key, color in (("plain", plain), ("clipped", clipped)):
             gfig.scatter("b", "grad", source=self.path1[key], color=color, size=6, legend_label=f"{key} path")
-        self.wall2 = Span(location=SEED_WALL_B, dimension="height", line_color="black", line_dash="dotted",
-                          line_width=2)
+        self.wall2 = Span(
+            location=SEED_WALL_B, dimension="height", line_color="black", line_dash="dotted", line_width=2
+        )
         gfig.add_layout(self.wall2)
 
-        self.surface_map = LogHeatmap("2-D (Pascanu et al.): E(w, b) with both paths — click to start",
-                                      "w", y_label="b", value_label=self._surface_label(),
-                                      y_tooltip=("b", "$y{0.00}"), css_classes=["vgp-cliff-surface"])
+        self.surface_map = LogHeatmap(
+            "2-D (Pascanu et al.): E(w, b) with both paths — click to start",
+            "w",
+            y_label="b",
+            value_label=self._surface_label(),
+            y_tooltip=("b", "$y{0.00}"),
+            css_classes=["vgp-cliff-surface"],
+        )
         sfig = self.surface_map.figure
         sfig.x_range = Range1d(*SURFACE_W)
         sfig.y_range = Range1d(*SURFACE_B)
@@ -201,29 +267,59 @@ class LossCliffPage(Page):
         self.start2 = ColumnDataSource(data=dict(w=np.zeros(0), b=np.zeros(0)))
         self.now2 = ColumnDataSource(data=dict(w=np.zeros(0), b=np.zeros(0), color=np.array([], dtype=object)))
         for key, color, dash in (("plain", "#ff4040", "solid"), ("clipped", "#40ff40", "dashed")):
-            sfig.line("w", "b", source=self.path2[key], color=color, line_width=2, line_dash=dash,
-                      legend_label=f"{key} descent")
+            sfig.line(
+                "w",
+                "b",
+                source=self.path2[key],
+                color=color,
+                line_width=2,
+                line_dash=dash,
+                legend_label=f"{key} descent",
+            )
             sfig.scatter("w", "b", source=self.path2[key], color=color, size=5)
         sfig.scatter("w", "b", source=self.now2, color="color", line_color="white", size=14, marker="star")
-        sfig.scatter("w", "b", source=self.start2, marker="circle", size=12, fill_color="white", line_color="black",
-                     line_width=2, legend_label="start (click)")
+        sfig.scatter(
+            "w",
+            "b",
+            source=self.start2,
+            marker="circle",
+            size=12,
+            fill_color="white",
+            line_color="black",
+            line_width=2,
+            legend_label="start (click)",
+        )
         sfig.legend.location = "bottom_left"
         sfig.legend.background_fill_alpha = 0.6
         sfig.on_event(Tap, self._on_surface_tap)
 
-        self.step_profile = LogProfile("Step length per descent step (clipped: at most η·θ)", {
-            "plain_1d": dict(legend_label="plain, 1-D", color=plain, line_width=2),
-            "clipped_1d": dict(legend_label="clipped, 1-D", color=clipped, line_width=2),
-            "plain_2d": dict(legend_label="plain, 2-D", color=plain, line_width=2, line_dash="dotted"),
-            "clipped_2d": dict(legend_label="clipped, 2-D", color=clipped, line_width=2, line_dash="dotted"),
-            "cap": dict(legend_label="η·θ", color="black", line_width=1, line_dash="dashed"),
-        }, x_label="descent step", y_label="‖Δθ‖", x_tooltip="step", legend_location="bottom_right")
-        self.loss_profile = LogProfile("Loss along the paths", {
-            "plain_1d": dict(legend_label="plain, 1-D: L", color=plain, line_width=2),
-            "clipped_1d": dict(legend_label="clipped, 1-D: L", color=clipped, line_width=2),
-            "plain_2d": dict(legend_label="plain, 2-D: E", color=plain, line_width=2, line_dash="dotted"),
-            "clipped_2d": dict(legend_label="clipped, 2-D: E", color=clipped, line_width=2, line_dash="dotted"),
-        }, x_label="descent step", y_label="loss", x_tooltip="step", legend_location="center_right")
+        self.step_profile = LogProfile(
+            "Step length per descent step (clipped: at most η·θ)",
+            {
+                "plain_1d": dict(legend_label="plain, 1-D", color=plain, line_width=2),
+                "clipped_1d": dict(legend_label="clipped, 1-D", color=clipped, line_width=2),
+                "plain_2d": dict(legend_label="plain, 2-D", color=plain, line_width=2, line_dash="dotted"),
+                "clipped_2d": dict(legend_label="clipped, 2-D", color=clipped, line_width=2, line_dash="dotted"),
+                "cap": dict(legend_label="η·θ", color="black", line_width=1, line_dash="dashed"),
+            },
+            x_label="descent step",
+            y_label="‖Δθ‖",
+            x_tooltip="step",
+            legend_location="bottom_right",
+        )
+        self.loss_profile = LogProfile(
+            "Loss along the paths",
+            {
+                "plain_1d": dict(legend_label="plain, 1-D: L", color=plain, line_width=2),
+                "clipped_1d": dict(legend_label="clipped, 1-D: L", color=clipped, line_width=2),
+                "plain_2d": dict(legend_label="plain, 2-D: E", color=plain, line_width=2, line_dash="dotted"),
+                "clipped_2d": dict(legend_label="clipped, 2-D: E", color=clipped, line_width=2, line_dash="dotted"),
+            },
+            x_label="descent step",
+            y_label="loss",
+            x_tooltip="step",
+            legend_location="center_right",
+        )
         self.step_markers = []
         for prof in (self.step_profile, self.loss_profile):
             prof.figure.legend.label_text_font_size = "8pt"
@@ -258,10 +354,9 @@ class LossCliffPage(Page):
         if event.x is None or event.y is None:
             return
         (wl, wh), (bl, bh) = self.model.param.start_w.bounds, self.model.param.start_b.bounds
-        self.model.param.update(start_w=round(min(max(float(event.x), wl), wh), 3),
-                                start_b=round(min(max(float(event.y), bl), bh), 3))
-
-
+        self.model.param.update(
+            start_w=round(min(max(float(event.x), wl), wh), 3), start_b=round(min(max(float(event.y), bl), bh), 3)
+        )
 
     # ------------------------------------------------------------------------------------------------ updates
     def _refresh(self, names: set):
@@ -277,8 +372,14 @@ class LossCliffPage(Page):
                 if key != self._curve_key:
                     curve = cliff.loss(self._loss_grid(window), steps=int(m.steps))
             if two:
-                d2 = cliff.descend((float(m.start_w), float(m.start_b)), lr, n, clip_norm=clip, problem="pascanu",
-                                   loss_steps=int(m.pascanu_steps))
+                d2 = cliff.descend(
+                    (float(m.start_w), float(m.start_b)),
+                    lr,
+                    n,
+                    clip_norm=clip,
+                    problem="pascanu",
+                    loss_steps=int(m.pascanu_steps),
+                )
                 if int(m.pascanu_steps) != self._surface_steps:
                     surface = cliff.pascanu_loss(SURFACE_W_GRID, SURFACE_B_GRID, steps=int(m.pascanu_steps))
             with document_hold(self._doc):
@@ -343,8 +444,9 @@ class LossCliffPage(Page):
         db = 0.5 * (s.b[1] - s.b[0])
         with document_hold(self._doc):
             self.surface_map.set_value_label(self._surface_label())
-            self._counts["surface"] = self.surface_map.update(values, s.w[0] - dw, s.w[-1] + dw,
-                                                              y_range=(s.b[0] - db, s.b[-1] + db))
+            self._counts["surface"] = self.surface_map.update(
+                values, s.w[0] - dw, s.w[-1] + dw, y_range=(s.b[0] - db, s.b[-1] + db)
+            )
             self._draw_overflow_notice()
 
     def _draw_steps(self):
@@ -354,12 +456,25 @@ class LossCliffPage(Page):
         n = d1.plain.update_norm.shape[0]
         steps = np.arange(1, n + 1)
         cap = np.full(n, d1.clipped.learning_rate * d1.clipped.clip_norm)
-        self.step_profile.update(steps, {
-            "plain_1d": d1.plain.update_norm, "clipped_1d": d1.clipped.update_norm,
-            "plain_2d": d2.plain.update_norm, "clipped_2d": d2.clipped.update_norm, "cap": cap})
-        self.loss_profile.update(np.arange(n + 1), {
-            "plain_1d": d1.plain.loss, "clipped_1d": d1.clipped.loss,
-            "plain_2d": d2.plain.loss, "clipped_2d": d2.clipped.loss})
+        self.step_profile.update(
+            steps,
+            {
+                "plain_1d": d1.plain.update_norm,
+                "clipped_1d": d1.clipped.update_norm,
+                "plain_2d": d2.plain.update_norm,
+                "clipped_2d": d2.clipped.update_norm,
+                "cap": cap,
+            },
+        )
+        self.loss_profile.update(
+            np.arange(n + 1),
+            {
+                "plain_1d": d1.plain.loss,
+                "clipped_1d": d1.clipped.loss,
+                "plain_2d": d2.plain.loss,
+                "clipped_2d": d2.clipped.loss,
+            },
+        )
 
     def _draw_paths(self):
         """Both paths up to the replayed step k, the points at step k, and the summary."""
@@ -371,21 +486,29 @@ class LossCliffPage(Page):
         with document_hold(self._doc):
             for key in ("plain", "clipped"):
                 p = getattr(d1, key)
-                self.path1[key].data = dict(b=p.params[: k + 1, 0].astype(np.float64),
-                                            loss=p.loss[: k + 1].astype(np.float64),
-                                            grad=np.abs(p.grad[: k + 1, 0].astype(np.float64)))
+                self.path1[key].data = dict(
+                    b=p.params[: k + 1, 0].astype(np.float64),
+                    loss=p.loss[: k + 1].astype(np.float64),
+                    grad=np.abs(p.grad[: k + 1, 0].astype(np.float64)),
+                )
                 q = getattr(d2, key)
-                self.path2[key].data = dict(w=q.params[: k + 1, 0].astype(np.float64),
-                                            b=q.params[: k + 1, 1].astype(np.float64))
-            self.now1.data = dict(b=np.array([d1.plain.params[k, 0], d1.clipped.params[k, 0]], np.float64),
-                                  loss=np.array([d1.plain.loss[k], d1.clipped.loss[k]], np.float64),
-                                  grad=np.abs(np.array([d1.plain.grad[k, 0], d1.clipped.grad[k, 0]], np.float64)),
-                                  color=colors)
-            self.now2.data = dict(w=np.array([d2.plain.params[k, 0], d2.clipped.params[k, 0]], np.float64),
-                                  b=np.array([d2.plain.params[k, 1], d2.clipped.params[k, 1]], np.float64),
-                                  color=np.array(["#ff4040", "#40ff40"], dtype=object))
-            self.start2.data = dict(w=np.array([float(d2.plain.params[0, 0])]),
-                                    b=np.array([float(d2.plain.params[0, 1])]))
+                self.path2[key].data = dict(
+                    w=q.params[: k + 1, 0].astype(np.float64), b=q.params[: k + 1, 1].astype(np.float64)
+                )
+            self.now1.data = dict(
+                b=np.array([d1.plain.params[k, 0], d1.clipped.params[k, 0]], np.float64),
+                loss=np.array([d1.plain.loss[k], d1.clipped.loss[k]], np.float64),
+                grad=np.abs(np.array([d1.plain.grad[k, 0], d1.clipped.grad[k, 0]], np.float64)),
+                color=colors,
+            )
+            self.now2.data = dict(
+                w=np.array([d2.plain.params[k, 0], d2.clipped.params[k, 0]], np.float64),
+                b=np.array([d2.plain.params[k, 1], d2.clipped.params[k, 1]], np.float64),
+                color=np.array(["#ff4040", "#40ff40"], dtype=object),
+            )
+            self.start2.data = dict(
+                w=np.array([float(d2.plain.params[0, 0])]), b=np.array([float(d2.plain.params[0, 1])])
+            )
             for span in self.step_markers:
                 span.location = k
             self._draw_summary(k)
@@ -401,8 +524,10 @@ class LossCliffPage(Page):
             i = int(np.argmax(steps)) if steps.size else 0
             return i, float(path.update_norm[i]) if steps.size else 0.0
 
-        lines = [f"**Replay: step {k} of {n}**, learning rate η = {d1.plain.learning_rate:g}, "
-                 f"clipping threshold θ = {d1.clipped.clip_norm:g} (a clipped step moves at most η·θ = {cap:g})."]
+        lines = [
+            f"**Replay: step {k} of {n}**, learning rate η = {d1.plain.learning_rate:g}, "
+            f"clipping threshold θ = {d1.clipped.clip_norm:g} (a clipped step moves at most η·θ = {cap:g})."
+        ]
         # 1-D
         p, c = d1.plain, d1.clipped
         i, big = biggest(p)
@@ -411,32 +536,42 @@ class LossCliffPage(Page):
             before, after = p.params[i, 0] - self._cliff_b, p.params[i + 1, 0] - self._cliff_b
             if np.isfinite(before) and np.isfinite(after) and np.sign(before) != np.sign(after):
                 jump = f" — **it jumped over the wall** at b ≈ {self._cliff_b:.3f}"
-        line = (f"**1-D** at step {k}: plain b = {_fmt(p.params[k, 0], 4)}, L = {_fmt(p.loss[k])}; "
-                f"clipped b = {_fmt(c.params[k, 0], 4)}, L = {_fmt(c.loss[k])}.")
+        line = (
+            f"**1-D** at step {k}: plain b = {_fmt(p.params[k, 0], 4)}, L = {_fmt(p.loss[k])}; "
+            f"clipped b = {_fmt(c.params[k, 0], 4)}, L = {_fmt(c.loss[k])}."
+        )
         if n:
-            line += (f" Largest plain step |Δb| = {_fmt(big)} (step {i + 1}, |dL/db| = {_fmt(p.grad_norm[i])})"
-                     f"{jump}; clipped steps ≤ {_fmt(float(np.nanmax(c.update_norm)))}, "
-                     f"{int(c.clipped.sum())} of {n} clipped.")
+            line += (
+                f" Largest plain step |Δb| = {_fmt(big)} (step {i + 1}, |dL/db| = {_fmt(p.grad_norm[i])})"
+                f"{jump}; clipped steps ≤ {_fmt(float(np.nanmax(c.update_norm)))}, "
+                f"{int(c.clipped.sum())} of {n} clipped."
+            )
         lines.append(line)
         # 2-D
         p, c = d2.plain, d2.clipped
         i, big = biggest(p)
-        line = (f"**2-D** at step {k}: plain (w, b) = ({_fmt(p.params[k, 0])}, {_fmt(p.params[k, 1])}), "
-                f"E = {_fmt(p.loss[k])}; clipped ({_fmt(c.params[k, 0])}, {_fmt(c.params[k, 1])}), "
-                f"E = {_fmt(c.loss[k])}.")
+        line = (
+            f"**2-D** at step {k}: plain (w, b) = ({_fmt(p.params[k, 0])}, {_fmt(p.params[k, 1])}), "
+            f"E = {_fmt(p.loss[k])}; clipped ({_fmt(c.params[k, 0])}, {_fmt(c.params[k, 1])}), "
+            f"E = {_fmt(c.loss[k])}."
+        )
         if n:
             w1, b1 = p.params[i + 1]
             left = not (SURFACE_W[0] <= w1 <= SURFACE_W[1] and SURFACE_B[0] <= b1 <= SURFACE_B[1])
-            line += (f" Largest plain step {_fmt(big)} (step {i + 1}, ‖∇E‖ = {_fmt(p.grad_norm[i])})"
-                     + (f" — **catapulted off the map** to ({_fmt(w1)}, {_fmt(b1)})" if left else "")
-                     + f"; clipped steps ≤ {_fmt(float(np.nanmax(c.update_norm)))}, "
-                       f"{int(c.clipped.sum())} of {n} clipped.")
+            line += (
+                f" Largest plain step {_fmt(big)} (step {i + 1}, ‖∇E‖ = {_fmt(p.grad_norm[i])})"
+                + (f" — **catapulted off the map** to ({_fmt(w1)}, {_fmt(b1)})" if left else "")
+                + f"; clipped steps ≤ {_fmt(float(np.nanmax(c.update_norm)))}, "
+                f"{int(c.clipped.sum())} of {n} clipped."
+            )
         lines.append(line)
         zeros = self._marked_kinds().count("underflow")
         if zeros:
-            lines.append(f"Crosses at the bottom of the log plots: {zeros} values are exactly 0 — below float32 "
-                         "resolution, e.g. a step on a plateau too small to change the parameter (the gradient "
-                         "vanished).")
+            lines.append(
+                f"Crosses at the bottom of the log plots: {zeros} values are exactly 0 — below float32 "
+                "resolution, e.g. a step on a plateau too small to change the parameter (the gradient "
+                "vanished)."
+            )
         self.summary.object = "\n\n".join(lines)
 
     def _marked_kinds(self) -> list[str]:
@@ -474,16 +609,26 @@ class LossCliffPage(Page):
             w.IntSlider.from_param(m.param.descent_steps, name="descent steps"),
             "### Replay",
             w.IntSlider.from_param(m.param.shown_step, name="step shown"),
-            w.Player.from_param(m.param.shown_step, name="play", interval=300, loop_policy="once", width=280,
-                                show_loop_controls=False),
+            w.Player.from_param(
+                m.param.shown_step, name="play", interval=300, loop_policy="once", width=280, show_loop_controls=False
+            ),
             width=320,
         )
 
     def panel(self) -> pn.viewable.Viewable:
-        return page_layout(self.slug, self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice,
-                                             self.summary], self.figures(), [explanation_panel(EXPLANATION)])
+        return page_layout(
+            self.slug,
+            self.controls(),
+            [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.summary],
+            self.figures(),
+            [explanation_panel(EXPLANATION)],
+        )
 
     def figures(self) -> dict:
-        return {"loss-curve": self.curve_figure, "gradient": self.grad_profile.figure,
-                "surface": self.surface_map.figure, "step-length": self.step_profile.figure,
-                "loss-along-paths": self.loss_profile.figure}
+        return {
+            "loss-curve": self.curve_figure,
+            "gradient": self.grad_profile.figure,
+            "surface": self.surface_map.figure,
+            "step-length": self.step_profile.figure,
+            "loss-along-paths": self.loss_profile.figure,
+        }

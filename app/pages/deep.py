@@ -3,6 +3,7 @@
 ``DeepNetworkModel`` declares every control; ``DeepNetworkPage`` owns the figures (created once) and updates
 their data sources in place when the model changes. All numbers come from ``vgp_core``.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,36 +43,56 @@ TRAINING = ["optimizer", "learning_rate", "clip_norm", "steps", "auto_train"]
 
 PRESETS = {
     "sigmoid, 20 layers, standard init (vanishing)": dict(
-        activation="sigmoid", depth=20, init="standard", gain=1.0, bias_std=0.0, residual=False, batchnorm=False),
+        activation="sigmoid", depth=20, init="standard", gain=1.0, bias_std=0.0, residual=False, batchnorm=False
+    ),
     "tanh, gain 1.5 (exploding)": dict(
-        activation="tanh", depth=50, init="lecun_normal", gain=1.5, bias_std=0.0, residual=False, batchnorm=False),
+        activation="tanh", depth=50, init="lecun_normal", gain=1.5, bias_std=0.0, residual=False, batchnorm=False
+    ),
     "ReLU + He (healthy)": dict(
-        activation="relu", depth=50, init="he_normal", gain=1.0, bias_std=0.0, residual=False, batchnorm=False),
+        activation="relu", depth=50, init="he_normal", gain=1.0, bias_std=0.0, residual=False, batchnorm=False
+    ),
     "deep tanh + orthogonal at the edge of chaos": dict(
-        activation="tanh", depth=200, init="orthogonal", gain=1.0, bias_std=0.0, residual=False, batchnorm=False),
+        activation="tanh", depth=200, init="orthogonal", gain=1.0, bias_std=0.0, residual=False, batchnorm=False
+    ),
     "sigmoid + residual": dict(
-        activation="sigmoid", depth=20, init="standard", gain=1.0, bias_std=0.0, residual=True, batchnorm=False),
+        activation="sigmoid", depth=20, init="standard", gain=1.0, bias_std=0.0, residual=True, batchnorm=False
+    ),
     "sigmoid + batch norm": dict(
-        activation="sigmoid", depth=20, init="standard", gain=1.0, bias_std=0.0, residual=False, batchnorm=True),
+        activation="sigmoid", depth=20, init="standard", gain=1.0, bias_std=0.0, residual=False, batchnorm=True
+    ),
 }
 
 EXPLANATION = (
-    ("md", """### What you see
-Back-propagation multiplies the gradient by one Jacobian per layer,"""),
-    ("tex", r"\frac{\partial L}{\partial h_{l-1}} = \frac{\partial L}{\partial h_l}\,"
-            r"\mathrm{diag}\big(\phi'(s_l)\big)\, W_l^\top,"),
-    ("md", """so across L layers it is scaled by a product of L factors. When their typical size is below 1 the
+    (
+        "md",
+        """### What you see
+Back-propagation multiplies the gradient by one Jacobian per layer,""",
+    ),
+    (
+        "tex",
+        r"\frac{\partial L}{\partial h_{l-1}} = \frac{\partial L}{\partial h_l}\,"
+        r"\mathrm{diag}\big(\phi'(s_l)\big)\, W_l^\top,",
+    ),
+    (
+        "md",
+        """so across L layers it is scaled by a product of L factors. When their typical size is below 1 the
 gradient **vanishes** toward the input layer (the bottom rows of the heatmaps turn dark), above 1 it **explodes**
 (bright, then magenta where float32 overflows). Mean-field theory predicts the factor for wide random nets: the
-gradient variance is multiplied per layer by"""),
-    ("tex", r"\chi_1 = \sigma_w^2\,\mathbb{E}_{z\sim\mathcal N(0,1)}\big[\phi'(\sqrt{q^*}\,z)^2\big],"
-            r"\qquad \sigma_w^2 = n_{\mathrm{in}}\,\mathrm{Var}(W),"),
-    ("md", """and χ₁ = 1 is the *edge of chaos* (red dashed line in the gain sweep). The sigmoid's φ′ ≤ 1/4 makes it
+gradient variance is multiplied per layer by""",
+    ),
+    (
+        "tex",
+        r"\chi_1 = \sigma_w^2\,\mathbb{E}_{z\sim\mathcal N(0,1)}\big[\phi'(\sqrt{q^*}\,z)^2\big],"
+        r"\qquad \sigma_w^2 = n_{\mathrm{in}}\,\mathrm{Var}(W),",
+    ),
+    (
+        "md",
+        """and χ₁ = 1 is the *edge of chaos* (red dashed line in the gain sweep). The sigmoid's φ′ ≤ 1/4 makes it
 vanish unless the weights are large; ReLU with He init sits exactly at χ₁ = 1; residual connections add an identity
 path (I + ∇f) and batch norm rescales every layer, which is why both rescue the deep sigmoid net.
-**Magenta** cells or crosses: the value overflowed float32 (inf/NaN); **black**: it underflowed to exactly 0."""),
+**Magenta** cells or crosses: the value overflowed float32 (inf/NaN); **black**: it underflowed to exactly 0.""",
+    ),
 )
-
 
 
 class DeepNetworkModel(param.Parameterized):
@@ -81,8 +102,13 @@ class DeepNetworkModel(param.Parameterized):
     width = param.Selector(default=128, objects=WIDTHS, doc="Units per hidden layer.")
     activation = param.Selector(default="tanh", objects=list(activations.names()), doc="Activation function phi.")
     init = param.Selector(default="glorot_normal", objects=list(initializers.names()), doc="Weight initialization.")
-    gain = param.Number(1.0, bounds=GAIN_RANGE, step=0.05, doc="Weight scale: multiplies every initial weight "
-                        "(for orthogonal weights, the spectral radius of each layer).")
+    gain = param.Number(
+        1.0,
+        bounds=GAIN_RANGE,
+        step=0.05,
+        doc="Weight scale: multiplies every initial weight "
+        "(for orthogonal weights, the spectral radius of each layer).",
+    )
     bias_std = param.Number(0.0, bounds=(0.0, 1.0), step=0.05, doc="Standard deviation of the initial biases.")
     residual = param.Boolean(False, doc="Residual connections h_l = h_{l-1} + phi(s_l).")
     batchnorm = param.Boolean(False, doc="Batch normalization of every pre-activation.")
@@ -95,9 +121,17 @@ class DeepNetworkModel(param.Parameterized):
     shown_step = param.Integer(0, bounds=(0, 1999), doc="Training step shown in the per-layer views (0 = init).")
 
     def config(self) -> mlp.MLPConfig:
-        return mlp.MLPConfig(depth=int(self.depth), width=int(self.width), activation=self.activation,
-                             init=self.init, gain=float(self.gain), bias_std=float(self.bias_std),
-                             residual=bool(self.residual), batchnorm=bool(self.batchnorm), seed=int(self.seed))
+        return mlp.MLPConfig(
+            depth=int(self.depth),
+            width=int(self.width),
+            activation=self.activation,
+            init=self.init,
+            gain=float(self.gain),
+            bias_std=float(self.bias_std),
+            residual=bool(self.residual),
+            batchnorm=bool(self.batchnorm),
+            seed=int(self.seed),
+        )
 
     @param.depends("steps", watch=True)
     def _bound_shown_step(self):
@@ -111,8 +145,9 @@ URL_PARAMS = ARCHITECTURE + TRAINING + ["shown_step"]
 
 def _profile(config: mlp.MLPConfig, with_jacobian: bool) -> mlp.GradientProfile:
     """``mlp.gradient_profile``, computed once per server for every session that shows this configuration."""
-    return RESULTS.get_or_compute(("deep.profile", config, with_jacobian),
-                                  lambda: mlp.gradient_profile(config, with_jacobian=with_jacobian))
+    return RESULTS.get_or_compute(
+        ("deep.profile", config, with_jacobian), lambda: mlp.gradient_profile(config, with_jacobian=with_jacobian)
+    )
 
 
 def _gain_sweep(config: mlp.MLPConfig) -> mlp.GainSweep:
@@ -153,26 +188,49 @@ class DeepNetworkPage(Page):
         self.sweep_map = LogHeatmap("log10 ‖∂L/∂h_l‖ at initialization vs gain", "gain")
         self.gain_marker = self.sweep_map.add_span(self.model.gain, line_color="white", line_width=3)
         self.critical_marker = self.sweep_map.add_span(1.0, line_color="red", line_dash="dashed", line_width=2)
-        self.profile = LogProfile("Per-layer gradient norms", {
-            "backprop": dict(legend_label="‖∂L/∂h_l‖ at init", color="#1f77b4", line_width=2),
-            "weight": dict(legend_label="‖∂L/∂W_l‖ at init", color="#2ca02c", line_width=2),
-            "theory": dict(legend_label="mean-field χ₁^((L−l)/2)", color="#d62728", line_dash="dashed", line_width=2),
-            "trained": dict(legend_label="‖∂L/∂h_l‖ at shown step", color="#ff7f0e", line_dash="dotted",
-                            line_width=2),
-        })
-        self.stats = LogProfile("Activations per layer (shown step)", {
-            "mean": dict(legend_label="mean of h_l", color="#1f77b4", line_width=2),
-            "std": dict(legend_label="std of h_l", color="#2ca02c", line_width=2),
-            "saturation": dict(legend_label="saturated fraction", color="#d62728", line_width=2),
-            "jacobian": dict(legend_label="mean singular value of ∂h_l/∂h_{l−1}", color="#9467bd", line_width=2,
-                             line_dash="dashdot"),
-        }, y_label="value", y_axis_type="linear")
+        self.profile = LogProfile(
+            "Per-layer gradient norms",
+            {
+                "backprop": dict(legend_label="‖∂L/∂h_l‖ at init", color="#1f77b4", line_width=2),
+                "weight": dict(legend_label="‖∂L/∂W_l‖ at init", color="#2ca02c", line_width=2),
+                "theory": dict(
+                    legend_label="mean-field χ₁^((L−l)/2)", color="#d62728", line_dash="dashed", line_width=2
+                ),
+                "trained": dict(
+                    legend_label="‖∂L/∂h_l‖ at shown step", color="#ff7f0e", line_dash="dotted", line_width=2
+                ),
+            },
+        )
+        self.stats = LogProfile(
+            "Activations per layer (shown step)",
+            {
+                "mean": dict(legend_label="mean of h_l", color="#1f77b4", line_width=2),
+                "std": dict(legend_label="std of h_l", color="#2ca02c", line_width=2),
+                "saturation": dict(legend_label="saturated fraction", color="#d62728", line_width=2),
+                "jacobian": dict(
+                    legend_label="mean singular value of ∂h_l/∂h_{l−1}",
+                    color="#9467bd",
+                    line_width=2,
+                    line_dash="dashdot",
+                ),
+            },
+            y_label="value",
+            y_axis_type="linear",
+        )
         self.loss_source = ColumnDataSource(data=dict(step=np.zeros(0), loss=np.zeros(0), accuracy=np.zeros(0)))
-        loss_fig = figure(title="Training loss and accuracy", x_axis_label="step", y_axis_label="value",
-                          height=330, width=520, tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above")
+        loss_fig = figure(
+            title="Training loss and accuracy",
+            x_axis_label="step",
+            y_axis_label="value",
+            height=330,
+            width=520,
+            tools="pan,wheel_zoom,box_zoom,reset,save",
+            toolbar_location="above",
+        )
         loss_fig.line("step", "loss", source=self.loss_source, legend_label="cross-entropy loss", line_width=2)
-        loss_fig.line("step", "accuracy", source=self.loss_source, legend_label="batch accuracy", color="#ff7f0e",
-                      line_width=2)
+        loss_fig.line(
+            "step", "accuracy", source=self.loss_source, legend_label="batch accuracy", color="#ff7f0e", line_width=2
+        )
         loss_fig.x_range = Range1d(0, self.model.steps)
         loss_fig.legend.location = "top_right"
         self.loss_figure = loss_fig
@@ -196,8 +254,6 @@ class DeepNetworkPage(Page):
     def _on_shown_step(self, *events):
         self._guard(self._draw_profile)
 
-
-
     def _refresh(self, sweep: bool):
         def work():
             config = self.model.config()
@@ -212,9 +268,13 @@ class DeepNetworkPage(Page):
             if sweep:
                 self._in_background(self._sweep_run, lambda: _gain_sweep(config), self._draw_sweep)
             if self._defer:
-                self._run_deferred("jacobian", lambda: self._in_background(
-                    self._jacobian_run, lambda: _profile(config, with_jacobian=True),
-                    self._draw_jacobian), JACOBIAN_DELAY_MS)
+                self._run_deferred(
+                    "jacobian",
+                    lambda: self._in_background(
+                        self._jacobian_run, lambda: _profile(config, with_jacobian=True), self._draw_jacobian
+                    ),
+                    JACOBIAN_DELAY_MS,
+                )
 
         self._guard(work)
 
@@ -270,14 +330,19 @@ class DeepNetworkPage(Page):
         layers = np.arange(1, depth + 1)
         config = self.model.config()
         chi = self._chi(config)
-        prediction = (theory.predicted_backprop_norms(float(p.backprop_norm[-1]), chi, depth)
-                      if chi is not None and np.isfinite(p.backprop_norm[-1]) and p.backprop_norm[-1] > 0 else None)
+        prediction = (
+            theory.predicted_backprop_norms(float(p.backprop_norm[-1]), chi, depth)
+            if chi is not None and np.isfinite(p.backprop_norm[-1]) and p.backprop_norm[-1] > 0
+            else None
+        )
         row = self._shown_row()
         trained = self._trace.backprop_norm[row] if row is not None else None
         if trained is not None and trained.shape[0] != depth:
             trained = None
-        self._counts["profile"] = self.profile.update(layers, {
-            "backprop": p.backprop_norm, "weight": p.weight_grad_norm, "theory": prediction, "trained": trained})
+        self._counts["profile"] = self.profile.update(
+            layers,
+            {"backprop": p.backprop_norm, "weight": p.weight_grad_norm, "theory": prediction, "trained": trained},
+        )
         if row is not None and self._trace.act_mean.shape[1] == depth:
             t = self._trace
             # Jacobians are measured every JACOBIAN_EVERY steps: show the nearest measurement before the step.
@@ -298,17 +363,23 @@ class DeepNetworkPage(Page):
         return theory.chi_1(config.activation, sw2, config.bias_std**2)
 
     def _draw_theory(self, config: mlp.MLPConfig):
-        g_crit = theory.critical_gain(config.activation, config.init, config.width, config.width,
-                                      config.bias_std**2)
+        g_crit = theory.critical_gain(config.activation, config.init, config.width, config.width, config.bias_std**2)
         self.critical_marker.visible = bool(np.isfinite(g_crit) and not (config.residual or config.batchnorm))
         if np.isfinite(g_crit):
             self.critical_marker.location = float(g_crit)
         chi = self._chi(config)
         if chi is None:
-            reason = ("residual connections" if config.residual else "batch normalization" if config.batchnorm
-                      else "non-zero-mean weights (Yilmaz & Poli)")
-            self.theory_text.object = (f"**Mean-field theory** (zero-mean i.i.d. weights, plain layers) does not "
-                                       f"apply with {reason}; compare the measured curves instead.")
+            reason = (
+                "residual connections"
+                if config.residual
+                else "batch normalization"
+                if config.batchnorm
+                else "non-zero-mean weights (Yilmaz & Poli)"
+            )
+            self.theory_text.object = (
+                f"**Mean-field theory** (zero-mean i.i.d. weights, plain layers) does not "
+                f"apply with {reason}; compare the measured curves instead."
+            )
             return
         sw2 = initializers.sigma_w2(config.init, config.width, config.width, config.gain)
         xi = theory.depth_scale(config.activation, sw2, config.bias_std**2)
@@ -318,7 +389,8 @@ class DeepNetworkPage(Page):
         self.theory_text.object = (
             f"**Mean field:** σ_w² = {sw2:.3g}, χ₁ = {chi:.4g} → **{phase}**; depth scale ξ = "
             f"{'∞' if not math.isfinite(xi) else f'{xi:.3g}'} layers; over {config.depth} layers the gradient "
-            f"norm changes by χ₁^(L/2) ≈ {total:.3g}. Critical gain for this activation and init: {crit}.")
+            f"norm changes by χ₁^(L/2) ≈ {total:.3g}. Critical gain for this activation and init: {crit}."
+        )
 
     def _draw_overflow_notice(self):
         parts = []
@@ -358,8 +430,11 @@ class DeepNetworkPage(Page):
             if not self.model.auto_train:  # switched off while this start waited
                 return
             self.progress_text.object = f"Training {steps} steps…"
-            self._runner.start(lambda: mlp.train_iter(config, steps, optimizer=opt, learning_rate=lr,
-                                                      clip_norm=clip, chunk=mlp.JACOBIAN_EVERY))
+            self._runner.start(
+                lambda: mlp.train_iter(
+                    config, steps, optimizer=opt, learning_rate=lr, clip_norm=clip, chunk=mlp.JACOBIAN_EVERY
+                )
+            )
 
         self.progress_text.object = f"Training {steps} steps once the controls rest…"
         self._run_deferred("training", start, TRAINING_DELAY_MS)
@@ -374,13 +449,15 @@ class DeepNetworkPage(Page):
                 self._trace = trace
                 self._counts["training"] = self.train_map.update(safe_log10(trace.backprop_norm.T), 0, trace.steps)
                 steps = np.arange(trace.steps)
-                self.loss_source.data = dict(step=steps, loss=trace.loss.astype(np.float64),
-                                             accuracy=trace.accuracy.astype(np.float64))
+                self.loss_source.data = dict(
+                    step=steps, loss=trace.loss.astype(np.float64), accuracy=trace.accuracy.astype(np.float64)
+                )
                 self.progress.value = trace.steps
                 clipped = int(trace.clipped.sum())
-                self.progress_text.object = (f"Trained {trace.steps}/{self.model.steps} steps; loss "
-                                             f"{trace.loss[-1]:.4g}" + (f"; {clipped} steps clipped" if clipped
-                                                                        else ""))
+                self.progress_text.object = (
+                    f"Trained {trace.steps}/{self.model.steps} steps; loss "
+                    f"{trace.loss[-1]:.4g}" + (f"; {clipped} steps clipped" if clipped else "")
+                )
                 self._draw_profile()
                 self._draw_overflow_notice()
 
@@ -414,16 +491,25 @@ class DeepNetworkPage(Page):
             w.IntSlider.from_param(m.param.steps, label="training steps"),
             w.Checkbox.from_param(m.param.auto_train, label="train automatically"),
             w.IntSlider.from_param(m.param.shown_step, label="step shown in per-layer views"),
-            self.progress, self.progress_text,
+            self.progress,
+            self.progress_text,
             width=320,
         )
 
     def panel(self) -> pn.viewable.Viewable:
-        return page_layout(self.slug, self.controls(), [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice,
-                                             self.theory_text], self.figures(), [explanation_panel(EXPLANATION)])
+        return page_layout(
+            self.slug,
+            self.controls(),
+            [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.theory_text],
+            self.figures(),
+            [explanation_panel(EXPLANATION)],
+        )
 
     def figures(self) -> dict:
-        return {"training-heatmap": self.train_map.figure, "gain-sweep": self.sweep_map.figure,
-                "gradient-profile": self.profile.figure, "activation-stats": self.stats.figure,
-                "loss": self.loss_figure}
-
+        return {
+            "training-heatmap": self.train_map.figure,
+            "gain-sweep": self.sweep_map.figure,
+            "gradient-profile": self.profile.figure,
+            "activation-stats": self.stats.figure,
+            "loss": self.loss_figure,
+        }

@@ -18,6 +18,7 @@ tables.
 number shown, including the sentences comparing our test errors with the paper's Table 1, is computed from the
 files: the page hard-codes no result.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -77,7 +78,7 @@ FIG_HEIGHT = 400  # 330 for the plot, the rest for the legend below it
 # Data: read once per server process
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_result(key: str) -> g10.Glorot2010Result:
     """The committed run ``key`` (see RUN_FILES), parsed once per process by the engine's own JSON loader."""
     spec = next((r for r in RUN_FILES if r.key == key), None)
@@ -130,27 +131,43 @@ def paper_label(activation: str, init: str) -> str:
 class GlorotModel(param.Parameterized):
     """Every control of the page, with bounds, defaults and a description."""
 
-    run = param.Selector(default=DEFAULT_RUN, objects=RUNS, doc="Which committed run of the reproduction engine "
-                         "(assets/glorot2010/): the budget is read from the file.")
-    activation = param.Selector(default="sigmoid", objects=list(g10.ACTIVATIONS),
-                                doc="Activation of the 5 hidden layers: sigmoid, tanh or softsign x/(1+|x|).")
-    init = param.Selector(default="standard",
-                          objects={"standard U[±1/√n] (Eq. 1)": "standard",
-                                   "normalized U[±√6/√(n_in+n_out)] (Eq. 16)": "glorot_uniform"},
-                          doc="Weight initialization.")
-    layer = param.Integer(MAX_DEPTH, bounds=(1, MAX_DEPTH), doc="Hidden layer highlighted in every view "
-                          "(1 = input side).")
-    checkpoint = param.Integer(n_checkpoints(DEFAULT_RUN) - 1, bounds=(0, n_checkpoints(DEFAULT_RUN) - 1),
-                               doc="Checkpoint shown (0 = initialization, last = end of training); the statistics "
-                                   "were measured on 300 probe images at each checkpoint.")
-    snapshot = param.Selector(default="final", objects={"at initialization": "initial", "after training": "final"},
-                              doc="The engine stores histograms only at initialization and after the last update.")
-    grad_kind = param.Selector(default="backprop",
-                               objects={"∂C/∂s (Fig. 7)": "backprop", "∂C/∂W (Fig. 8)": "weight"},
-                               doc="Which gradients the gradient histogram shows: back-propagated ∂C/∂s or the "
-                                   "weight gradients ∂C/∂W.")
-    compare = param.Boolean(True, doc="Overlay the other initialization (dashed) in the histograms and the "
-                                      "variance plots.")
+    run = param.Selector(
+        default=DEFAULT_RUN,
+        objects=RUNS,
+        doc="Which committed run of the reproduction engine (assets/glorot2010/): the budget is read from the file.",
+    )
+    activation = param.Selector(
+        default="sigmoid",
+        objects=list(g10.ACTIVATIONS),
+        doc="Activation of the 5 hidden layers: sigmoid, tanh or softsign x/(1+|x|).",
+    )
+    init = param.Selector(
+        default="standard",
+        objects={"standard U[±1/√n] (Eq. 1)": "standard", "normalized U[±√6/√(n_in+n_out)] (Eq. 16)": "glorot_uniform"},
+        doc="Weight initialization.",
+    )
+    layer = param.Integer(
+        MAX_DEPTH, bounds=(1, MAX_DEPTH), doc="Hidden layer highlighted in every view (1 = input side)."
+    )
+    checkpoint = param.Integer(
+        n_checkpoints(DEFAULT_RUN) - 1,
+        bounds=(0, n_checkpoints(DEFAULT_RUN) - 1),
+        doc="Checkpoint shown (0 = initialization, last = end of training); the statistics "
+        "were measured on 300 probe images at each checkpoint.",
+    )
+    snapshot = param.Selector(
+        default="final",
+        objects={"at initialization": "initial", "after training": "final"},
+        doc="The engine stores histograms only at initialization and after the last update.",
+    )
+    grad_kind = param.Selector(
+        default="backprop",
+        objects={"∂C/∂s (Fig. 7)": "backprop", "∂C/∂W (Fig. 8)": "weight"},
+        doc="Which gradients the gradient histogram shows: back-propagated ∂C/∂s or the weight gradients ∂C/∂W.",
+    )
+    compare = param.Boolean(
+        True, doc="Overlay the other initialization (dashed) in the histograms and the variance plots."
+    )
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -185,35 +202,52 @@ BROWSER_PARAMS = ["layer", "checkpoint", "snapshot", "grad_kind", "compare"]
 DOWNLOAD_SELECTOR = ".vgp-download"
 
 PRESETS = {
-    "Fig. 2: sigmoid, top layer saturates": dict(activation="sigmoid", init="standard", layer=5, snapshot="final",
-                                                 grad_kind="backprop"),
+    "Fig. 2: sigmoid, top layer saturates": dict(
+        activation="sigmoid", init="standard", layer=5, snapshot="final", grad_kind="backprop"
+    ),
     "Fig. 3–4: tanh": dict(activation="tanh", init="standard", layer=1, snapshot="final", grad_kind="backprop"),
-    "Fig. 3–4: softsign": dict(activation="softsign", init="standard", layer=5, snapshot="final",
-                               grad_kind="backprop"),
-    "Fig. 6–7: histograms, standard vs normalized": dict(activation="tanh", init="standard", layer=1,
-                                                          snapshot="initial", grad_kind="backprop", compare=True),
-    "Fig. 8–9: gradient variance": dict(activation="tanh", init="standard", layer=1, snapshot="initial",
-                                        grad_kind="weight", compare=True),
-    "Table 1: softsign, normalized": dict(activation="softsign", init="glorot_uniform", layer=5,
-                                          snapshot="final", grad_kind="backprop"),
+    "Fig. 3–4: softsign": dict(activation="softsign", init="standard", layer=5, snapshot="final", grad_kind="backprop"),
+    "Fig. 6–7: histograms, standard vs normalized": dict(
+        activation="tanh", init="standard", layer=1, snapshot="initial", grad_kind="backprop", compare=True
+    ),
+    "Fig. 8–9: gradient variance": dict(
+        activation="tanh", init="standard", layer=1, snapshot="initial", grad_kind="weight", compare=True
+    ),
+    "Table 1: softsign, normalized": dict(
+        activation="softsign", init="glorot_uniform", layer=5, snapshot="final", grad_kind="backprop"
+    ),
 }
 
 EXPLANATION = (
-    ("md", """### What the paper found, and what you see
+    (
+        "md",
+        """### What the paper found, and what you see
 Glorot & Bengio (2010) trained nets of 5 hidden layers of 1000 units on Shapeset-3x2 with plain SGD and watched
 each layer. With layers s^i = z^i W^i + b^i, z^{i+1} = f(s^i), in the linear regime of f the variances of the
-activations and of the back-propagated gradients are"""),
-    ("tex", r"\mathrm{Var}[z^i] = \mathrm{Var}[x]\prod_{i'=0}^{i-1} n_{i'}\,\mathrm{Var}[W^{i'}],\qquad "
-            r"\mathrm{Var}\Big[\frac{\partial C}{\partial s^i}\Big] = \mathrm{Var}\Big[\frac{\partial C}{\partial s^d}"
-            r"\Big]\prod_{i'=i}^{d} n_{i'+1}\,\mathrm{Var}[W^{i'}],"),
-    ("md", """so both shrink or grow geometrically unless n·Var[W] = 1 in both directions. The **standard** init
+activations and of the back-propagated gradients are""",
+    ),
+    (
+        "tex",
+        r"\mathrm{Var}[z^i] = \mathrm{Var}[x]\prod_{i'=0}^{i-1} n_{i'}\,\mathrm{Var}[W^{i'}],\qquad "
+        r"\mathrm{Var}\Big[\frac{\partial C}{\partial s^i}\Big] = \mathrm{Var}\Big[\frac{\partial C}{\partial s^d}"
+        r"\Big]\prod_{i'=i}^{d} n_{i'+1}\,\mathrm{Var}[W^{i'}],",
+    ),
+    (
+        "md",
+        """so both shrink or grow geometrically unless n·Var[W] = 1 in both directions. The **standard** init
 (Eq. 1) has n·Var[W] = 1/3, so the back-propagated variance shrinks about 3× per layer going down (Fig. 7) —
 while the weight-gradient variance is the *same for every layer* (their Eq. 14), which is why the per-layer weight
 gradients (Fig. 8–9) look level. Asking for n_i Var[W^i] = 1 forward and n_{i+1} Var[W^i] = 1 backward, and
-compromising between the two, gives the **normalized** init (Eq. 16):"""),
-    ("tex", r"\mathrm{Var}[W^i] = \frac{2}{n_i + n_{i+1}},\qquad "
-            r"W \sim U\Big[-\frac{\sqrt 6}{\sqrt{n_i + n_{i+1}}},\ \frac{\sqrt 6}{\sqrt{n_i + n_{i+1}}}\Big]."),
-    ("md", """It keeps the average singular value of each layer's Jacobian J^i = ∂z^{i+1}/∂z^i near 0.8
+compromising between the two, gives the **normalized** init (Eq. 16):""",
+    ),
+    (
+        "tex",
+        r"\mathrm{Var}[W^i] = \frac{2}{n_i + n_{i+1}},\qquad "
+        r"W \sim U\Big[-\frac{\sqrt 6}{\sqrt{n_i + n_{i+1}}},\ \frac{\sqrt 6}{\sqrt{n_i + n_{i+1}}}\Big].",
+    ),
+    (
+        "md",
+        """It keeps the average singular value of each layer's Jacobian J^i = ∂z^{i+1}/∂z^i near 0.8
 (standard: 0.5; Sec. 4.2.1, tanh). **Sigmoid:** the top hidden layer is driven to 0, where the sigmoid saturates,
 almost at once (Fig. 2; the paper's explanation: early on the softmax learns more from its biases than from the
 still uninformative top layer, whose outputs are best pushed to 0); a 4-layer net escapes around epoch 100, a
@@ -224,7 +258,8 @@ knees ±(0.6–0.8) (Fig. 3–4).
 every checkpoint, histograms and Jacobians only at initialization and after the last update. The H100 file is
 the same protocol with a larger budget, run once on a lent GPU (see `assets/glorot2010/README.md`). Solid lines: the
 chosen initialization; dashed: the other one (toggle "compare"). **Magenta** crosses: a value that is not finite
-(a diverged run); **black**: a variance that underflowed to 0."""),
+(a diverged run); **black**: a variance that underflowed to 0.""",
+    ),
 )
 
 
@@ -266,7 +301,7 @@ def _empty_lines() -> dict:
     return dict(xs=[], ys=[], color=[], layer=[])
 
 
-def _lines(x, arrays, marks: "_Marks", log_axis: bool, top: float, bottom: float) -> dict:
+def _lines(x, arrays, marks: _Marks, log_axis: bool, top: float, bottom: float) -> dict:
     """Multi-line data: one line per layer (column) of every array (rows = x), coloured by layer; non-finite values
     become gaps plus marks."""
     x = np.asarray(x, np.float64)
@@ -315,14 +350,18 @@ def comparison_notes(result: g10.Glorot2010Result) -> list[str]:
     n = cfg.test_size
     errs = {(c.activation, c.init): c.run.test_error for c in result.combinations}
     paper = {k: v for k, v in g10.PAPER_TABLE1_SHAPESET.items() if k in errs}
-    notes = [f"**Budget.** Each net here saw {cfg.updates:,} SGD updates of {cfg.batch_size} images "
-             f"({cfg.updates * cfg.batch_size:,} images), far below the paper's, whose 4-layer sigmoid net "
-             f"escapes saturation only around epoch 100. Our errors are therefore not comparable in level."]
+    notes = [
+        f"**Budget.** Each net here saw {cfg.updates:,} SGD updates of {cfg.batch_size} images "
+        f"({cfg.updates * cfg.batch_size:,} images), far below the paper's, whose 4-layer sigmoid net "
+        f"escapes saturation only around epoch 100. Our errors are therefore not comparable in level."
+    ]
     se_chance = _standard_error(CHANCE, n)
     near = [paper_label(*k) for k, e in errs.items() if math.isfinite(e) and e >= CHANCE - SIGNIFICANT_SE * se_chance]
     learning = [paper_label(*k) for k, e in errs.items() if paper_label(*k) not in near]
-    text = (f"**Chance** is {100 * CHANCE:.1f} % ({g10.N_CLASSES} balanced classes); on {n:,} test images one "
-            f"standard error there is {100 * se_chance:.2f} points. ")
+    text = (
+        f"**Chance** is {100 * CHANCE:.1f} % ({g10.N_CLASSES} balanced classes); on {n:,} test images one "
+        f"standard error there is {100 * se_chance:.2f} points. "
+    )
     if near:
         text += f"At or within {SIGNIFICANT_SE:g} standard errors of chance: {', '.join(near)}. "
     if learning:
@@ -337,11 +376,15 @@ def comparison_notes(result: g10.Glorot2010Result) -> list[str]:
         worst_sig = max(errs[k] for k in sig)
         best_rest = max(errs[k] for k in rest)
         if worst_sig >= best_rest:
-            notes.append(f"**Matches:** the sigmoid is the worst activation ({_pct(worst_sig)}), as in Table 1 "
-                         f"({paper.get(('sigmoid', 'standard'), float('nan')):.2f} %).")
+            notes.append(
+                f"**Matches:** the sigmoid is the worst activation ({_pct(worst_sig)}), as in Table 1 "
+                f"({paper.get(('sigmoid', 'standard'), float('nan')):.2f} %)."
+            )
         else:
-            notes.append(f"**Does not match:** a {', '.join(paper_label(*k) for k in rest if errs[k] > worst_sig)} "
-                         f"net is worse than the sigmoid ({_pct(worst_sig)}), unlike Table 1.")
+            notes.append(
+                f"**Does not match:** a {', '.join(paper_label(*k) for k in rest if errs[k] > worst_sig)} "
+                f"net is worse than the sigmoid ({_pct(worst_sig)}), unlike Table 1."
+            )
     for act in ("tanh", "softsign"):
         std, norm = (act, "standard"), (act, "glorot_uniform")
         if std not in errs or norm not in errs:
@@ -352,23 +395,31 @@ def comparison_notes(result: g10.Glorot2010Result) -> list[str]:
         paper_text = f" (paper: {paper_diff:+.2f} points)" if math.isfinite(paper_diff) else ""
         name = act.capitalize()
         if diff > SIGNIFICANT_SE * se:
-            notes.append(f"**Matches:** the normalized init lowers {name}'s error by {100 * diff:.2f} points, more "
-                         f"than {SIGNIFICANT_SE:g} standard errors ({100 * SIGNIFICANT_SE * se:.2f}){paper_text}.")
+            notes.append(
+                f"**Matches:** the normalized init lowers {name}'s error by {100 * diff:.2f} points, more "
+                f"than {SIGNIFICANT_SE:g} standard errors ({100 * SIGNIFICANT_SE * se:.2f}){paper_text}."
+            )
         elif diff > 0:
-            notes.append(f"**Same direction, within noise:** the normalized init lowers {name}'s error by only "
-                         f"{100 * diff:.2f} points, less than {SIGNIFICANT_SE:g} standard errors "
-                         f"({100 * SIGNIFICANT_SE * se:.2f}){paper_text}.")
+            notes.append(
+                f"**Same direction, within noise:** the normalized init lowers {name}'s error by only "
+                f"{100 * diff:.2f} points, less than {SIGNIFICANT_SE:g} standard errors "
+                f"({100 * SIGNIFICANT_SE * se:.2f}){paper_text}."
+            )
         else:
-            notes.append(f"**Does not match:** the normalized init does not lower {name}'s error "
-                         f"({100 * -diff:+.2f} points){paper_text}.")
+            notes.append(
+                f"**Does not match:** the normalized init does not lower {name}'s error "
+                f"({100 * -diff:+.2f} points){paper_text}."
+            )
     keys = [k for k in paper if math.isfinite(errs[k])]
     if keys:
         ours = " < ".join(paper_label(*k) for k in sorted(keys, key=lambda k: errs[k]))
         theirs = " < ".join(paper_label(*k) for k in sorted(keys, key=lambda k: paper[k]))
         gaps = [100 * errs[k] - paper[k] for k in keys]
         verdict = "the same" if ours == theirs else "a different"
-        notes.append(f"**Order** (lowest error first) — ours: {ours}; paper: {theirs} ({verdict} order). Our errors "
-                     f"are {min(gaps):.1f} to {max(gaps):.1f} points above Table 1's.")
+        notes.append(
+            f"**Order** (lowest error first) — ours: {ours}; paper: {theirs} ({verdict} order). Our errors "
+            f"are {min(gaps):.1f} to {max(gaps):.1f} points above Table 1's."
+        )
     return notes
 
 
@@ -403,8 +454,14 @@ def _per_layer(x, array, prefix: str, marks: _Marks, log_axis: bool, top: float,
 def _trajectory_highlight(result, s):
     run = _run_of(result, s)
     i = int(s["layer"]) - 1
-    return {"traj_highlight": dict(x=run.checkpoint_updates.astype(np.float64), lo=_finite_or_nan(run.act_p2[:, i])[0],
-                                   hi=_finite_or_nan(run.act_p98[:, i])[0], mean=_finite_or_nan(run.act_mean[:, i])[0])}
+    return {
+        "traj_highlight": dict(
+            x=run.checkpoint_updates.astype(np.float64),
+            lo=_finite_or_nan(run.act_p2[:, i])[0],
+            hi=_finite_or_nan(run.act_p98[:, i])[0],
+            mean=_finite_or_nan(run.act_mean[:, i])[0],
+        )
+    }
 
 
 def _checkpoint(result, s):
@@ -414,10 +471,15 @@ def _checkpoint(result, s):
     upd = float(run.checkpoint_updates[k])
     depth = run.act_mean.shape[1]
     x, colors = np.full(depth, upd), list(LAYER_COLORS[:depth])
-    return {"traj_span": upd, "bp_var_span": upd, "wg_var_span": upd, "curve_span": upd,
-            "traj_checkpoint": dict(x=x, y=_finite_or_nan(run.act_mean[k])[0], color=colors),
-            "bp_var_ckpt": dict(x=x, y=_finite_or_nan(run.backprop_var[k], True)[0], color=colors),
-            "wg_var_ckpt": dict(x=x, y=_finite_or_nan(run.weight_grad_var[k], True)[0], color=colors)}
+    return {
+        "traj_span": upd,
+        "bp_var_span": upd,
+        "wg_var_span": upd,
+        "curve_span": upd,
+        "traj_checkpoint": dict(x=x, y=_finite_or_nan(run.act_mean[k])[0], color=colors),
+        "bp_var_ckpt": dict(x=x, y=_finite_or_nan(run.backprop_var[k], True)[0], color=colors),
+        "wg_var_ckpt": dict(x=x, y=_finite_or_nan(run.weight_grad_var[k], True)[0], color=colors),
+    }
 
 
 def _histograms(result, s, init: str, which: str) -> g10.Histograms:
@@ -430,6 +492,7 @@ def _histograms(result, s, init: str, which: str) -> g10.Histograms:
 def _histogram_pair(which: str, key: str):
     """The view of one histogram figure (sources ``key``, ``key_cmp``, ``key_marks``): the chosen init, one column
     per layer; the other init dashed when compared; the marks of both."""
+
     def view(result, s):
         marks = _Marks()
         h = _histograms(result, s, s["init"], which)
@@ -460,8 +523,10 @@ def _histogram_highlights(result, s):
 def _variances(result, s):
     out = {}
     for attr, key in (("backprop_var", "bp_var"), ("weight_grad_var", "wg_var")):
-        runs = [(_run_of(result, s), key, True),
-                (_run_of(result, s, other_init(s["init"])), f"{key}_cmp", bool(s["compare"]))]
+        runs = [
+            (_run_of(result, s), key, True),
+            (_run_of(result, s, other_init(s["init"])), f"{key}_cmp", bool(s["compare"])),
+        ]
         top, bottom = _log_edges([getattr(r, attr) for r, _, _ in runs])
         marks = _Marks()
         for run, name, show in runs:
@@ -482,8 +547,10 @@ def _variance_highlights(result, s):
     run = _run_of(result, s)
     i = int(s["layer"]) - 1
     x = run.checkpoint_updates.astype(np.float64)
-    return {"bp_var_hl": dict(x=x, y=_finite_or_nan(run.backprop_var[:, i], True)[0]),
-            "wg_var_hl": dict(x=x, y=_finite_or_nan(run.weight_grad_var[:, i], True)[0])}
+    return {
+        "bp_var_hl": dict(x=x, y=_finite_or_nan(run.backprop_var[:, i], True)[0]),
+        "wg_var_hl": dict(x=x, y=_finite_or_nan(run.weight_grad_var[:, i], True)[0]),
+    }
 
 
 def _profile(result, s):
@@ -522,8 +589,11 @@ def _titles(result, s):
     snap = "at initialization" if s["snapshot"] == "initial" else f"after {result.config.updates} updates"
     kind = "∂C/∂s (back-propagated)" if s["grad_kind"] == "backprop" else "∂C/∂W (weights)"
     updates = int(_run_of(result, s).checkpoint_updates[int(s["checkpoint"])])
-    return {"act_hist_title": f"{combo}: activation histograms {snap}", "grad_hist_title": f"{combo}: {kind} {snap}",
-            "profile_title": f"{s['activation'].capitalize()}: gradient variance per layer after {updates} updates"}
+    return {
+        "act_hist_title": f"{combo}: activation histograms {snap}",
+        "grad_hist_title": f"{combo}: {kind} {snap}",
+        "profile_title": f"{s['activation'].capitalize()}: gradient variance per layer after {updates} updates",
+    }
 
 
 # The readout: one paragraph (HTML) in five pieces, so that the browser's table holds each piece once per setting
@@ -538,30 +608,36 @@ def _readout_combination(result, s):
         ratio = bp0[layer] / bp0[layer - 1] if bp0[layer - 1] != 0 else float("nan")
         shrink.append(_fmt(ratio, ".2g"))
     status = " <strong>This run diverged (not finite).</strong>" if run.diverged else ""
-    return {("readout", 0): f"<strong>{paper_label(s['activation'], s['init'])}, {LABELS_BY_KEY[s['run']]}:</strong> "
-                            f"learning rate {run.learning_rate:g}, test error {_pct(run.test_error)}.{status} ",
-            ("readout", 4): f"At initialization, going down from layer {len(bp0)} to 1, Var[∂C/∂s] shrinks by a "
-                            f"factor {', '.join(shrink)} per layer (below 1: it grows; the paper, tanh with the "
-                            f"standard init: about 3)."}
+    return {
+        ("readout", 0): f"<strong>{paper_label(s['activation'], s['init'])}, {LABELS_BY_KEY[s['run']]}:</strong> "
+        f"learning rate {run.learning_rate:g}, test error {_pct(run.test_error)}.{status} ",
+        ("readout", 4): f"At initialization, going down from layer {len(bp0)} to 1, Var[∂C/∂s] shrinks by a "
+        f"factor {', '.join(shrink)} per layer (below 1: it grows; the paper, tanh with the "
+        f"standard init: about 3).",
+    }
 
 
 def _readout_checkpoint(result, s):
     run = _run_of(result, s)
     k = int(s["checkpoint"])
     upd = int(run.checkpoint_updates[k])
-    return {("readout", 1): f"<strong>After {upd:,} updates</strong> (checkpoint {k} of "
-                            f"{len(run.checkpoint_updates) - 1}; {upd * result.config.batch_size:,} images), ",
-            ("readout", 3): f"probe error {_pct(float(run.probe_error[k]))}. "}
+    return {
+        ("readout", 1): f"<strong>After {upd:,} updates</strong> (checkpoint {k} of "
+        f"{len(run.checkpoint_updates) - 1}; {upd * result.config.batch_size:,} images), ",
+        ("readout", 3): f"probe error {_pct(float(run.probe_error[k]))}. ",
+    }
 
 
 def _readout_layer(result, s):
     run = _run_of(result, s)
     k, i = int(s["checkpoint"]), int(s["layer"]) - 1
-    return {("readout", 2): f"layer {i + 1}: mean activation {_fmt(float(run.act_mean[k, i]))}, 2nd–98th "
-                            f"percentiles [{_fmt(float(run.act_p2[k, i]))}, {_fmt(float(run.act_p98[k, i]))}], "
-                            f"{_fmt(100 * float(run.act_saturated[k, i]), '.3g')} % of units saturated; "
-                            f"Var[∂C/∂s] = {_fmt(float(run.backprop_var[k, i]))}, Var[∂C/∂W] = "
-                            f"{_fmt(float(run.weight_grad_var[k, i]))}; "}
+    return {
+        ("readout", 2): f"layer {i + 1}: mean activation {_fmt(float(run.act_mean[k, i]))}, 2nd–98th "
+        f"percentiles [{_fmt(float(run.act_p2[k, i]))}, {_fmt(float(run.act_p98[k, i]))}], "
+        f"{_fmt(100 * float(run.act_saturated[k, i]), '.3g')} % of units saturated; "
+        f"Var[∂C/∂s] = {_fmt(float(run.backprop_var[k, i]))}, Var[∂C/∂W] = "
+        f"{_fmt(float(run.weight_grad_var[k, i]))}; "
+    }
 
 
 #: every view of a browser-side choice, with the browser-side controls it depends on.
@@ -585,11 +661,16 @@ BROWSER_VIEWS = (
 
 def control_domains(result: g10.Glorot2010Result) -> dict[str, list]:
     """Every value of every control for a run (the checkpoints and layers are the run's)."""
-    return {"run": list(RUNS.values()), "activation": list(GlorotModel.param.activation.objects),
-            "init": list(GlorotModel.param.init.objects), "layer": list(range(1, result.config.depth + 1)),
-            "checkpoint": list(range(len(result.combinations[0].run.checkpoint_updates))),
-            "snapshot": list(GlorotModel.param.snapshot.objects),
-            "grad_kind": list(GlorotModel.param.grad_kind.objects), "compare": [False, True]}
+    return {
+        "run": list(RUNS.values()),
+        "activation": list(GlorotModel.param.activation.objects),
+        "init": list(GlorotModel.param.init.objects),
+        "layer": list(range(1, result.config.depth + 1)),
+        "checkpoint": list(range(len(result.combinations[0].run.checkpoint_updates))),
+        "snapshot": list(GlorotModel.param.snapshot.objects),
+        "grad_kind": list(GlorotModel.param.grad_kind.objects),
+        "compare": [False, True],
+    }
 
 
 def browser_tables(result: g10.Glorot2010Result, run: str, activation: str, init: str) -> tuple[Tables, Tables]:
@@ -608,8 +689,12 @@ def committed_tables(run: str, activation: str, init: str) -> tuple[Tables, Tabl
 
 
 def overflow_text(n: int) -> str:
-    return (f"⚠ {n} plotted values of this selection are not finite (a diverged run) or underflowed to 0: drawn as "
-            f"crosses (magenta: inf/NaN, black: 0)." if n else "")
+    return (
+        f"⚠ {n} plotted values of this selection are not finite (a diverged run) or underflowed to 0: drawn as "
+        f"crosses (magenta: inf/NaN, black: 0)."
+        if n
+        else ""
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -624,8 +709,12 @@ class GlorotPage(Page):
     REDRAWS = {"_on_change": URL_PARAMS}
     title = "Glorot & Bengio 2010"
 
-    def __init__(self, model: GlorotModel | None = None, query: dict[str, str] | None = None,
-                 results: dict[str, g10.Glorot2010Result] | None = None):
+    def __init__(
+        self,
+        model: GlorotModel | None = None,
+        query: dict[str, str] | None = None,
+        results: dict[str, g10.Glorot2010Result] | None = None,
+    ):
         """``results``: run key -> result, replacing the committed file's (tests use it to feed a diverged run); it
         must have that file's depth and checkpoints, which set the controls' bounds. The rest as for ``Page``."""
         self._results = dict(results or {})
@@ -641,8 +730,11 @@ class GlorotPage(Page):
         self._marks: dict[str, int] = {}
         self._build_figures()
         self._widgets = self._make_widgets()
-        self.browser = BrowserViews([Control(name, self._widgets[name], server=name in SERVER_PARAMS)
-                                     for name in URL_PARAMS], self._browser_targets(), DOWNLOAD_SELECTOR)
+        self.browser = BrowserViews(
+            [Control(name, self._widgets[name], server=name in SERVER_PARAMS) for name in URL_PARAMS],
+            self._browser_targets(),
+            DOWNLOAD_SELECTOR,
+        )
         self._tables: list[Tables] = []
         self._tables_of: tuple | None = None  # what the tables are of: (combination, the server's marks)
         self._refresh(set(URL_PARAMS))
@@ -655,16 +747,25 @@ class GlorotPage(Page):
 
     def combo(self, init: str | None = None, activation: str | None = None, run: str | None = None):
         m = self.model
-        return self.result(run).get(m.activation if activation is None else activation,
-                                    m.init if init is None else init)
+        return self.result(run).get(
+            m.activation if activation is None else activation, m.init if init is None else init
+        )
 
     def checkpoint_updates(self) -> int:
         return int(self.combo().run.checkpoint_updates[int(self.model.checkpoint)])
 
     # ------------------------------------------------------------------------------------------------ figures
     def _fig(self, title, x_label, y_label, **kw):
-        return figure(title=title, x_axis_label=x_label, y_axis_label=y_label, height=FIG_HEIGHT, width=520,
-                      tools=TOOLS, toolbar_location="above", **kw)
+        return figure(
+            title=title,
+            x_axis_label=x_label,
+            y_axis_label=y_label,
+            height=FIG_HEIGHT,
+            width=520,
+            tools=TOOLS,
+            toolbar_location="above",
+            **kw,
+        )
 
     @staticmethod
     def _layer_lines(fig, source, init: str, columns: tuple[str, str], size: int, labels: tuple[str, str]) -> list:
@@ -672,16 +773,25 @@ class GlorotPage(Page):
         dashed with squares. Returns the two line renderers (for the hover tool)."""
         color, lines = INIT_COLORS[init], []
         for column, label, dash, marker in zip(columns, labels, ("solid", "dashed"), ("circle", "square")):
-            lines.append(fig.line("layer", column, source=source, color=color, line_width=2, line_dash=dash,
-                                  legend_label=label))
+            lines.append(
+                fig.line("layer", column, source=source, color=color, line_width=2, line_dash=dash, legend_label=label)
+            )
             fig.scatter("layer", column, source=source, color=color, size=size, marker=marker)
         return lines
 
     @staticmethod
     def _chosen_marker(fig, source) -> None:
         """The open black circle on the chosen layer and initialization."""
-        fig.scatter("layer", "y", source=source, size=14, fill_alpha=0, line_color="black", line_width=2,
-                    legend_label="chosen layer and init")
+        fig.scatter(
+            "layer",
+            "y",
+            source=source,
+            size=14,
+            fill_alpha=0,
+            line_color="black",
+            line_width=2,
+            legend_label="chosen layer and init",
+        )
 
     @staticmethod
     def _marks_renderer(fig, source):
@@ -693,8 +803,17 @@ class GlorotPage(Page):
         """The legend below the plot (it never hides data), clickable to hide a series."""
         legend = fig.legend[0]
         fig.center = [r for r in fig.center if r is not legend]
-        legend.update(click_policy="hide", label_text_font_size="8pt", spacing=0, padding=2, margin=2,
-                      ncols=ncols, glyph_height=12, label_height=12, border_line_alpha=0)
+        legend.update(
+            click_policy="hide",
+            label_text_font_size="8pt",
+            spacing=0,
+            padding=2,
+            margin=2,
+            ncols=ncols,
+            glyph_height=12,
+            label_height=12,
+            border_line_alpha=0,
+        )
         fig.add_layout(legend, "below")
 
     def _layer_columns(self, prefix: str) -> dict:
@@ -706,42 +825,86 @@ class GlorotPage(Page):
         self.traj_source = ColumnDataSource(data={"x": np.zeros(0), **self._layer_columns("mean")})
         # percentiles of every layer as one multi-line (xs, ys, color): 2 x depth lines
         self.traj_pct = ColumnDataSource(data=_empty_lines())
-        self.traj_highlight = ColumnDataSource(data=dict(x=np.zeros(0), lo=np.zeros(0), hi=np.zeros(0),
-                                                         mean=np.zeros(0)))
+        self.traj_highlight = ColumnDataSource(
+            data=dict(x=np.zeros(0), lo=np.zeros(0), hi=np.zeros(0), mean=np.zeros(0))
+        )
         self.traj_checkpoint = ColumnDataSource(data=dict(x=np.zeros(0), y=np.zeros(0), color=[]))
         self.traj_marks = ColumnDataSource(data=_Marks().data())
         fig = self._fig("Activations during training", "updates", "activation value")
-        fig.varea("x", "lo", "hi", source=self.traj_highlight, fill_color="#888888", fill_alpha=0.18,
-                  legend_label="chosen layer: 2nd–98th percentile")
+        fig.varea(
+            "x",
+            "lo",
+            "hi",
+            source=self.traj_highlight,
+            fill_color="#888888",
+            fill_alpha=0.18,
+            legend_label="chosen layer: 2nd–98th percentile",
+        )
         mean_renderers = []
         for i in range(1, D + 1):
             c = LAYER_COLORS[i - 1]
-            mean_renderers.append(fig.line("x", f"mean{i}", source=self.traj_source, color=c, line_width=1.6,
-                                           legend_label=f"layer {i}"))
-        fig.multi_line("xs", "ys", source=self.traj_pct, color="color", line_dash="dashed", line_width=1,
-                       legend_label="2nd and 98th percentiles")
-        fig.line("x", "mean", source=self.traj_highlight, color="black", line_width=3, line_alpha=0.6,
-                 legend_label="chosen layer: mean")
+            mean_renderers.append(
+                fig.line("x", f"mean{i}", source=self.traj_source, color=c, line_width=1.6, legend_label=f"layer {i}")
+            )
+        fig.multi_line(
+            "xs",
+            "ys",
+            source=self.traj_pct,
+            color="color",
+            line_dash="dashed",
+            line_width=1,
+            legend_label="2nd and 98th percentiles",
+        )
+        fig.line(
+            "x",
+            "mean",
+            source=self.traj_highlight,
+            color="black",
+            line_width=3,
+            line_alpha=0.6,
+            legend_label="chosen layer: mean",
+        )
         fig.scatter("x", "y", source=self.traj_checkpoint, size=8, color="color", line_color="black")
         self._marks_renderer(fig, self.traj_marks)
-        fig.add_tools(HoverTool(renderers=mean_renderers, mode="vline", tooltips=[("updates", "@x")] + [
-            (f"mean layer {i}", f"@mean{i}{{0.000}}") for i in range(1, D + 1)]))
+        fig.add_tools(
+            HoverTool(
+                renderers=mean_renderers,
+                mode="vline",
+                tooltips=[("updates", "@x")] + [(f"mean layer {i}", f"@mean{i}{{0.000}}") for i in range(1, D + 1)],
+            )
+        )
         self.traj_span = Span(location=0, dimension="height", line_color="#555555", line_dash="dashed")
         fig.add_layout(self.traj_span)
         self._finish_legend(fig)
         self.traj_figure = fig
 
         # (b), (c) histograms (Fig. 4, 6, 7, 8)
-        self.act_hist, self.act_hist_cmp, self.act_hist_hl, self.act_hist_marks, self.act_hist_figure = \
+        self.act_hist, self.act_hist_cmp, self.act_hist_hl, self.act_hist_marks, self.act_hist_figure = (
             self._histogram_figure("Activation histograms", "activation value")
-        self.grad_hist, self.grad_hist_cmp, self.grad_hist_hl, self.grad_hist_marks, self.grad_hist_figure = \
+        )
+        self.grad_hist, self.grad_hist_cmp, self.grad_hist_hl, self.grad_hist_marks, self.grad_hist_figure = (
             self._histogram_figure("Gradient histograms", "gradient value")
+        )
 
         # (d) variance during training (Fig. 9), log axis
-        (self.bp_var, self.bp_var_cmp, self.bp_var_hl, self.bp_var_ckpt, self.bp_var_marks, self.bp_var_figure,
-         self.bp_var_span) = self._variance_figure("Var[∂C/∂s] during training", "Var[∂C/∂s]")
-        (self.wg_var, self.wg_var_cmp, self.wg_var_hl, self.wg_var_ckpt, self.wg_var_marks, self.wg_var_figure,
-         self.wg_var_span) = self._variance_figure("Var[∂C/∂W] during training", "Var[∂C/∂W]")
+        (
+            self.bp_var,
+            self.bp_var_cmp,
+            self.bp_var_hl,
+            self.bp_var_ckpt,
+            self.bp_var_marks,
+            self.bp_var_figure,
+            self.bp_var_span,
+        ) = self._variance_figure("Var[∂C/∂s] during training", "Var[∂C/∂s]")
+        (
+            self.wg_var,
+            self.wg_var_cmp,
+            self.wg_var_hl,
+            self.wg_var_ckpt,
+            self.wg_var_marks,
+            self.wg_var_figure,
+            self.wg_var_span,
+        ) = self._variance_figure("Var[∂C/∂W] during training", "Var[∂C/∂W]")
 
         # (g) gradient variance per layer at the checkpoint (Fig. 7's shrinkage, Eq. 14's level weight gradients)
         cols = ["bp_standard", "bp_glorot_uniform", "wg_standard", "wg_glorot_uniform"]
@@ -751,12 +914,19 @@ class GlorotPage(Page):
         fig = self._fig("Gradient variance per layer", "layer (1 = input side)", "variance", y_axis_type="log")
         renderers = []
         for init in g10.INITS:
-            renderers += self._layer_lines(fig, self.profile_source, init, (f"bp_{init}", f"wg_{init}"), 5,
-                                           (f"Var[∂C/∂s], {INIT_LABELS[init]}", f"Var[∂C/∂W], {INIT_LABELS[init]}"))
+            renderers += self._layer_lines(
+                fig,
+                self.profile_source,
+                init,
+                (f"bp_{init}", f"wg_{init}"),
+                5,
+                (f"Var[∂C/∂s], {INIT_LABELS[init]}", f"Var[∂C/∂W], {INIT_LABELS[init]}"),
+            )
         self._chosen_marker(fig, self.profile_hl)
         self._marks_renderer(fig, self.profile_marks)
-        fig.add_tools(HoverTool(renderers=renderers, tooltips=[("layer", "@layer")] + [
-            (c, f"@{c}{{0.000e}}") for c in cols]))
+        fig.add_tools(
+            HoverTool(renderers=renderers, tooltips=[("layer", "@layer")] + [(c, f"@{c}{{0.000e}}") for c in cols])
+        )
         fig.xaxis.ticker = list(range(1, D + 1))
         self._finish_legend(fig, ncols=3)
         self.profile_figure = fig
@@ -767,19 +937,34 @@ class GlorotPage(Page):
         self.jac_hl = ColumnDataSource(data=dict(layer=np.zeros(0), y=np.zeros(0)))
         self.jac_marks = ColumnDataSource(data=_Marks().data())
         self.jac_range = Range1d(0.0, 1.0)  # set per activation to show the paper's 0.5 and 0.8 lines
-        fig = self._fig("Mean singular value of each layer's Jacobian", "layer (1 = input side)",
-                        "mean singular value", y_range=self.jac_range)
+        fig = self._fig(
+            "Mean singular value of each layer's Jacobian",
+            "layer (1 = input side)",
+            "mean singular value",
+            y_range=self.jac_range,
+        )
         renderers = []
         for init in g10.INITS:
-            renderers += self._layer_lines(fig, self.jac_source, init, (f"{init}_initial", f"{init}_final"), 6,
-                                           (f"{INIT_LABELS[init]}, at initialization",
-                                            f"{INIT_LABELS[init]}, after training"))
-            fig.hspan(y=[PAPER_JACOBIAN_SV[init]], line_color=INIT_COLORS[init], line_dash="dotted", line_width=1.5,
-                      legend_label=f"paper, tanh: ≈{PAPER_JACOBIAN_SV[init]} {INIT_LABELS[init]}")
+            renderers += self._layer_lines(
+                fig,
+                self.jac_source,
+                init,
+                (f"{init}_initial", f"{init}_final"),
+                6,
+                (f"{INIT_LABELS[init]}, at initialization", f"{INIT_LABELS[init]}, after training"),
+            )
+            fig.hspan(
+                y=[PAPER_JACOBIAN_SV[init]],
+                line_color=INIT_COLORS[init],
+                line_dash="dotted",
+                line_width=1.5,
+                legend_label=f"paper, tanh: ≈{PAPER_JACOBIAN_SV[init]} {INIT_LABELS[init]}",
+            )
         self._chosen_marker(fig, self.jac_hl)
         self._marks_renderer(fig, self.jac_marks)
-        fig.add_tools(HoverTool(renderers=renderers, tooltips=[("layer", "@layer")] + [
-            (c, f"@{c}{{0.000}}") for c in jcols]))
+        fig.add_tools(
+            HoverTool(renderers=renderers, tooltips=[("layer", "@layer")] + [(c, f"@{c}{{0.000}}") for c in jcols])
+        )
         fig.xaxis.ticker = list(range(1, D + 1))
         self._finish_legend(fig, ncols=2)
         self.jac_figure = fig
@@ -792,45 +977,104 @@ class GlorotPage(Page):
         fig = self._fig("Error on the 300 probe images during training (Fig. 10)", "updates", "error (%)")
         renderers = []
         for a, i in combos:
-            renderers.append(fig.line("x", f"{a}_{i}", source=self.curve_source, color=ACTIVATION_COLORS[a],
-                                      line_width=1.8, line_dash="solid" if i == "standard" else "dashed",
-                                      legend_label=paper_label(a, i)))
-        fig.line("x", "y", source=self.curve_hl, color="black", line_width=4, line_alpha=0.35,
-                 legend_label="chosen combination")
-        fig.hspan(y=[100 * CHANCE], line_color="#777777", line_dash="dotted", line_width=1.5,
-                  legend_label=f"chance ({100 * CHANCE:.1f} %)")
+            renderers.append(
+                fig.line(
+                    "x",
+                    f"{a}_{i}",
+                    source=self.curve_source,
+                    color=ACTIVATION_COLORS[a],
+                    line_width=1.8,
+                    line_dash="solid" if i == "standard" else "dashed",
+                    legend_label=paper_label(a, i),
+                )
+            )
+        fig.line(
+            "x",
+            "y",
+            source=self.curve_hl,
+            color="black",
+            line_width=4,
+            line_alpha=0.35,
+            legend_label="chosen combination",
+        )
+        fig.hspan(
+            y=[100 * CHANCE],
+            line_color="#777777",
+            line_dash="dotted",
+            line_width=1.5,
+            legend_label=f"chance ({100 * CHANCE:.1f} %)",
+        )
         self.curve_span = Span(location=0, dimension="height", line_color="#555555", line_dash="dashed")
         fig.add_layout(self.curve_span)
         self._marks_renderer(fig, self.curve_marks)
-        fig.add_tools(HoverTool(renderers=renderers, mode="vline", tooltips=[("updates", "@x")] + [
-            (paper_label(a, i), f"@{{{a}_{i}}}{{0.0}} %") for a, i in combos]))
+        fig.add_tools(
+            HoverTool(
+                renderers=renderers,
+                mode="vline",
+                tooltips=[("updates", "@x")] + [(paper_label(a, i), f"@{{{a}_{i}}}{{0.0}} %") for a, i in combos],
+            )
+        )
         self._finish_legend(fig)
         self.curve_figure = fig
 
         # (f) test error vs Table 1
         labels = [paper_label(a, i) for a, i in combos]
         self._bar_series = [f"run:{key}" for key in RUNS.values()] + ["paper"]
-        self.bar_sources = {s: ColumnDataSource(data=dict(x=labels, top=np.zeros(len(labels)),
-                                                          alpha=np.ones(len(labels)),
-                                                          line_width=np.zeros(len(labels)),
-                                                          text=[""] * len(labels), y_text=np.zeros(len(labels))))
-                            for s in self._bar_series}
-        fig = self._fig("Test error: our runs beside the paper's Table 1 (Shapeset-3x2)", "", "test error (%)",
-                        x_range=FactorRange(*labels))
+        self.bar_sources = {
+            s: ColumnDataSource(
+                data=dict(
+                    x=labels,
+                    top=np.zeros(len(labels)),
+                    alpha=np.ones(len(labels)),
+                    line_width=np.zeros(len(labels)),
+                    text=[""] * len(labels),
+                    y_text=np.zeros(len(labels)),
+                )
+            )
+            for s in self._bar_series
+        }
+        fig = self._fig(
+            "Test error: our runs beside the paper's Table 1 (Shapeset-3x2)",
+            "",
+            "test error (%)",
+            x_range=FactorRange(*labels),
+        )
         width = 0.8 / len(self._bar_series)
         palette = ["#6baed6", "#08519c", "#fdae6b", "#74c476"]
         for k, s in enumerate(self._bar_series):
             offset = (k - (len(self._bar_series) - 1) / 2) * width
             label = "paper, Table 1" if s == "paper" else "ours: " + LABELS_BY_KEY[s.split(":", 1)[1]]
             color = palette[-2] if s == "paper" else palette[k % 2]
-            fig.vbar(x=dodge("x", offset, range=fig.x_range), top="top", width=width * 0.92,
-                     source=self.bar_sources[s], fill_color=color, fill_alpha="alpha", line_color="black",
-                     line_width="line_width", legend_label=label)
-            fig.add_layout(LabelSet(x=dodge("x", offset, range=fig.x_range), y="y_text", text="text",
-                                    source=self.bar_sources[s], text_font_size="7pt", text_align="left",
-                                    text_baseline="middle", angle=math.pi / 2))
-        fig.hspan(y=[100 * CHANCE], line_color="#777777", line_dash="dotted", line_width=1.5,
-                  legend_label=f"chance ({100 * CHANCE:.1f} %)")
+            fig.vbar(
+                x=dodge("x", offset, range=fig.x_range),
+                top="top",
+                width=width * 0.92,
+                source=self.bar_sources[s],
+                fill_color=color,
+                fill_alpha="alpha",
+                line_color="black",
+                line_width="line_width",
+                legend_label=label,
+            )
+            fig.add_layout(
+                LabelSet(
+                    x=dodge("x", offset, range=fig.x_range),
+                    y="y_text",
+                    text="text",
+                    source=self.bar_sources[s],
+                    text_font_size="7pt",
+                    text_align="left",
+                    text_baseline="middle",
+                    angle=math.pi / 2,
+                )
+            )
+        fig.hspan(
+            y=[100 * CHANCE],
+            line_color="#777777",
+            line_dash="dotted",
+            line_width=1.5,
+            legend_label=f"chance ({100 * CHANCE:.1f} %)",
+        )
         fig.y_range.start = 0
         fig.y_range.end = 125
         fig.x_range.range_padding = 0.05
@@ -838,9 +1082,12 @@ class GlorotPage(Page):
         self._finish_legend(fig, ncols=1)  # long labels: Bokeh sizes legend columns by their first row
         self.bar_figure = fig
 
-        self._cmp_legend_items = [item for fig in (self.act_hist_figure, self.grad_hist_figure, self.bp_var_figure,
-                                                   self.wg_var_figure)
-                                  for item in fig.legend[0].items if item.label == value(CMP_LABEL)]
+        self._cmp_legend_items = [
+            item
+            for fig in (self.act_hist_figure, self.grad_hist_figure, self.bp_var_figure, self.wg_var_figure)
+            for item in fig.legend[0].items
+            if item.label == value(CMP_LABEL)
+        ]
         self.readout = browser_only(pn.pane.HTML)("", margin=(0, 5), width=1060)
         self.table_text = pn.pane.Markdown("", disable_math=True, margin=(0, 10), width=520)
 
@@ -854,12 +1101,26 @@ class GlorotPage(Page):
         for i in range(1, MAX_DEPTH + 1):
             c = LAYER_COLORS[i - 1]
             renderers.append(fig.line("x", f"l{i}", source=main, color=c, line_width=1.8, legend_label=f"layer {i}"))
-        fig.multi_line("xs", "ys", source=cmp, color="color", line_width=1.2, line_dash="dashed", line_alpha=0.8,
-                       legend_label=CMP_LABEL)
+        fig.multi_line(
+            "xs",
+            "ys",
+            source=cmp,
+            color="color",
+            line_width=1.2,
+            line_dash="dashed",
+            line_alpha=0.8,
+            legend_label=CMP_LABEL,
+        )
         fig.line("x", "y", source=hl, color="black", line_width=4, line_alpha=0.3, legend_label="chosen layer")
         self._marks_renderer(fig, marks)
-        fig.add_tools(HoverTool(renderers=renderers, mode="vline", tooltips=[("value", "@x{0.000e}")] + [
-            (f"layer {i}", f"@l{i}{{0.0000}}") for i in range(1, MAX_DEPTH + 1)]))
+        fig.add_tools(
+            HoverTool(
+                renderers=renderers,
+                mode="vline",
+                tooltips=[("value", "@x{0.000e}")]
+                + [(f"layer {i}", f"@l{i}{{0.0000}}") for i in range(1, MAX_DEPTH + 1)],
+            )
+        )
         self._finish_legend(fig)
         return main, cmp, hl, marks, fig
 
@@ -874,13 +1135,26 @@ class GlorotPage(Page):
         for i in range(1, MAX_DEPTH + 1):
             c = LAYER_COLORS[i - 1]
             renderers.append(fig.line("x", f"v{i}", source=main, color=c, line_width=1.8, legend_label=f"layer {i}"))
-        fig.multi_line("xs", "ys", source=cmp, color="color", line_width=1.2, line_dash="dashed", line_alpha=0.8,
-                       legend_label=CMP_LABEL)
+        fig.multi_line(
+            "xs",
+            "ys",
+            source=cmp,
+            color="color",
+            line_width=1.2,
+            line_dash="dashed",
+            line_alpha=0.8,
+            legend_label=CMP_LABEL,
+        )
         fig.line("x", "y", source=hl, color="black", line_width=4, line_alpha=0.3, legend_label="chosen layer")
         fig.scatter("x", "y", source=ckpt, size=8, color="color", line_color="black")
         self._marks_renderer(fig, marks)
-        fig.add_tools(HoverTool(renderers=renderers, mode="vline", tooltips=[("updates", "@x")] + [
-            (f"layer {i}", f"@v{i}{{0.000e}}") for i in range(1, MAX_DEPTH + 1)]))
+        fig.add_tools(
+            HoverTool(
+                renderers=renderers,
+                mode="vline",
+                tooltips=[("updates", "@x")] + [(f"layer {i}", f"@v{i}{{0.000e}}") for i in range(1, MAX_DEPTH + 1)],
+            )
+        )
         span = Span(location=0, dimension="height", line_color="#555555", line_dash="dashed")
         fig.add_layout(span)
         self._finish_legend(fig)
@@ -961,19 +1235,49 @@ class GlorotPage(Page):
 
     def _browser_targets(self) -> dict:
         """What the tables set: target name -> (object, attribute)."""
-        sources = ["traj_highlight", "traj_checkpoint", "bp_var_ckpt", "wg_var_ckpt", "act_hist", "act_hist_cmp",
-                   "act_hist_marks", "grad_hist", "grad_hist_cmp", "grad_hist_marks", "act_hist_hl", "grad_hist_hl",
-                   "bp_var", "bp_var_cmp", "bp_var_marks", "wg_var", "wg_var_cmp", "wg_var_marks", "bp_var_hl",
-                   "wg_var_hl", "profile_source", "profile_marks", "profile_hl", "jac_hl"]
+        sources = [
+            "traj_highlight",
+            "traj_checkpoint",
+            "bp_var_ckpt",
+            "wg_var_ckpt",
+            "act_hist",
+            "act_hist_cmp",
+            "act_hist_marks",
+            "grad_hist",
+            "grad_hist_cmp",
+            "grad_hist_marks",
+            "act_hist_hl",
+            "grad_hist_hl",
+            "bp_var",
+            "bp_var_cmp",
+            "bp_var_marks",
+            "wg_var",
+            "wg_var_cmp",
+            "wg_var_marks",
+            "bp_var_hl",
+            "wg_var_hl",
+            "profile_source",
+            "profile_marks",
+            "profile_hl",
+            "jac_hl",
+        ]
         targets = {name: (getattr(self, name), "data") for name in sources}
-        targets.update({name: (getattr(self, name), "location")
-                        for name in ("traj_span", "bp_var_span", "wg_var_span", "curve_span")})
-        targets.update({"act_hist_title": (self.act_hist_figure.title, "text"),
-                        "grad_hist_title": (self.grad_hist_figure.title, "text"),
-                        "profile_title": (self.profile_figure.title, "text"),
-                        "readout": (self.readout, "object"),
-                        "overflow_notice": (self.overflow_notice, "object"),
-                        "overflow_visible": (self.overflow_notice, "visible")})
+        targets.update(
+            {
+                name: (getattr(self, name), "location")
+                for name in ("traj_span", "bp_var_span", "wg_var_span", "curve_span")
+            }
+        )
+        targets.update(
+            {
+                "act_hist_title": (self.act_hist_figure.title, "text"),
+                "grad_hist_title": (self.grad_hist_figure.title, "text"),
+                "profile_title": (self.profile_figure.title, "text"),
+                "readout": (self.readout, "object"),
+                "overflow_notice": (self.overflow_notice, "object"),
+                "overflow_visible": (self.overflow_notice, "visible"),
+            }
+        )
         return targets
 
     def _draw_trajectories(self):
@@ -1026,8 +1330,10 @@ class GlorotPage(Page):
 
     def _draw_error_highlight(self):
         run = self.combo().run
-        self.curve_hl.data = dict(x=run.checkpoint_updates.astype(np.float64),
-                                  y=_finite_or_nan(100 * np.asarray(run.probe_error, np.float64))[0])
+        self.curve_hl.data = dict(
+            x=run.checkpoint_updates.astype(np.float64),
+            y=_finite_or_nan(100 * np.asarray(run.probe_error, np.float64))[0],
+        )
 
     def _bar_values(self, series: str) -> np.ndarray:
         """Test error (%) of every (activation, init) for one bar series, NaN where there is none."""
@@ -1053,12 +1359,13 @@ class GlorotPage(Page):
             finite = np.isfinite(values)
             shown = s == "paper" or s == f"run:{self.model.run}"
             self.bar_sources[s].data = dict(
-                x=labels, top=np.where(finite, values, np.nan),
+                x=labels,
+                top=np.where(finite, values, np.nan),
                 alpha=np.full(len(labels), 0.95 if shown else 0.3),
                 line_width=np.array([2.0 if lab == chosen else 0.0 for lab in labels]),
-                text=[f"{v:.1f}" if f else ("not in Table 1" if s == "paper" else "—")
-                      for v, f in zip(values, finite)],
-                y_text=np.where(finite, values, 0.0) + 1.0)
+                text=[f"{v:.1f}" if f else ("not in Table 1" if s == "paper" else "—") for v, f in zip(values, finite)],
+                y_text=np.where(finite, values, 0.0) + 1.0,
+            )
 
     def _draw_table(self):
         runs = list(RUNS.values())
@@ -1084,10 +1391,12 @@ class GlorotPage(Page):
                 rows.append(f"| {label} | " + " | ".join(cells) + f" | {paper_cell} |")
         result = self.result()
         cfg = result.config
-        intro = (f"#### Test error (%), our runs and Table 1\nOurs on {cfg.test_size:,} fresh test images; "
-                 f"learning rate chosen from {', '.join(f'{v:g}' for v in cfg.lr_grid)} on "
-                 f"{cfg.validation_size:,} validation images after {cfg.search_updates:,} updates. "
-                 f"The paper has no Sigmoid N row.\n\n")
+        intro = (
+            f"#### Test error (%), our runs and Table 1\nOurs on {cfg.test_size:,} fresh test images; "
+            f"learning rate chosen from {', '.join(f'{v:g}' for v in cfg.lr_grid)} on "
+            f"{cfg.validation_size:,} validation images after {cfg.search_updates:,} updates. "
+            f"The paper has no Sigmoid N row.\n\n"
+        )
         notes = "\n\n".join(comparison_notes(result))
         self.table_text.object = intro + "\n".join(rows) + f"\n\n**{LABELS_BY_KEY[self.model.run]}:**\n\n" + notes
 
@@ -1115,28 +1424,53 @@ class GlorotPage(Page):
             "activation": browser_only(w.Select).from_param(m.param.activation, label="activation"),
             "init": browser_only(w.Select).from_param(m.param.init, label="initialization"),
             "layer": browser_only(w.IntSlider).from_param(m.param.layer, label="layer (1 = input side)"),
-            "checkpoint": browser_only(w.IntSlider).from_param(m.param.checkpoint,
-                                                               label="checkpoint (0 = initialization)"),
+            "checkpoint": browser_only(w.IntSlider).from_param(
+                m.param.checkpoint, label="checkpoint (0 = initialization)"
+            ),
             "snapshot": browser_only(w.RadioButtonGroup).from_param(m.param.snapshot, label="histograms"),
-            "grad_kind": browser_only(w.RadioButtonGroup).from_param(m.param.grad_kind,
-                                                                     label="gradient histograms show"),
-            "compare": browser_only(w.Checkbox).from_param(m.param.compare,
-                                                           label="compare with the other initialization (dashed)"),
+            "grad_kind": browser_only(w.RadioButtonGroup).from_param(
+                m.param.grad_kind, label="gradient histograms show"
+            ),
+            "compare": browser_only(w.Checkbox).from_param(
+                m.param.compare, label="compare with the other initialization (dashed)"
+            ),
         }
 
     def controls(self) -> pn.Column:
         w = self._widgets
-        return pn.Column("### Run", w["run"], w["activation"], w["init"], "### Views", w["layer"], w["checkpoint"],
-                         w["snapshot"], w["grad_kind"], w["compare"], *self.browser.hidden(), width=320)
+        return pn.Column(
+            "### Run",
+            w["run"],
+            w["activation"],
+            w["init"],
+            "### Views",
+            w["layer"],
+            w["checkpoint"],
+            w["snapshot"],
+            w["grad_kind"],
+            w["compare"],
+            *self.browser.hidden(),
+            width=320,
+        )
 
     def panel(self) -> pn.viewable.Viewable:
-        return page_layout(self.slug, self.controls(),
-                           [self.browser.preset_bar(PRESETS), self.notice, self.overflow_notice, self.readout],
-                           self.figures(), [self.table_text, explanation_panel(EXPLANATION)])
+        return page_layout(
+            self.slug,
+            self.controls(),
+            [self.browser.preset_bar(PRESETS), self.notice, self.overflow_notice, self.readout],
+            self.figures(),
+            [self.table_text, explanation_panel(EXPLANATION)],
+        )
 
     def figures(self) -> dict:
-        return {"activation-trajectories": self.traj_figure, "activation-histogram": self.act_hist_figure,
-                "gradient-histogram": self.grad_hist_figure, "jacobian-singular-values": self.jac_figure,
-                "backprop-gradient-variance": self.bp_var_figure, "weight-gradient-variance": self.wg_var_figure,
-                "gradient-variance-profile": self.profile_figure, "error-during-training": self.curve_figure,
-                "test-error": self.bar_figure}
+        return {
+            "activation-trajectories": self.traj_figure,
+            "activation-histogram": self.act_hist_figure,
+            "gradient-histogram": self.grad_hist_figure,
+            "jacobian-singular-values": self.jac_figure,
+            "backprop-gradient-variance": self.bp_var_figure,
+            "weight-gradient-variance": self.wg_var_figure,
+            "gradient-variance-profile": self.profile_figure,
+            "error-during-training": self.curve_figure,
+            "test-error": self.bar_figure,
+        }

@@ -8,6 +8,7 @@ path-length view of a residual net. Finished results are cached per (settings, r
 loading the default page computes it once. ``RemediesModel`` declares every control; ``RemediesPage`` owns the
 figures (created once) and updates their data sources in place.
 """
+
 from __future__ import annotations
 
 import collections
@@ -79,8 +80,9 @@ PRESETS = {
     "activations": dict(remedies=_names_in_group("activation")),
     "initializations": dict(remedies=_names_in_group("initialization")),
     "normalization & architecture": dict(remedies=_names_in_group("normalization", "architecture", "recurrent")),
-    "optimizers, pre-training, no gradients": dict(remedies=_names_in_group("optimizer", "pre-training",
-                                                                            "gradient-free")),
+    "optimizers, pre-training, no gradients": dict(
+        remedies=_names_in_group("optimizer", "pre-training", "gradient-free")
+    ),
     "quick set": dict(remedies=list(DEFAULT_REMEDIES)),
     "everything": dict(remedies=list(REMEDY_NAMES)),
 }
@@ -102,16 +104,24 @@ def remedy_style(name: str) -> dict:
 
 
 EXPLANATION = (
-    ("md", """### The lab
+    (
+        "md",
+        """### The lab
 The **baseline** is the net that made the vanishing gradient famous: a deep MLP of logistic-sigmoid layers with the
 standard initialization U[±1/√n] (Glorot & Bengio 2010, Eq. 1), trained with plain SGD. Each **remedy** changes one
 thing and is measured the same way: the per-layer gradient ‖∂L/∂h_l‖ on a fixed probe batch (at initialization and
 after training), the loss curve, held-out loss and accuracy, and the change of the *input layer's* gradient against
 the baseline's. The table ranks the remedies by held-out loss and checks each against what its paper predicts.
-In mean-field theory the gradient's variance is multiplied per layer by"""),
-    ("tex", r"\chi_1 = \sigma_w^2\,\mathbb{E}_{z\sim\mathcal N(0,1)}\big[\phi'(\sqrt{q^*}\,z)^2\big],"
-            r"\qquad \frac{\|\partial L/\partial h_1\|^2}{\|\partial L/\partial h_L\|^2}\approx\chi_1^{L-1},"),
-    ("md", """so anything that brings χ₁ towards 1 helps. The sigmoid's φ′ ≤ 1/4 gives χ₁ ≈ 0.02 with the standard
+In mean-field theory the gradient's variance is multiplied per layer by""",
+    ),
+    (
+        "tex",
+        r"\chi_1 = \sigma_w^2\,\mathbb{E}_{z\sim\mathcal N(0,1)}\big[\phi'(\sqrt{q^*}\,z)^2\big],"
+        r"\qquad \frac{\|\partial L/\partial h_1\|^2}{\|\partial L/\partial h_L\|^2}\approx\chi_1^{L-1},",
+    ),
+    (
+        "md",
+        """so anything that brings χ₁ towards 1 helps. The sigmoid's φ′ ≤ 1/4 gives χ₁ ≈ 0.02 with the standard
 init. **ReLU**-type activations have φ′ = 1 on active units; **Glorot / He / orthogonal** inits raise σ_w²;
 **Kumar**'s σ_w = 3.6/√N (σ_w² = 12.96) still leaves χ₁ ≈ 0.36 < 1 for the sigmoid — it raises the gradient but
 does *not* cure the vanishing, and the lab says so. **Batch normalization** keeps every layer's input at unit scale.
@@ -119,46 +129,73 @@ does *not* cure the vanishing, and the lab says so. **Batch normalization** keep
 **Pre-training** (layer-wise RBMs) starts from better weights; the **evolution strategy** uses no gradient at all.
 
 ### Residual connections and Veit's paths
-With h_l = h_{l−1} + f_l(h_{l−1}) every layer's Jacobian is the identity plus the branch's:"""),
-    ("tex", r"\frac{\partial L}{\partial h_{l}} = \frac{\partial L}{\partial h_L}\prod_{k=l+1}^{L}"
-            r"\big(I + \nabla f_k\big) = \frac{\partial L}{\partial h_L}\big(I + \nabla f_{l+1} + \nabla f_{l+2}"
-            r"\nabla f_{l+1} + \cdots\big)."),
-    ("md", """Multiplying out the product over n blocks gives 2ⁿ paths; a path that takes k residual branches
-has length k, so path lengths follow"""),
+With h_l = h_{l−1} + f_l(h_{l−1}) every layer's Jacobian is the identity plus the branch's:""",
+    ),
+    (
+        "tex",
+        r"\frac{\partial L}{\partial h_{l}} = \frac{\partial L}{\partial h_L}\prod_{k=l+1}^{L}"
+        r"\big(I + \nabla f_k\big) = \frac{\partial L}{\partial h_L}\big(I + \nabla f_{l+1} + \nabla f_{l+2}"
+        r"\nabla f_{l+1} + \cdots\big).",
+    ),
+    (
+        "md",
+        """Multiplying out the product over n blocks gives 2ⁿ paths; a path that takes k residual branches
+has length k, so path lengths follow""",
+    ),
     ("tex", r"P(\text{length}=k) = \binom{n}{k}\,2^{-n} \quad(\text{Binomial}(n, 1/2)),"),
-    ("md", """centred on n/2 — yet each branch shrinks the gradient, so the gradient that reaches the input comes
+    (
+        "md",
+        """centred on n/2 — yet each branch shrinks the gradient, so the gradient that reaches the input comes
 from the *short* paths (Veit, Wilber & Belongie 2016): the last plot splits the measured ∂L/∂h₁ exactly by path
 length. The **LSTM** is the recurrent net's remedy: see the [Recurrent network](?page=recurrent) page.
-**Magenta crosses**: a value overflowed float32 (inf/NaN) or underflowed to 0."""),
+**Magenta crosses**: a value overflowed float32 (inf/NaN) or underflowed to 0.""",
+    ),
 )
 
 
 class RemediesModel(param.Parameterized):
     """Every control of the page, with bounds, defaults and a description."""
 
-    remedies = param.ListSelector(default=list(DEFAULT_REMEDIES), objects=list(REMEDY_NAMES),
-                                  doc="Remedies to measure against the baseline (which always runs).")
+    remedies = param.ListSelector(
+        default=list(DEFAULT_REMEDIES),
+        objects=list(REMEDY_NAMES),
+        doc="Remedies to measure against the baseline (which always runs).",
+    )
     depth = param.Integer(20, bounds=(2, lab.MAX_LAB_DEPTH), doc="Hidden layers L of every net.")
     # the lab's default width: the programs the server compiles at start-up (app/warmup.py) are those of LabConfig()
-    width = param.Selector(default=lab.LabConfig.width, objects=WIDTHS,
-                           doc="Units per hidden layer (each width compiles once).")
-    steps = param.Integer(200, bounds=(lab.CHUNK, 1000), step=lab.CHUNK,
-                          doc=f"Training steps of every net (a multiple of {lab.CHUNK}; generations of the evolution "
-                              "strategy).")
-    learning_rate = param.Selector(default=lab.LabConfig.learning_rate, objects=LEARNING_RATES,
-                                   doc="SGD learning rate (Rprop uses its own step size).")
+    width = param.Selector(
+        default=lab.LabConfig.width, objects=WIDTHS, doc="Units per hidden layer (each width compiles once)."
+    )
+    steps = param.Integer(
+        200,
+        bounds=(lab.CHUNK, 1000),
+        step=lab.CHUNK,
+        doc=f"Training steps of every net (a multiple of {lab.CHUNK}; generations of the evolution strategy).",
+    )
+    learning_rate = param.Selector(
+        default=lab.LabConfig.learning_rate,
+        objects=LEARNING_RATES,
+        doc="SGD learning rate (Rprop uses its own step size).",
+    )
     seed = param.Integer(0, bounds=(0, 9999), doc="Random seed of weights and data.")
-    profile = param.Selector(default=PROFILE_CHOICES[0], objects=PROFILE_CHOICES,
-                             doc="Which per-layer gradient the profile plot shows.")
-    veit_blocks = param.Integer(19, bounds=(1, lab.MAX_LAB_DEPTH - 1),
-                                doc="Residual blocks n of the path-length analysis (Veit et al. 2016).")
+    profile = param.Selector(
+        default=PROFILE_CHOICES[0], objects=PROFILE_CHOICES, doc="Which per-layer gradient the profile plot shows."
+    )
+    veit_blocks = param.Integer(
+        19, bounds=(1, lab.MAX_LAB_DEPTH - 1), doc="Residual blocks n of the path-length analysis (Veit et al. 2016)."
+    )
     auto_run = param.Boolean(True, doc="Run the lab automatically after every change (otherwise press Run).")
 
     def config(self) -> lab.LabConfig:
         steps = int(self.steps)
         steps -= steps % lab.CHUNK  # slider steps are CHUNK apart; a URL may ask for any number
-        return lab.LabConfig(depth=int(self.depth), width=int(self.width), steps=max(steps, lab.CHUNK),
-                             learning_rate=float(self.learning_rate), seed=int(self.seed))
+        return lab.LabConfig(
+            depth=int(self.depth),
+            width=int(self.width),
+            steps=max(steps, lab.CHUNK),
+            learning_rate=float(self.learning_rate),
+            seed=int(self.seed),
+        )
 
     def selected(self) -> list[str]:
         """The chosen remedies in the lab's order."""
@@ -178,8 +215,10 @@ def parse_remedies(raw: str) -> tuple[list[str] | None, str | None]:
     unknown = [p for p in parts if p not in REMEDY_NAMES and p != BASELINE]
     notice = None
     if unknown:
-        notice = (f"ignored remedies {', '.join(repr(u) for u in unknown)}: choose from {', '.join(REMEDY_NAMES)} "
-                  "(comma-separated) or all")
+        notice = (
+            f"ignored remedies {', '.join(repr(u) for u in unknown)}: choose from {', '.join(REMEDY_NAMES)} "
+            "(comma-separated) or all"
+        )
     if parts and not known and unknown:
         return None, notice
     return [n for n in REMEDY_NAMES if n in known], notice
@@ -209,8 +248,9 @@ def mirror_page_to_url(model: RemediesModel) -> None:
         return
 
     def push(*events):
-        location.update_query(**{e.name: format_query_value(model.selected() if e.name == "remedies" else e.new)
-                                 for e in events})
+        location.update_query(
+            **{e.name: format_query_value(model.selected() if e.name == "remedies" else e.new) for e in events}
+        )
 
     model.param.watch(push, URL_PARAMS)
 
@@ -293,8 +333,9 @@ def prefill_default_cache() -> float:
 # ---------------------------------------------------------------------------------------------------------- figures
 def _is_feedforward(result) -> bool:
     """False for the LSTM link entry, whose per-layer arrays are all NaN by design (not an overflow)."""
-    return result.recurrent is None and bool(np.isfinite(np.asarray(result.grad_init, float)).any()
-                                             or np.isfinite(np.asarray(result.loss, float)).any())
+    return result.recurrent is None and bool(
+        np.isfinite(np.asarray(result.grad_init, float)).any() or np.isfinite(np.asarray(result.loss, float)).any()
+    )
 
 
 class MultiLine:
@@ -302,12 +343,20 @@ class MultiLine:
     points drawn as magenta crosses at the top (overflow) or bottom (underflow) edge. Created once; ``update``
     replaces the data of every entry in place and shows legend items only for the entries drawn."""
 
-    def __init__(self, title: str, x_label: str, y_label: str, y_axis_type: str = "log", width: int = 640,
-                 height: int = 360):
+    def __init__(
+        self, title: str, x_label: str, y_label: str, y_axis_type: str = "log", width: int = 640, height: int = 360
+    ):
         self.log = y_axis_type == "log"
-        fig = figure(title=title, x_axis_label=x_label, y_axis_label=y_label, y_axis_type=y_axis_type,
-                     width=width, height=height, tools="pan,wheel_zoom,box_zoom,reset,save",
-                     toolbar_location="above")
+        fig = figure(
+            title=title,
+            x_axis_label=x_label,
+            y_axis_label=y_label,
+            y_axis_type=y_axis_type,
+            width=width,
+            height=height,
+            tools="pan,wheel_zoom,box_zoom,reset,save",
+            toolbar_location="above",
+        )
         self.sources: dict[str, ColumnDataSource] = {}
         self.renderers = {}
         self.items: dict[str, LegendItem] = {}
@@ -318,13 +367,26 @@ class MultiLine:
             self.sources[name], self.renderers[name] = src, r
             self.items[name] = LegendItem(label=_ENTRY[name].label, renderers=[r])
         self.marks = ColumnDataSource(data=dict(x=[], y=[], label=[], kind=[]))
-        mark_renderer = fig.scatter("x", "y", source=self.marks, marker="x", size=10, line_width=2,
-                                    color=OVERFLOW_COLOR)
+        mark_renderer = fig.scatter(
+            "x", "y", source=self.marks, marker="x", size=10, line_width=2, color=OVERFLOW_COLOR
+        )
         self.mark_item = LegendItem(label="overflow (inf/NaN) or underflow (0)", renderers=[mark_renderer])
-        fig.add_tools(HoverTool(renderers=list(self.renderers.values()), tooltips=[
-            ("", "@label"), (x_label, "@x"), (y_label, "@y{0.000e}")]))
-        self.legend = Legend(items=[], click_policy="hide", label_text_font_size="8pt", spacing=0, padding=4,
-                             glyph_width=24, glyph_height=12, background_fill_alpha=0.7)
+        fig.add_tools(
+            HoverTool(
+                renderers=list(self.renderers.values()),
+                tooltips=[("", "@label"), (x_label, "@x"), (y_label, "@y{0.000e}")],
+            )
+        )
+        self.legend = Legend(
+            items=[],
+            click_policy="hide",
+            label_text_font_size="8pt",
+            spacing=0,
+            padding=4,
+            glyph_width=24,
+            glyph_height=12,
+            background_fill_alpha=0.7,
+        )
         fig.add_layout(self.legend, "right")
         self.figure = fig
 
@@ -354,8 +416,12 @@ class MultiLine:
                 src.data = dict(x=x, y=clean, label=[_ENTRY[name].label] * len(x))
             elif len(src.data["x"]):
                 src.data = dict(x=np.zeros(0), y=np.zeros(0), label=[])
-        self.marks.data = dict(x=[m[0] for m in marks], y=[top if m[1] == "overflow" else bottom for m in marks],
-                               label=[_ENTRY[m[2]].label for m in marks], kind=[m[1] for m in marks])
+        self.marks.data = dict(
+            x=[m[0] for m in marks],
+            y=[top if m[1] == "overflow" else bottom for m in marks],
+            label=[_ENTRY[m[2]].label for m in marks],
+            kind=[m[1] for m in marks],
+        )
         items = [self.items[n] for n in self.sources if n in curves]
         self.legend.items = items + ([self.mark_item] if marks else [])
         return len(marks)
@@ -396,15 +462,30 @@ def table_rows(ranked) -> dict[str, list]:
         answer = "yes" if r.matches_literature else "NO"
         rows["literature"].append(f"{answer} — {r.verdict}")
         mark = answer if r.matches_literature else f'<b style="color:#D55E00">{answer}</b>'
-        rows["literature_html"].append(f'<span title="{html.escape(r.verdict)}">{mark} — {html.escape(r.verdict)}'
-                                       '</span>')
+        rows["literature_html"].append(
+            f'<span title="{html.escape(r.verdict)}">{mark} — {html.escape(r.verdict)}</span>'
+        )
         rows["verdict"].append(r.verdict)
         rows["wall_time"].append(f"{r.wall_time_s:.1f} s")
     return {k: list(v) for k, v in rows.items()} or {k: [] for k in TABLE_KEYS}
 
 
-TABLE_KEYS = ["rank", "name", "label", "label_html", "group", "final_loss", "accuracy", "grad_change", "direction",
-              "expected", "literature", "literature_html", "verdict", "wall_time"]
+TABLE_KEYS = [
+    "rank",
+    "name",
+    "label",
+    "label_html",
+    "group",
+    "final_loss",
+    "accuracy",
+    "grad_change",
+    "direction",
+    "expected",
+    "literature",
+    "literature_html",
+    "verdict",
+    "wall_time",
+]
 
 
 class RemediesPage(Page):
@@ -412,8 +493,12 @@ class RemediesPage(Page):
 
     Model = RemediesModel
     URL_PARAMS = URL_PARAMS
-    REDRAWS = {"_on_lab_change": LAB, "_on_auto_run": ["auto_run"], "_on_profile": ["profile"],
-               "_on_veit_blocks": ["veit_blocks"]}
+    REDRAWS = {
+        "_on_lab_change": LAB,
+        "_on_auto_run": ["auto_run"],
+        "_on_profile": ["profile"],
+        "_on_veit_blocks": ["veit_blocks"],
+    }
     title = "Remedies"
     SETTLE_TIMEOUT_S = 300.0
 
@@ -454,32 +539,69 @@ class RemediesPage(Page):
 
     # ------------------------------------------------------------------------------------------------ figures
     def _build_figures(self):
-        self.profiles = MultiLine("Per-layer gradient ‖∂L/∂h_l‖ (baseline: thick black)",
-                                  "layer (1 = input side)", "‖∂L/∂h_l‖")
+        self.profiles = MultiLine(
+            "Per-layer gradient ‖∂L/∂h_l‖ (baseline: thick black)", "layer (1 = input side)", "‖∂L/∂h_l‖"
+        )
         self.losses = MultiLine("Training loss per step", "training step", "cross-entropy loss")
         self.rank_source = ColumnDataSource(data=dict(label=[], ratio=[], color=[], literature=[], loss=[]))
-        rank = figure(title="Input-layer gradient vs the baseline (ranked by held-out loss, best at top)",
-                      y_range=FactorRange(factors=[]), x_axis_label="log10 (‖∂L/∂h_1‖ remedy / baseline) at init",
-                      width=640, height=360, tools="save,hover", toolbar_location="above",
-                      tooltips=[("", "@label"), ("log10 change", "@ratio{0.00}"), ("held-out loss", "@loss"),
-                                ("as literature predicts", "@literature")])
+        rank = figure(
+            title="Input-layer gradient vs the baseline (ranked by held-out loss, best at top)",
+            y_range=FactorRange(factors=[]),
+            x_axis_label="log10 (‖∂L/∂h_1‖ remedy / baseline) at init",
+            width=640,
+            height=360,
+            tools="save,hover",
+            toolbar_location="above",
+            tooltips=[
+                ("", "@label"),
+                ("log10 change", "@ratio{0.00}"),
+                ("held-out loss", "@loss"),
+                ("as literature predicts", "@literature"),
+            ],
+        )
         rank.hbar(y="label", right="ratio", left=0, height=0.7, color="color", source=self.rank_source)
         rank.add_layout(Span(location=0, dimension="height", line_color="black", line_width=1))
         for threshold in (-lab.FLAT_DECADES, lab.FLAT_DECADES):
             rank.add_layout(Span(location=threshold, dimension="height", line_color="gray", line_dash="dotted"))
         self.rank_figure = rank
         self.veit_source = ColumnDataSource(data=dict(k=[], paths=[], gradient=[], per_path=[]))
-        veit = figure(title="Veit et al.: share of paths vs share of the gradient, by path length",
-                      x_axis_label="path length k (residual branches taken)", y_axis_label="share",
-                      width=640, height=360, tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above")
-        veit.vbar(x="k", top="paths", width=0.8, source=self.veit_source, color="#56B4E9", alpha=0.7,
-                  legend_label="paths: Binomial(n, 1/2)")
-        veit.line("k", "gradient", source=self.veit_source, color="#D55E00", line_width=2.5,
-                  legend_label="measured gradient ‖G_k‖ / Σ‖G_j‖")
+        veit = figure(
+            title="Veit et al.: share of paths vs share of the gradient, by path length",
+            x_axis_label="path length k (residual branches taken)",
+            y_axis_label="share",
+            width=640,
+            height=360,
+            tools="pan,wheel_zoom,box_zoom,reset,save",
+            toolbar_location="above",
+        )
+        veit.vbar(
+            x="k",
+            top="paths",
+            width=0.8,
+            source=self.veit_source,
+            color="#56B4E9",
+            alpha=0.7,
+            legend_label="paths: Binomial(n, 1/2)",
+        )
+        veit.line(
+            "k",
+            "gradient",
+            source=self.veit_source,
+            color="#D55E00",
+            line_width=2.5,
+            legend_label="measured gradient ‖G_k‖ / Σ‖G_j‖",
+        )
         veit.scatter("k", "gradient", source=self.veit_source, color="#D55E00", size=6)
-        veit.add_tools(HoverTool(tooltips=[("length", "@k"), ("share of paths", "@paths{0.0000}"),
-                                           ("share of gradient", "@gradient{0.0000}"),
-                                           ("per path", "@per_path{0.00e}")]))
+        veit.add_tools(
+            HoverTool(
+                tooltips=[
+                    ("length", "@k"),
+                    ("share of paths", "@paths{0.0000}"),
+                    ("share of gradient", "@gradient{0.0000}"),
+                    ("per path", "@per_path{0.00e}"),
+                ]
+            )
+        )
         veit.legend.location = "top_right"
         self.veit_figure = veit
         self.table_source = ColumnDataSource(data={k: [] for k in TABLE_KEYS})
@@ -495,9 +617,16 @@ class RemediesPage(Page):
             TableColumn(field="literature_html", title="as literature predicts?", width=330, formatter=html_cell),
             TableColumn(field="wall_time", title="time", width=55),
         ]
-        self.table = DataTable(source=self.table_source, columns=columns, width=1040,
-                               height=TABLE_HEADER_PX + TABLE_ROW_PX, index_position=None, sortable=False,
-                               reorderable=False, row_height=TABLE_ROW_PX)
+        self.table = DataTable(
+            source=self.table_source,
+            columns=columns,
+            width=1040,
+            height=TABLE_HEADER_PX + TABLE_ROW_PX,
+            index_position=None,
+            sortable=False,
+            reorderable=False,
+            row_height=TABLE_ROW_PX,
+        )
         self.verdicts = pn.pane.HTML("", margin=(0, 10), width=1040)
         self.progress = pn.indicators.Progress(value=0, max=1, width=300, bar_color="primary")
         self.progress_text = pn.pane.Markdown("", margin=(0, 5))
@@ -509,8 +638,9 @@ class RemediesPage(Page):
         self._running = False
         if not self.model.auto_run:
             # the figures still show the previous settings' results: say so rather than "Measured n/n"
-            self.progress_text.object = ("Settings changed: press **Run lab** to measure them (the figures show "
-                                         "the previous settings).")
+            self.progress_text.object = (
+                "Settings changed: press **Run lab** to measure them (the figures show the previous settings)."
+            )
             return
         if self._doc is None or self._all_cached():
             self.run()  # nothing to measure (or no server to debounce in): draw the cached results at once
@@ -545,8 +675,11 @@ class RemediesPage(Page):
             self._idle_text()
 
     def _idle_text(self):
-        self.progress_text.object = ("Automatic runs are off: press **Run lab** to measure the current settings."
-                                     if not self._complete() else self._done_text())
+        self.progress_text.object = (
+            "Automatic runs are off: press **Run lab** to measure the current settings."
+            if not self._complete()
+            else self._done_text()
+        )
 
     def run(self, _event=None) -> None:
         """Measure the current settings: cached results are drawn at once, the rest stream in from the worker."""
@@ -566,8 +699,9 @@ class RemediesPage(Page):
         self._run_started = time.perf_counter()
         self.timings = {}
         baseline = CACHE.get(config, BASELINE)
-        self._results = {} if baseline is None else {n: r for n in self._expected
-                                                       if (r := CACHE.get(config, n)) is not None}
+        self._results = (
+            {} if baseline is None else {n: r for n in self._expected if (r := CACHE.get(config, n)) is not None}
+        )
         missing = [n for n in self._expected if n not in self._results]
         self.progress.max = len(self._expected)
         self._guard(self._draw)
@@ -611,8 +745,10 @@ class RemediesPage(Page):
     def _done_text(self) -> str:
         c = self._config
         total = sum(r.wall_time_s for r in self._results.values())
-        return (f"Measured **{len(self._results)}/{len(self._expected)}** at depth {c.depth}, width {c.width}, "
-                f"{c.steps} steps (compute time {total:.1f} s).")
+        return (
+            f"Measured **{len(self._results)}/{len(self._expected)}** at depth {c.depth}, width {c.width}, "
+            f"{c.steps} steps (compute time {total:.1f} s)."
+        )
 
     # ------------------------------------------------------------------------------------------------ drawing
     def results(self) -> list:
@@ -628,12 +764,12 @@ class RemediesPage(Page):
             results = self.results()
             trained = self.model.profile == PROFILE_CHOICES[0]
             feedforward = [r for r in results if _is_feedforward(r)]
-            self.profiles.update({r.name: (r.layers, r.grad_trained if trained else r.grad_init)
-                                  for r in feedforward})
+            self.profiles.update({r.name: (r.layers, r.grad_trained if trained else r.grad_init) for r in feedforward})
             steps = self._config.steps if self._config is not None else self.model.steps
             self.profiles.figure.title.text = (
                 f"Per-layer gradient ‖∂L/∂h_l‖ {'after ' + str(steps) + ' training steps' if trained else 'at init'}"
-                " (baseline: thick black)")
+                " (baseline: thick black)"
+            )
             self.losses.update({r.name: (np.arange(len(r.loss)), r.loss) for r in feedforward})
             ranked = self.ranked()
             self.table_source.data = table_rows(ranked)
@@ -642,11 +778,15 @@ class RemediesPage(Page):
             labels = [r.label for r in bars][::-1]  # best at the top
             self.rank_figure.y_range.factors = labels
             self.rank_source.data = dict(
-                label=labels, ratio=[float(r.input_grad_ratio) for r in bars][::-1],
-                color=[("#000000" if r.name == BASELINE else "#0072B2" if r.matches_literature else "#D55E00")
-                       for r in bars][::-1],
+                label=labels,
+                ratio=[float(r.input_grad_ratio) for r in bars][::-1],
+                color=[
+                    ("#000000" if r.name == BASELINE else "#0072B2" if r.matches_literature else "#D55E00")
+                    for r in bars
+                ][::-1],
                 literature=[("yes" if r.matches_literature else "NO") for r in bars][::-1],
-                loss=[_num(r.final_loss, ".4f") for r in bars][::-1])
+                loss=[_num(r.final_loss, ".4f") for r in bars][::-1],
+            )
             self.verdicts.object = self._verdict_text(ranked)
             self.progress.value = len(results)
             self.progress.max = max(1, len(self._expected))
@@ -666,8 +806,10 @@ class RemediesPage(Page):
             name = f'<a href="{html.escape(link)}" target="_top">{label}</a>' if link else label
             notes = f" <i>{_code(html.escape(r.notes))}</i>" if r.notes else ""
             items.append(f"<li><b>{name}</b>: {_code(html.escape(r.verdict))}{notes}</li>")
-        return ("<p><b>What each entry did</b> (blue bars / <i>yes</i>: as its paper predicts; orange / "
-                "<b>NO</b>: not here):</p><ul>" + "".join(items) + "</ul>")
+        return (
+            "<p><b>What each entry did</b> (blue bars / <i>yes</i>: as its paper predicts; orange / "
+            "<b>NO</b>: not here):</p><ul>" + "".join(items) + "</ul>"
+        )
 
     # ------------------------------------------------------------------------------------------------ Veit view
     def _start_veit(self):
@@ -693,13 +835,18 @@ class RemediesPage(Page):
             total = float(np.nansum(g))
             share = g / total if np.isfinite(total) and total > 0 else np.full_like(g, np.nan)
             dist = np.asarray(analysis.distribution, np.float64)
-            self.veit_source.data = dict(k=np.asarray(analysis.lengths, np.float64), paths=dist,
-                                         gradient=np.where(np.isfinite(share), share, np.nan),
-                                         per_path=np.asarray(analysis.per_path, np.float64))
+            self.veit_source.data = dict(
+                k=np.asarray(analysis.lengths, np.float64),
+                paths=dist,
+                gradient=np.where(np.isfinite(share), share, np.nan),
+                per_path=np.asarray(analysis.per_path, np.float64),
+            )
             n = analysis.n_blocks
             mean_len = float(np.nansum(share * analysis.lengths)) if np.isfinite(share).all() else float("nan")
-            self.veit_figure.title.text = (f"Veit et al., n = {n} blocks: mean path length {n / 2:g}; mean length "
-                                           f"weighted by gradient {mean_len:.2g}")
+            self.veit_figure.title.text = (
+                f"Veit et al., n = {n} blocks: mean path length {n / 2:g}; mean length "
+                f"weighted by gradient {mean_len:.2g}"
+            )
             self._veit_done = key
 
         self._guard(work)
@@ -720,8 +867,9 @@ class RemediesPage(Page):
             if (self._complete() or self._error is not None) and self._veit_done == self._veit_key:
                 return
             time.sleep(0.05)
-        raise TimeoutError(f"the remedies lab did not finish in {timeout_s:g} s "
-                           f"({len(self._results)}/{len(self._expected)} results)")
+        raise TimeoutError(
+            f"the remedies lab did not finish in {timeout_s:g} s ({len(self._results)}/{len(self._expected)} results)"
+        )
 
     def controls(self) -> pn.Column:
         m, w = self.model, pn.widgets
@@ -738,7 +886,9 @@ class RemediesPage(Page):
             w.DiscreteSlider.from_param(m.param.learning_rate, label="learning rate (SGD)"),
             w.IntInput.from_param(m.param.seed, label="seed"),
             w.Checkbox.from_param(m.param.auto_run, label="run automatically"),
-            run, self.progress, self.progress_text,
+            run,
+            self.progress,
+            self.progress_text,
             "### Views",
             w.RadioButtonGroup.from_param(m.param.profile, label="profile shown"),
             w.IntSlider.from_param(m.param.veit_blocks, label="residual blocks n (Veit)"),
@@ -751,5 +901,9 @@ class RemediesPage(Page):
         return page_layout(self.slug, self.controls(), header, self.figures(), [explanation_panel(EXPLANATION), table])
 
     def figures(self) -> dict:
-        return {"gradient-profiles": self.profiles.figure, "loss-curves": self.losses.figure,
-                "ranking": self.rank_figure, "veit-path-lengths": self.veit_figure}
+        return {
+            "gradient-profiles": self.profiles.figure,
+            "loss-curves": self.losses.figure,
+            "ranking": self.rank_figure,
+            "veit-path-lengths": self.veit_figure,
+        }

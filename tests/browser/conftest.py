@@ -1,5 +1,6 @@
 """Browser-test fixtures: the app served by a real `panel serve` process, driven by Playwright in Debian's
 Chromium (never a downloaded browser). Without Chromium these tests skip locally but FAIL when CI=true."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,15 @@ import pytest
 
 from tests.app_server import ROOT, Server, start_app_server  # noqa: F401  (ROOT, Server: used by tests)
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 # JS: a signature of every ColumnDataSource's numeric data, to see that a plot's data changed.
 SIGNATURE_JS = """() => {
@@ -133,8 +141,9 @@ def assert_clean(console, requests, server: Server) -> None:
     """No browser console errors, no request off localhost, no server-side errors."""
     errors = [t for kind, t in console if kind == "error"]
     assert errors == [], errors
-    offsite = [u for u in requests if not u.startswith(("http://localhost", "http://127.0.0.1", "ws://", "data:",
-                                                        "blob:"))]
+    offsite = [
+        u for u in requests if not u.startswith(("http://localhost", "http://127.0.0.1", "ws://", "data:", "blob:"))
+    ]
     assert offsite == [], offsite
     assert server_errors(server) == []
 

@@ -1,6 +1,7 @@
 """The Bifurcation page in a real browser: keyboard moves on the sliders and a click on the sensitivity map change
 the plots' data, a preset shows the overflow notice, a bad link gives a notice, and nothing errs or leaves
 localhost."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """The Loss-cliff page in a real browser: keyboard moves on the sliders, a click on the heatmap (a new start point)
 and the replay slider change the plots' data, a bad link gives a notice, and nothing errs or leaves localhost."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,8 +18,13 @@ def test_cliff_controls_and_clicks_change_paths(page, app_server):
     # the default start sits just left of the wall: the first plain step jumps it (the summary says so)
     page.get_by_text("jumped over the wall").first.wait_for(timeout=60_000)
 
-    for label, key in (("b (1-D start)", "ArrowLeft"), ("T (1-D)", "ArrowRight"), ("learning rate η", "ArrowLeft"),
-                       ("clip threshold θ", "ArrowRight"), ("step shown", "ArrowLeft")):
+    for label, key in (
+        ("b (1-D start)", "ArrowLeft"),
+        ("T (1-D)", "ArrowRight"),
+        ("learning rate η", "ArrowLeft"),
+        ("clip threshold θ", "ArrowRight"),
+        ("step shown", "ArrowLeft"),
+    ):
         press_slider(page, label, key)
         sig = wait_for_change(page, sig)
         sig = wait_until_quiet(page, quiet=1.0)
@@ -50,8 +56,9 @@ def test_cliff_controls_and_clicks_change_paths(page, app_server):
 
 def test_cliff_bad_url_values_give_a_notice(page, app_server):
     console, requests = [], []
-    open_page(page, app_server.url + "?page=cliff&learning_rate=5&descent_steps=99999&surface=nope&b=-2.45",
-              console, requests)
+    open_page(
+        page, app_server.url + "?page=cliff&learning_rate=5&descent_steps=99999&surface=nope&b=-2.45", console, requests
+    )
     wait_until_quiet(page, quiet=1.0)
     notice = page.get_by_text("Link settings adjusted")
     assert notice.count() == 1

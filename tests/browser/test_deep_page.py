@@ -1,4 +1,5 @@
 """The deep-network page in a real browser: it loads, moving controls changes the plots' data, no errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -40,16 +41,18 @@ def test_deep_page_controls_change_plots(page, app_server):
 
     errors = [t for kind, t in console if kind == "error"]
     assert errors == [], errors
-    offsite = [u for u in requests if not u.startswith(("http://localhost", "http://127.0.0.1", "ws://", "data:",
-                                                        "blob:"))]
+    offsite = [
+        u for u in requests if not u.startswith(("http://localhost", "http://127.0.0.1", "ws://", "data:", "blob:"))
+    ]
     assert offsite == [], offsite
     assert server_errors(app_server) == []
 
 
 def test_bad_url_values_give_a_notice_not_a_crash(page, app_server):
     console, requests = [], []
-    open_page(page, app_server.url + "?depth=1000000&activation=nope&gain=NaN&init=he_normal&width=-1", console,
-              requests)
+    open_page(
+        page, app_server.url + "?depth=1000000&activation=nope&gain=NaN&init=he_normal&width=-1", console, requests
+    )
     wait_until_quiet(page)
     notice = page.get_by_text("Link settings adjusted")
     assert notice.count() == 1
@@ -63,8 +66,9 @@ def test_bad_url_values_give_a_notice_not_a_crash(page, app_server):
 
 def test_overflow_is_marked(page, app_server):
     console, requests = [], []
-    open_page(page, app_server.url + "?activation=relu&init=he_normal&gain=4&depth=200&auto_train=false", console,
-              requests)
+    open_page(
+        page, app_server.url + "?activation=relu&init=he_normal&gain=4&depth=200&auto_train=false", console, requests
+    )
     wait_until_quiet(page)
     # (2 g^2 / 2)^(depth/2) = 16^100 overflows float32: the page says so instead of crashing
     assert page.get_by_text("overflowed float32").count() >= 1

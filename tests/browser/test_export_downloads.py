@@ -1,5 +1,6 @@
 """The download buttons under every figure, in the served app: PNG, SVG and standalone HTML files that match
 what the page shows, while the server keeps answering."""
+
 from __future__ import annotations
 
 import time
@@ -61,8 +62,9 @@ def test_every_figure_downloads_png_svg_and_html(page, app_server, browser, tmp_
     standalone.on("console", lambda m: s_console.append((m.type, m.text)))
     standalone.on("request", lambda r: s_requests.append(r.url))
     standalone.goto(path.as_uri())
-    standalone.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle",
-                                 timeout=60_000)
+    standalone.wait_for_function(
+        "() => window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents[0].is_idle", timeout=60_000
+    )
     assert standalone.locator("canvas").count() >= 1
     assert [t for kind, t in s_console if kind == "error"] == []
     assert [u for u in s_requests if not u.startswith(("file://", "data:", "blob:"))] == []
@@ -76,8 +78,9 @@ def test_every_figure_downloads_png_svg_and_html(page, app_server, browser, tmp_
     _, html_bytes, _ = download(page, card, "HTML")
     assert source_with(html_bytes.decode("utf-8"), "backprop")["backprop"].shape == (DEPTH + 1,)
 
-    print(f"\nin-app download, click to file: PNG {seconds_png:.2f} s, SVG {seconds_svg:.2f} s, "
-          f"HTML {seconds_html:.2f} s")
+    print(
+        f"\nin-app download, click to file: PNG {seconds_png:.2f} s, SVG {seconds_svg:.2f} s, HTML {seconds_html:.2f} s"
+    )
     assert_clean(console, requests, app_server)
 
 
@@ -97,7 +100,9 @@ def test_the_server_answers_while_a_png_renders(page, app_server):
         wait_for_change(page, sig, timeout=120)
         events["move"] = time.perf_counter()
     assert png_size(open(info.value.path(), "rb").read()) == (1040, 660)
-    print(f"\nslider move answered {events['move'] - clicked:.2f} s after the PNG click; the PNG arrived after "
-          f"{events['png'] - clicked:.2f} s")
+    print(
+        f"\nslider move answered {events['move'] - clicked:.2f} s after the PNG click; the PNG arrived after "
+        f"{events['png'] - clicked:.2f} s"
+    )
     assert events["move"] < events["png"]
     assert_clean(console, requests, app_server)

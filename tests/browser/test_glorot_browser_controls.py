@@ -4,6 +4,7 @@ the plots' data change, within one animation frame, and the page sends the serve
 address bar follows, and a fresh page opened from that address shows the same plot data. A server-side control
 (another combination) sends one message; a preset within the shown combination sends none; a move made while the
 server answers is kept; a download exports what the browser shows."""
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,16 @@ LAYER, CHECKPOINT = "layer (1 = input side)", "checkpoint (0 = initialization)"
 MOVES = [
     ("layer", lambda page: press_slider(page, LAYER, "ArrowLeft"), "layer=4"),
     ("checkpoint", lambda page: press_slider(page, CHECKPOINT, "ArrowLeft"), "checkpoint=19"),
-    ("snapshot", lambda page: page.get_by_role("button", name="at initialization", exact=True).click(),
-     "snapshot=initial"),
-    ("grad_kind", lambda page: page.get_by_role("button", name="∂C/∂W (Fig. 8)", exact=True).click(),
-     "grad_kind=weight"),
+    (
+        "snapshot",
+        lambda page: page.get_by_role("button", name="at initialization", exact=True).click(),
+        "snapshot=initial",
+    ),
+    (
+        "grad_kind",
+        lambda page: page.get_by_role("button", name="∂C/∂W (Fig. 8)", exact=True).click(),
+        "grad_kind=weight",
+    ),
     ("compare", lambda page: controls(page).locator("input[type=checkbox]").first.uncheck(), "compare=false"),
 ]
 
@@ -153,8 +160,10 @@ def test_server_side_move_sends_one_message_and_keeps_a_move_made_meanwhile(page
     carrier = [e for e in events if isinstance(e.get("new"), str) and e["new"].startswith('{"state"')]
     assert len(carrier) == 1 and json.loads(carrier[0]["new"])["state"]["activation"] == "tanh", events
     assert [e for e in events if e.get("attr") in ("value", "active") and e not in carrier] == []  # no widget syncs
-    print(f"\nactivation move: {len(frames) - n} websocket frames, {len(messages(frames[n:]))} messages "
-          f"(the browser's state; Panel's location echo)")
+    print(
+        f"\nactivation move: {len(frames) - n} websocket frames, {len(messages(frames[n:]))} messages "
+        f"(the browser's state; Panel's location echo)"
+    )
     search = page.evaluate("location.search")
     assert "activation=tanh" in search and "layer=2" in search, search
     assert page.get_by_text("layer 2: mean activation").count() == 1

@@ -1,6 +1,7 @@
 """The "Glorot & Bengio 2010" page in a real browser: every control (selects, sliders, radio buttons, the compare
 checkbox, a preset) changes the plots' data, a link reproduces a state and bad link values give a notice, and
 nothing errs or leaves localhost."""
+
 from __future__ import annotations
 
 import pytest
@@ -67,8 +68,12 @@ def test_glorot_controls_change_plots(page, app_server):
 
 def test_glorot_link_state_and_bad_values(page, app_server):
     console, requests = [], []
-    open_page(page, app_server.url + "?page=glorot&run=h100&activation=softsign&checkpoint=40&layer=9&init=xavier",
-              console, requests)
+    open_page(
+        page,
+        app_server.url + "?page=glorot&run=h100&activation=softsign&checkpoint=40&layer=9&init=xavier",
+        console,
+        requests,
+    )
     page.get_by_text("Link settings adjusted").first.wait_for(timeout=120_000)
     wait_until_quiet(page, quiet=1.5)
     notice = page.get_by_text("Link settings adjusted").first.inner_text()

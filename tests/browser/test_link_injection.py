@@ -1,6 +1,7 @@
 """Issue "Security": a link is hostile until proven otherwise. Every parameter of every page (and the page name
 itself) is given ``<img src=x onerror=…>`` and ``<script>`` payloads; the page must show them literally in a
 visible notice, fire no dialog and grow no element from them."""
+
 from __future__ import annotations
 
 import importlib

@@ -2,6 +2,7 @@
 large-print page without its controls; the header's Display area switches theme, presentation, controls and
 palette in place (same document, same figure models, no data re-sent, URL updated); bad values give a notice;
 nothing errs or leaves localhost."""
+
 from __future__ import annotations
 
 import time
@@ -84,6 +85,7 @@ def page_luminance(page) -> float:
     import io
 
     from PIL import Image
+
     img = Image.open(io.BytesIO(page.screenshot(timeout=120_000))).convert("L")
     hist = img.histogram()
     return sum(i * n for i, n in enumerate(hist)) / sum(hist)
@@ -91,14 +93,14 @@ def page_luminance(page) -> float:
 
 def test_presentation_link_and_in_place_toggles(page, app_server):
     console, requests = [], []
-    open_page(page, app_server.url + "?page=deep&theme=dark&present=1&controls=0&palette=okabe-ito", console,
-              requests)
+    open_page(page, app_server.url + "?page=deep&theme=dark&present=1&controls=0&palette=okabe-ito", console, requests)
     page.wait_for_function(f"() => ({FIGURES_JS})().figures.length >= 5", timeout=180_000)
     wait_until_quiet(page)
     state = figures_state(page)
     # dark, large print, colour-blind-safe, no controls
-    assert all(f["bg"] not in ("#ffffff", "white") and f["border"] not in ("#ffffff", "white")
-               for f in state["figures"]), state
+    assert all(
+        f["bg"] not in ("#ffffff", "white") and f["border"] not in ("#ffffff", "white") for f in state["figures"]
+    ), state
     assert all(f["font"] == f"{13 * PRESENT_TITLE_SCALE:.4g}px" for f in state["figures"]), state
     assert "#1f77b4" not in state["lines"] and "#0072b2" in state["lines"], state["lines"]
     assert not controls_visible(page)
@@ -121,8 +123,10 @@ def test_presentation_link_and_in_place_toggles(page, app_server):
     page.wait_for_function("() => location.search.includes('theme=light')", timeout=10_000)
     timings["theme: page painted"] = timings["theme"] + wait_root_background(page, "rgb(255, 255, 255)")
     assert page_luminance(page) > 150
-    assert page.get_by_text("Dark theme: heatmap cells").count() == 0 or \
-        not page.get_by_text("Dark theme: heatmap cells").first.is_visible()
+    assert (
+        page.get_by_text("Dark theme: heatmap cells").count() == 0
+        or not page.get_by_text("Dark theme: heatmap cells").first.is_visible()
+    )
 
     # presentation off: fonts back to Bokeh's 13px
     display.locator(".bk-Checkbox", has_text="presentation").locator("input").click()
@@ -131,8 +135,9 @@ def test_presentation_link_and_in_place_toggles(page, app_server):
 
     # palette back to the default Category10
     display.locator("select").first.select_option("default")
-    state, timings["palette"] = wait_for(page, lambda s: "#1f77b4" in s["lines"] and "#0072b2" not in s["lines"],
-                                         "Category10")
+    state, timings["palette"] = wait_for(
+        page, lambda s: "#1f77b4" in s["lines"] and "#0072b2" not in s["lines"], "Category10"
+    )
 
     # controls shown again
     t = time.time()
@@ -146,8 +151,7 @@ def test_presentation_link_and_in_place_toggles(page, app_server):
     wait_root_background(page, "rgb(33, 37, 41)")
     assert page_luminance(page) < 90
 
-    print("display toggles, click to figure restyled in the browser (s):",
-          {k: round(v, 3) for k, v in timings.items()})
+    print("display toggles, click to figure restyled in the browser (s):", {k: round(v, 3) for k, v in timings.items()})
     # restyled in place: same page, same figure models, no data re-sent
     assert page.evaluate("window.__vgp_same_page === true")
     assert [f["id"] for f in figures_state(page)["figures"]] == ids
@@ -158,8 +162,12 @@ def test_presentation_link_and_in_place_toggles(page, app_server):
 
 def test_bad_display_values_give_a_notice(page, app_server):
     console, requests = [], []
-    open_page(page, app_server.url + "?page=bifurcation&theme=purple&present=maybe&palette=okabe-ito&controls=2",
-              console, requests)
+    open_page(
+        page,
+        app_server.url + "?page=bifurcation&theme=purple&present=maybe&palette=okabe-ito&controls=2",
+        console,
+        requests,
+    )
     page.wait_for_function(f"() => ({FIGURES_JS})().figures.length >= 4", timeout=180_000)
     wait_until_quiet(page, quiet=1.0)
     notice = page.get_by_text("Display settings adjusted")

@@ -1,5 +1,6 @@
 """The Recurrent-network page in a real browser: sliders, selects, presets and a training run change the plots'
 data, a shared link reproduces its state, and nothing errs or leaves localhost."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,12 @@ def test_recurrent_controls_change_plots_and_training_streams(page, app_server):
     sig = wait_until_quiet(page, quiet=1.5)
     assert page.get_by_text("Pascanu's condition").count() >= 1
 
-    for label, key in (("spectral radius γ", "ArrowLeft"), ("T (sequence length)", "ArrowRight"),
-                       ("ε (note 3)", "ArrowRight"), ("c (note 3)", "ArrowLeft")):
+    for label, key in (
+        ("spectral radius γ", "ArrowLeft"),
+        ("T (sequence length)", "ArrowRight"),
+        ("ε (note 3)", "ArrowRight"),
+        ("c (note 3)", "ArrowLeft"),
+    ):
         press_slider(page, label, key)
         sig = wait_for_change(page, sig)
         sig = wait_until_quiet(page, quiet=1.0)
@@ -42,8 +47,9 @@ def test_recurrent_controls_change_plots_and_training_streams(page, app_server):
 
 def test_recurrent_link_reproduces_state_and_bad_values_give_notice(page, app_server):
     console, requests = [], []
-    open_page(page, app_server.url + "?page=recurrent&cell=gru&spectral_radius=1.5&T=5000&family=magic",
-              console, requests)
+    open_page(
+        page, app_server.url + "?page=recurrent&cell=gru&spectral_radius=1.5&T=5000&family=magic", console, requests
+    )
     wait_until_quiet(page, quiet=1.5)
     notice = page.get_by_text("Link settings adjusted").first.inner_text()
     assert "T=5000 is out of range" in notice and "family='magic'" in notice

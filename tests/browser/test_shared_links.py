@@ -3,6 +3,7 @@
 A teacher moves a control on a page; the address bar then holds the state; a student opens that address in a fresh
 browser (a new context: no cookies, no storage) and must see the same controls — and, where a page's figures are a
 deterministic function of its controls (no training in the background), the very same plot data."""
+
 from __future__ import annotations
 
 import pytest

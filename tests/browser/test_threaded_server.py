@@ -1,5 +1,6 @@
 """`VGP_NUM_THREADS` > 0 (`panel serve --num-threads N`): Panel then runs widget events on worker threads, and every
 page must still update its plots without server errors (pages hand their Bokeh changes to the event loop)."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ minute, then 300 sessions opened and closed in turn, with the server's memory ch
 Latency figures are printed (and recorded by bench/bench_classroom_load.py), never asserted: the test asserts
 what must hold on any machine — every move answered, no errors, no memory leak per session.
 """
+
 from __future__ import annotations
 
 import time
@@ -54,9 +55,11 @@ def test_thirty_students_then_three_hundred_sessions(server):
     cycles = open_and_close(url, 300)
     time.sleep(5)
     rss_after = server.rss_mb()
-    print(f"300 sessions opened and closed: {cycles.summary()}\n"
-          f"server RSS: {rss_start:.0f} MB at start, {rss_before:.0f} MB before the 300 sessions, "
-          f"{rss_after:.0f} MB after")
+    print(
+        f"300 sessions opened and closed: {cycles.summary()}\n"
+        f"server RSS: {rss_start:.0f} MB at start, {rss_before:.0f} MB before the 300 sessions, "
+        f"{rss_after:.0f} MB after"
+    )
     assert cycles.errors == []
     assert len(cycles.latencies) == 300
     assert rss_after - rss_before < MEMORY_BOUND_MB

@@ -26,6 +26,7 @@ program serves every activation, initialization and learning rate. All jitted fu
 
 CLI: ``python -m vgp_core.experiments.glorot2010 --updates N --out DIR`` writes ``DIR/results.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -112,8 +113,10 @@ class Glorot2010Config:
         set_("depth", check_int("depth", self.depth, 1, 20))
         set_("width", check_int("width", self.width, 2, 4096))
         set_("batch_size", check_int("batch_size", self.batch_size, 1, 1000))
-        for field, choices, norm in (("activations", ACTIVATIONS, lambda a: check_choice("activation", a, ACTIVATIONS)),
-                                     ("inits", INITS, _init_name)):
+        for field, choices, norm in (
+            ("activations", ACTIVATIONS, lambda a: check_choice("activation", a, ACTIVATIONS)),
+            ("inits", INITS, _init_name),
+        ):
             values = getattr(self, field)
             if isinstance(values, str) or not isinstance(values, Sequence) or not values:
                 raise ConfigError(f"{field} must be a non-empty list drawn from {', '.join(choices)}, got {values!r}")
@@ -177,8 +180,13 @@ def init_params(key, init: str, depth: int, width: int, input_dim: int, n_classe
     biases 0 (paper). Layer l's weights come from ``fold_in(key, l)``, so both inits rescale the same draws."""
     init = _init_name(init)
     dims = [input_dim] + [width] * depth + [n_classes]
-    return tuple((initializers.sample(init, jax.random.fold_in(key, l), dims[l], dims[l + 1]),
-                  jnp.zeros((dims[l + 1],), jnp.float32)) for l in range(depth + 1))
+    return tuple(
+        (
+            initializers.sample(init, jax.random.fold_in(key, l), dims[l], dims[l + 1]),
+            jnp.zeros((dims[l + 1],), jnp.float32),
+        )
+        for l in range(depth + 1)
+    )
 
 
 def _forward(params, act_idx, x, shifts=None):
@@ -415,16 +423,29 @@ class Glorot2010Result:
 
     def table(self) -> list[dict]:
         """Rows of our test error beside the paper's Table 1 (Shapeset-3x2 column), in %."""
-        return [{"label": c.label, "activation": c.activation, "init": c.init,
-                 "learning_rate": c.run.learning_rate, "updates": c.run.updates,
-                 "test_error_pct": 100.0 * c.run.test_error, "paper_test_error_pct": c.paper_test_error}
-                for c in self.combinations]
+        return [
+            {
+                "label": c.label,
+                "activation": c.activation,
+                "init": c.init,
+                "learning_rate": c.run.learning_rate,
+                "updates": c.run.updates,
+                "test_error_pct": 100.0 * c.run.test_error,
+                "paper_test_error_pct": c.paper_test_error,
+            }
+            for c in self.combinations
+        ]
 
     def to_dict(self) -> dict:
         d = _jsonable(self)
         d["table"] = _jsonable(self.table())
-        d["meta"] = {"budget_updates": self.config.updates, "seed": self.config.seed, "platform": platform.platform(),
-                     "python": platform.python_version(), "cpu_count": os.cpu_count()}
+        d["meta"] = {
+            "budget_updates": self.config.updates,
+            "seed": self.config.seed,
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpu_count": os.cpu_count(),
+        }
         return d
 
     def to_json(self, indent: int | None = None) -> str:
@@ -452,9 +473,16 @@ def _jsonable(obj):
     return obj
 
 
-_NESTED = {"config": Glorot2010Config, "combinations": CombinationResult, "run": RunResult, "initial": Snapshot,
-           "final": Snapshot, "activations": Histograms, "backprop_gradients": Histograms,
-           "weight_gradients": Histograms}
+_NESTED = {
+    "config": Glorot2010Config,
+    "combinations": CombinationResult,
+    "run": RunResult,
+    "initial": Snapshot,
+    "final": Snapshot,
+    "activations": Histograms,
+    "backprop_gradients": Histograms,
+    "weight_gradients": Histograms,
+}
 
 
 def _from_dict(cls, d: dict):
@@ -472,7 +500,8 @@ def _from_dict(cls, d: dict):
             v = _from_dict(sub, v)
         elif "np.ndarray" in str(f.type):
             v = np.asarray([np.nan if e is None else e for e in np.ravel(np.asarray(v, object))], float).reshape(
-                np.shape(np.asarray(v, object)))
+                np.shape(np.asarray(v, object))
+            )
             if f.name == "checkpoint_updates":
                 v = v.astype(np.int64)
         elif v is None and "float" in str(f.type) and "None" not in str(f.type):
@@ -512,7 +541,7 @@ def evaluate(params, activation: str, dataset: _Data) -> tuple[float, float]:
     n = int(dataset.y.shape[0])
     errors, nll = 0.0, 0.0
     for start in range(0, n, EVAL_BLOCK):
-        x, y = dataset.x[start:start + EVAL_BLOCK], dataset.y[start:start + EVAL_BLOCK]
+        x, y = dataset.x[start : start + EVAL_BLOCK], dataset.y[start : start + EVAL_BLOCK]
         m = int(y.shape[0])
         valid = jnp.arange(EVAL_BLOCK) < m
         if m < EVAL_BLOCK:
@@ -558,8 +587,15 @@ def snapshot(config: Glorot2010Config, params, activation: str, updates: int, pr
     )
 
 
-def _train(config: Glorot2010Config, params, act_idx, lr: float, updates: int, at: Sequence[int],
-           on_checkpoint: Callable | None):
+def _train(
+    config: Glorot2010Config,
+    params,
+    act_idx,
+    lr: float,
+    updates: int,
+    at: Sequence[int],
+    on_checkpoint: Callable | None,
+):
     """Trains ``params`` (consumed) for ``updates`` SGD steps; calls ``on_checkpoint(step, params, mean_loss)`` at
     every step count in ``at`` (step 0 included if present). Returns the final params.
 
@@ -575,8 +611,12 @@ def _train(config: Glorot2010Config, params, act_idx, lr: float, updates: int, a
             b, first = divmod(step, c)
             stop = min(c, first + target - step)
             if block is None or block[0] != b:
-                block = (b, _stream_block(data_key, jnp.int32(b), chunk=c, batch_size=config.batch_size,
-                                          image_size=config.image_size))
+                block = (
+                    b,
+                    _stream_block(
+                        data_key, jnp.int32(b), chunk=c, batch_size=config.batch_size, image_size=config.image_size
+                    ),
+                )
             xs, ys = block[1]
             params, loss = _train_chunk(params, act_idx, lr32, xs, ys, jnp.int32(first), jnp.int32(stop))
             losses.append(np.asarray(loss)[first:stop])
@@ -592,8 +632,9 @@ def _finite(params) -> bool:
     return all(bool(jnp.all(jnp.isfinite(w))) for w, _ in params)
 
 
-def train_run(config: Glorot2010Config, activation: str, init: str, learning_rate: float,
-              updates: int | None = None) -> RunResult:
+def train_run(
+    config: Glorot2010Config, activation: str, init: str, learning_rate: float, updates: int | None = None
+) -> RunResult:
     """Train one (activation, init, learning rate) for ``updates`` (default ``config.updates``) with all statistics."""
     t0 = time.perf_counter()
     activation = check_choice("activation", activation, ACTIVATIONS)
@@ -620,20 +661,35 @@ def train_run(config: Glorot2010Config, activation: str, init: str, learning_rat
     test_err, test_nll = (1.0, math.nan) if diverged else evaluate(params, activation, test)
     stack = {k: np.asarray([getattr(r, k) for r in rows], np.float64) for k in _ProbeStats._fields}
     return RunResult(
-        activation=activation, init=init, learning_rate=float(learning_rate), updates=int(updates),
+        activation=activation,
+        init=init,
+        learning_rate=float(learning_rate),
+        updates=int(updates),
         checkpoint_updates=np.asarray(at, np.int64),
-        act_mean=stack["act_mean"], act_std=stack["act_std"], act_p2=stack["act_p2"], act_p98=stack["act_p98"],
-        act_saturated=stack["act_saturated"], backprop_var=stack["backprop_var"],
-        weight_grad_var=stack["weight_grad_var"], probe_nll=stack["nll"], probe_error=stack["error"],
-        train_nll=np.asarray(train_nll, np.float64), initial=initial, final=final,
-        validation_error=float(val_err), validation_nll=float(val_nll), test_error=float(test_err),
-        test_nll=float(test_nll), diverged=bool(diverged),
+        act_mean=stack["act_mean"],
+        act_std=stack["act_std"],
+        act_p2=stack["act_p2"],
+        act_p98=stack["act_p98"],
+        act_saturated=stack["act_saturated"],
+        backprop_var=stack["backprop_var"],
+        weight_grad_var=stack["weight_grad_var"],
+        probe_nll=stack["nll"],
+        probe_error=stack["error"],
+        train_nll=np.asarray(train_nll, np.float64),
+        initial=initial,
+        final=final,
+        validation_error=float(val_err),
+        validation_nll=float(val_nll),
+        test_error=float(test_err),
+        test_nll=float(test_nll),
+        diverged=bool(diverged),
         wall_time_s=time.perf_counter() - t0,
     )
 
 
-def validation_error(config: Glorot2010Config, activation: str, init: str, learning_rate: float,
-                     updates: int) -> tuple[float, float]:
+def validation_error(
+    config: Glorot2010Config, activation: str, init: str, learning_rate: float, updates: int
+) -> tuple[float, float]:
     """(error, mean NLL) on the validation set after ``updates`` updates, without statistics (the learning-rate
     search); (1.0, NaN) if training diverged."""
     act_idx = jnp.int32(activations.index(check_choice("activation", activation, ACTIVATIONS)))
@@ -650,8 +706,9 @@ def _best(errors, nlls) -> int:
     return min(range(len(errors)), key=lambda i: (errors[i], nll[i], i))
 
 
-def run_combination(config: Glorot2010Config, activation: str, init: str,
-                    progress: Callable[[str], None] | None = None) -> CombinationResult:
+def run_combination(
+    config: Glorot2010Config, activation: str, init: str, progress: Callable[[str], None] | None = None
+) -> CombinationResult:
     """Choose the learning rate on the validation set (paper: the learning rate was optimized on a validation set
     for each combination), then report the run trained with that rate."""
     activation = check_choice("activation", activation, ACTIVATIONS)
@@ -671,17 +728,25 @@ def run_combination(config: Glorot2010Config, activation: str, init: str,
         say(f"  {activation}/{init} lr={lr:g}: validation error {100 * err:.2f} %, NLL {nll:.4f}")
     best = _best(errors, nlls)
     run = runs[best] if full else train_run(config, activation, init, config.lr_grid[best])
-    say(f"  {activation}/{init}: chose lr={config.lr_grid[best]:g}, test error {100 * run.test_error:.2f} % "
-        f"({run.wall_time_s:.0f} s for the final run)")
-    return CombinationResult(activation=activation, init=init, lr_grid=np.asarray(config.lr_grid, np.float64),
-                             lr_validation_error=np.asarray(errors, np.float64),
-                             lr_validation_nll=np.asarray(nlls, np.float64),
-                             lr_search_updates=config.search_updates, run=run,
-                             paper_test_error=PAPER_TABLE1_SHAPESET.get((activation, init)))
+    say(
+        f"  {activation}/{init}: chose lr={config.lr_grid[best]:g}, test error {100 * run.test_error:.2f} % "
+        f"({run.wall_time_s:.0f} s for the final run)"
+    )
+    return CombinationResult(
+        activation=activation,
+        init=init,
+        lr_grid=np.asarray(config.lr_grid, np.float64),
+        lr_validation_error=np.asarray(errors, np.float64),
+        lr_validation_nll=np.asarray(nlls, np.float64),
+        lr_search_updates=config.search_updates,
+        run=run,
+        paper_test_error=PAPER_TABLE1_SHAPESET.get((activation, init)),
+    )
 
 
-def run(config: Glorot2010Config, progress: Callable[[str], None] | None = None,
-        command: str | None = None) -> Glorot2010Result:
+def run(
+    config: Glorot2010Config, progress: Callable[[str], None] | None = None, command: str | None = None
+) -> Glorot2010Result:
     """Every (activation, init) of ``config``: learning-rate search, then the full statistics of the chosen run."""
     t0 = time.perf_counter()
     combos = []
@@ -690,8 +755,13 @@ def run(config: Glorot2010Config, progress: Callable[[str], None] | None = None,
             if progress:
                 progress(f"{activation} / {init} ({time.perf_counter() - t0:.0f} s)")
             combos.append(run_combination(config, activation, init, progress))
-    return Glorot2010Result(config=config, combinations=tuple(combos), wall_time_s=time.perf_counter() - t0,
-                            jax_version=jax.__version__, command=command)
+    return Glorot2010Result(
+        config=config,
+        combinations=tuple(combos),
+        wall_time_s=time.perf_counter() - t0,
+        jax_version=jax.__version__,
+        command=command,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -700,17 +770,22 @@ def run(config: Glorot2010Config, progress: Callable[[str], None] | None = None,
 
 def _parser() -> argparse.ArgumentParser:
     d = Glorot2010Config()
-    p = argparse.ArgumentParser(prog="python -m vgp_core.experiments.glorot2010",
-                                description="Reproduce Glorot & Bengio (2010) on Shapeset-3x2; writes "
-                                            "DIR/results.json.")
+    p = argparse.ArgumentParser(
+        prog="python -m vgp_core.experiments.glorot2010",
+        description="Reproduce Glorot & Bengio (2010) on Shapeset-3x2; writes DIR/results.json.",
+    )
     p.add_argument("--updates", type=int, required=True, help="SGD updates per final run (the budget)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--activations", nargs="+", default=list(d.activations), choices=ACTIVATIONS)
     p.add_argument("--inits", nargs="+", default=["standard", "normalized"], choices=sorted(INIT_ALIASES))
     p.add_argument("--lr-grid", nargs="+", type=float, default=list(d.lr_grid))
-    p.add_argument("--lr-search-updates", type=int, default=None,
-                   help="updates per learning rate in the search (default: the full budget, best run kept)")
+    p.add_argument(
+        "--lr-search-updates",
+        type=int,
+        default=None,
+        help="updates per learning rate in the search (default: the full budget, best run kept)",
+    )
     p.add_argument("--width", type=int, default=d.width)
     p.add_argument("--depth", type=int, default=d.depth)
     p.add_argument("--checkpoints", type=int, default=d.checkpoints)
@@ -724,11 +799,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        config = Glorot2010Config(updates=args.updates, depth=args.depth, width=args.width, seed=args.seed,
-                                  activations=tuple(args.activations), inits=tuple(args.inits),
-                                  lr_grid=tuple(args.lr_grid), lr_search_updates=args.lr_search_updates,
-                                  checkpoints=args.checkpoints, validation_size=args.validation_size,
-                                  test_size=args.test_size)
+        config = Glorot2010Config(
+            updates=args.updates,
+            depth=args.depth,
+            width=args.width,
+            seed=args.seed,
+            activations=tuple(args.activations),
+            inits=tuple(args.inits),
+            lr_grid=tuple(args.lr_grid),
+            lr_search_updates=args.lr_search_updates,
+            checkpoints=args.checkpoints,
+            validation_size=args.validation_size,
+            test_size=args.test_size,
+        )
     except ConfigError as e:
         parser.error(str(e))
     command = "python -m vgp_core.experiments.glorot2010 " + shlex.join(argv)
@@ -743,8 +826,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {path} ({result.wall_time_s:.0f} s)")
     for row in result.table():
         paper = "—" if row["paper_test_error_pct"] is None else f"{row['paper_test_error_pct']:.2f}"
-        print(f"{row['label']:12s} lr={row['learning_rate']:<6g} test error {row['test_error_pct']:6.2f} %  "
-              f"(paper {paper} %)")
+        print(
+            f"{row['label']:12s} lr={row['learning_rate']:<6g} test error {row['test_error_pct']:6.2f} %  "
+            f"(paper {paper} %)"
+        )
     return 0
 
 

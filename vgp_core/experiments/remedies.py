@@ -34,6 +34,7 @@ one compilation per optimizer). Pre-training (:mod:`vgp_core.pretraining`) and t
 (:mod:`vgp_core.evolution`) have their own module-level jitted programs; the Veit et al. (2016) path-length
 analysis (:func:`veit_gradient_by_path_length`) has one too.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -70,8 +71,17 @@ N_CLASSES = 10
 #: Training steps per compiled chunk (the lab's ``steps`` must be a multiple of it).
 CHUNK = 10
 
-GROUPS = ("baseline", "activation", "normalization", "architecture", "initialization", "optimizer",
-          "pre-training", "gradient-free", "recurrent")
+GROUPS = (
+    "baseline",
+    "activation",
+    "normalization",
+    "architecture",
+    "initialization",
+    "optimizer",
+    "pre-training",
+    "gradient-free",
+    "recurrent",
+)
 EXPECTED = ("raise", "level", "none", "n/a")
 
 
@@ -92,61 +102,171 @@ class Remedy:
 
 
 REMEDIES: tuple[Remedy, ...] = (
-    Remedy("baseline", "baseline: sigmoid, standard init", "baseline", "n/a",
-           "Glorot & Bengio 2010, Eq. 1 and Sec. 4.2",
-           "Deep logistic-sigmoid MLP with weights U[±1/√n_in], trained with plain SGD: the vanishing-gradient case."),
-    Remedy("relu", "ReLU", "activation", "raise", "Glorot, Bordes & Bengio 2011; Nair & Hinton 2010",
-           "Replace the sigmoid by max(0, x), whose derivative is 1 for every active unit.",
-           changes=(("activation", "relu"),)),
-    Remedy("relu_he", "ReLU + He init", "activation", "level", "He et al. 2015, Eq. 10; mean field: chi_1 = σ_w²/2",
-           "Replace the sigmoid by ReLU and draw weights N(0, 2/n_in), the variance at which ReLU's chi_1 = 1.",
-           changes=(("activation", "relu"), ("init", "he_normal"))),
-    Remedy("leaky_relu", "LeakyReLU (0.01)", "activation", "raise", "Maas, Hannun & Ng 2013",
-           "Replace the sigmoid by max(0.01x, x), which never saturates completely.",
-           changes=(("activation", "leaky_relu"),)),
-    Remedy("prelu", "PReLU (learned slope)", "activation", "raise", "He et al. 2015, Eq. 1",
-           "Replace the sigmoid by max(ax, x) with the negative slope a learned (0.25 at the start).",
-           changes=(("activation", "prelu"),)),
-    Remedy("softsign", "softsign", "activation", "raise", "Glorot & Bengio 2010, Sec. 3; Bergstra et al. 2009",
-           "Replace the sigmoid by x/(1+|x|), which is zero-centred and saturates polynomially, not exponentially.",
-           changes=(("activation", "softsign"),)),
-    Remedy("batchnorm", "batch normalization", "normalization", "raise", "Ioffe & Szegedy 2015, Alg. 1",
-           "Normalize every hidden pre-activation over the batch (learned scale and shift), keeping sigmoid units "
-           "out of saturation.", changes=(("batchnorm", True),)),
-    Remedy("residual", "residual connections", "architecture", "level",
-           "He et al. 2016, 'Identity mappings', Eq. 5; Veit, Wilber & Belongie 2016",
-           "Add identity shortcuts h_l = h_(l-1) + σ(s_l): the gradient reaching layer l contains ∂L/∂h_L itself.",
-           changes=(("residual", True),)),
-    Remedy("glorot", "Glorot/Xavier init", "initialization", "raise", "Glorot & Bengio 2010, Eq. 16",
-           "Draw weights with Var = 2/(n_in+n_out) (normalized init) instead of 1/(3 n_in).",
-           changes=(("init", "glorot_uniform"),)),
-    Remedy("he", "He/Kaiming init", "initialization", "raise", "He et al. 2015, Eq. 10",
-           "Draw weights N(0, 2/n_in), six times the baseline's variance.", changes=(("init", "he_normal"),)),
-    Remedy("orthogonal", "orthogonal init", "initialization", "raise", "Saxe, McClelland & Ganguli 2014",
-           "Use random orthogonal weight matrices, whose singular values are all 1.",
-           changes=(("init", "orthogonal"),)),
-    Remedy("kumar", "Kumar init (3.6/√N)", "initialization", "none", "Kumar 2017; mean-field chi_1 (Poole et al. 2016)",
-           "Draw weights N(0, (3.6/√N)²), proposed for the sigmoid; mean-field theory says chi_1 ≈ 0.36 < 1 still "
-           "vanishes.", changes=(("init", "kumar"),)),
-    Remedy("yilmaz_poli", "Yilmaz & Poli init (negative mean)", "initialization", "raise", "Yilmaz & Poli 2022",
-           "Draw weights N(max(-1, -8/N), 0.1²): a negative mean that keeps sigmoid units out of saturation.",
-           changes=(("init", "yilmaz_poli"),)),
-    Remedy("clipping", "gradient clipping", "optimizer", "none", "Pascanu, Mikolov & Bengio 2013, Alg. 1",
-           "Rescale the gradient to a maximum global norm; a cure for exploding, not vanishing, gradients."),
-    Remedy("rprop", "Rprop (optax)", "optimizer", "none", "Riedmiller & Braun 1993; Behnke 2003",
-           "Step each weight by the sign of its gradient only, so a tiny gradient still moves the weight "
-           "(the gradient itself is unchanged).", optimizer="rprop"),
-    Remedy("pretraining", "RBM pre-training + fine-tuning", "pre-training", "raise",
-           "Hinton, Osindero & Teh 2006; Hinton 2002 (CD); Schmidhuber 1992",
-           "Train each layer as a restricted Boltzmann machine on the layer below (contrastive divergence, CD-1), "
-           "greedily from the input up, then fine-tune the whole net with SGD.", kind="pretraining"),
-    Remedy("evolution", "evolution strategy (no gradients)", "gradient-free", "n/a",
-           "Salimans et al. 2017 (OpenAI-ES, antithetic sampling); Wikipedia, 'Vanishing gradient problem', 'Other'",
-           "Search the weights with an evolution strategy that only evaluates the loss, so no gradient can vanish.",
-           kind="evolution"),
-    Remedy("lstm", "LSTM (recurrent case)", "recurrent", "n/a", "Hochreiter & Schmidhuber 1997",
-           "In recurrent nets the constant error carousel of the LSTM keeps the error flowing back through time.",
-           kind="lstm", link="?page=recurrent"),
+    Remedy(
+        "baseline",
+        "baseline: sigmoid, standard init",
+        "baseline",
+        "n/a",
+        "Glorot & Bengio 2010, Eq. 1 and Sec. 4.2",
+        "Deep logistic-sigmoid MLP with weights U[±1/√n_in], trained with plain SGD: the vanishing-gradient case.",
+    ),
+    Remedy(
+        "relu",
+        "ReLU",
+        "activation",
+        "raise",
+        "Glorot, Bordes & Bengio 2011; Nair & Hinton 2010",
+        "Replace the sigmoid by max(0, x), whose derivative is 1 for every active unit.",
+        changes=(("activation", "relu"),),
+    ),
+    Remedy(
+        "relu_he",
+        "ReLU + He init",
+        "activation",
+        "level",
+        "He et al. 2015, Eq. 10; mean field: chi_1 = σ_w²/2",
+        "Replace the sigmoid by ReLU and draw weights N(0, 2/n_in), the variance at which ReLU's chi_1 = 1.",
+        changes=(("activation", "relu"), ("init", "he_normal")),
+    ),
+    Remedy(
+        "leaky_relu",
+        "LeakyReLU (0.01)",
+        "activation",
+        "raise",
+        "Maas, Hannun & Ng 2013",
+        "Replace the sigmoid by max(0.01x, x), which never saturates completely.",
+        changes=(("activation", "leaky_relu"),),
+    ),
+    Remedy(
+        "prelu",
+        "PReLU (learned slope)",
+        "activation",
+        "raise",
+        "He et al. 2015, Eq. 1",
+        "Replace the sigmoid by max(ax, x) with the negative slope a learned (0.25 at the start).",
+        changes=(("activation", "prelu"),),
+    ),
+    Remedy(
+        "softsign",
+        "softsign",
+        "activation",
+        "raise",
+        "Glorot & Bengio 2010, Sec. 3; Bergstra et al. 2009",
+        "Replace the sigmoid by x/(1+|x|), which is zero-centred and saturates polynomially, not exponentially.",
+        changes=(("activation", "softsign"),),
+    ),
+    Remedy(
+        "batchnorm",
+        "batch normalization",
+        "normalization",
+        "raise",
+        "Ioffe & Szegedy 2015, Alg. 1",
+        "Normalize every hidden pre-activation over the batch (learned scale and shift), keeping sigmoid units "
+        "out of saturation.",
+        changes=(("batchnorm", True),),
+    ),
+    Remedy(
+        "residual",
+        "residual connections",
+        "architecture",
+        "level",
+        "He et al. 2016, 'Identity mappings', Eq. 5; Veit, Wilber & Belongie 2016",
+        "Add identity shortcuts h_l = h_(l-1) + σ(s_l): the gradient reaching layer l contains ∂L/∂h_L itself.",
+        changes=(("residual", True),),
+    ),
+    Remedy(
+        "glorot",
+        "Glorot/Xavier init",
+        "initialization",
+        "raise",
+        "Glorot & Bengio 2010, Eq. 16",
+        "Draw weights with Var = 2/(n_in+n_out) (normalized init) instead of 1/(3 n_in).",
+        changes=(("init", "glorot_uniform"),),
+    ),
+    Remedy(
+        "he",
+        "He/Kaiming init",
+        "initialization",
+        "raise",
+        "He et al. 2015, Eq. 10",
+        "Draw weights N(0, 2/n_in), six times the baseline's variance.",
+        changes=(("init", "he_normal"),),
+    ),
+    Remedy(
+        "orthogonal",
+        "orthogonal init",
+        "initialization",
+        "raise",
+        "Saxe, McClelland & Ganguli 2014",
+        "Use random orthogonal weight matrices, whose singular values are all 1.",
+        changes=(("init", "orthogonal"),),
+    ),
+    Remedy(
+        "kumar",
+        "Kumar init (3.6/√N)",
+        "initialization",
+        "none",
+        "Kumar 2017; mean-field chi_1 (Poole et al. 2016)",
+        "Draw weights N(0, (3.6/√N)²), proposed for the sigmoid; mean-field theory says chi_1 ≈ 0.36 < 1 still "
+        "vanishes.",
+        changes=(("init", "kumar"),),
+    ),
+    Remedy(
+        "yilmaz_poli",
+        "Yilmaz & Poli init (negative mean)",
+        "initialization",
+        "raise",
+        "Yilmaz & Poli 2022",
+        "Draw weights N(max(-1, -8/N), 0.1²): a negative mean that keeps sigmoid units out of saturation.",
+        changes=(("init", "yilmaz_poli"),),
+    ),
+    Remedy(
+        "clipping",
+        "gradient clipping",
+        "optimizer",
+        "none",
+        "Pascanu, Mikolov & Bengio 2013, Alg. 1",
+        "Rescale the gradient to a maximum global norm; a cure for exploding, not vanishing, gradients.",
+    ),
+    Remedy(
+        "rprop",
+        "Rprop (optax)",
+        "optimizer",
+        "none",
+        "Riedmiller & Braun 1993; Behnke 2003",
+        "Step each weight by the sign of its gradient only, so a tiny gradient still moves the weight "
+        "(the gradient itself is unchanged).",
+        optimizer="rprop",
+    ),
+    Remedy(
+        "pretraining",
+        "RBM pre-training + fine-tuning",
+        "pre-training",
+        "raise",
+        "Hinton, Osindero & Teh 2006; Hinton 2002 (CD); Schmidhuber 1992",
+        "Train each layer as a restricted Boltzmann machine on the layer below (contrastive divergence, CD-1), "
+        "greedily from the input up, then fine-tune the whole net with SGD.",
+        kind="pretraining",
+    ),
+    Remedy(
+        "evolution",
+        "evolution strategy (no gradients)",
+        "gradient-free",
+        "n/a",
+        "Salimans et al. 2017 (OpenAI-ES, antithetic sampling); Wikipedia, 'Vanishing gradient problem', 'Other'",
+        "Search the weights with an evolution strategy that only evaluates the loss, so no gradient can vanish.",
+        kind="evolution",
+    ),
+    Remedy(
+        "lstm",
+        "LSTM (recurrent case)",
+        "recurrent",
+        "n/a",
+        "Hochreiter & Schmidhuber 1997",
+        "In recurrent nets the constant error carousel of the LSTM keeps the error flowing back through time.",
+        kind="lstm",
+        link="?page=recurrent",
+    ),
 )
 _BY_NAME = {r.name: r for r in REMEDIES}
 
@@ -222,8 +342,16 @@ class LabConfig:
 
     def mlp_config(self, **changes) -> mlp.MLPConfig:
         """The baseline network as an MLPConfig, with ``changes`` applied."""
-        base = dict(depth=self.depth, width=self.width, activation=BASELINE_ACTIVATION, init=BASELINE_INIT,
-                    batch_size=self.batch_size, seed=self.seed, input_dim=INPUT_DIM, n_classes=N_CLASSES)
+        base = dict(
+            depth=self.depth,
+            width=self.width,
+            activation=BASELINE_ACTIVATION,
+            init=BASELINE_INIT,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            input_dim=INPUT_DIM,
+            n_classes=N_CLASSES,
+        )
         base.update(changes)
         return mlp.MLPConfig(**base)
 
@@ -323,9 +451,11 @@ def _pow(x: float) -> str:
 
 def _verdict(r: Remedy, ratio: float, spread: float, chi: float, matches: bool) -> str:
     direction = _direction(ratio)
-    moved = {"raise": f"raises the input-layer gradient {_pow(ratio)}×",
-             "lower": f"lowers the input-layer gradient {_pow(ratio)}×",
-             "flat": f"leaves the input-layer gradient where it was ({_pow(ratio)}×)"}[direction]
+    moved = {
+        "raise": f"raises the input-layer gradient {_pow(ratio)}×",
+        "lower": f"lowers the input-layer gradient {_pow(ratio)}×",
+        "flat": f"leaves the input-layer gradient where it was ({_pow(ratio)}×)",
+    }[direction]
     if np.isfinite(spread) and abs(spread) <= LEVEL_DECADES:
         profile = f"the profile is level (first/last layer {_pow(spread)})"
     else:
@@ -334,18 +464,22 @@ def _verdict(r: Remedy, ratio: float, spread: float, chi: float, matches: bool) 
     if r.expected == "none":
         if matches:
             cure = "does NOT fix the vanishing gradient here"
-            why = {"kumar": f" (mean-field chi_1 = {chi:.2f} < 1), as mean-field theory predicts",
-                   "clipping": " (clipping only shortens long update steps; it cannot lengthen short ones), "
-                               "as Pascanu et al. 2013 say",
-                   "rprop": " (it acts on the update, not on the gradient: each weight still moves by its step "
-                            "size), as predicted"}.get(r.name, ", as predicted")
+            why = {
+                "kumar": f" (mean-field chi_1 = {chi:.2f} < 1), as mean-field theory predicts",
+                "clipping": " (clipping only shortens long update steps; it cannot lengthen short ones), "
+                "as Pascanu et al. 2013 say",
+                "rprop": " (it acts on the update, not on the gradient: each weight still moves by its step "
+                "size), as predicted",
+            }.get(r.name, ", as predicted")
             return f"{moved[0].upper() + moved[1:]}, but {cure}{why}: {profile}."
-        return (f"{moved[0].upper() + moved[1:]} and {profile}{chi_txt}: NOT what the literature predicts "
-                f"(expected no cure).")
+        return (
+            f"{moved[0].upper() + moved[1:]} and {profile}{chi_txt}: NOT what the literature predicts "
+            f"(expected no cure)."
+        )
     want = {"raise": "a higher input-layer gradient", "level": "a level profile"}[r.expected]
     if matches:
         return f"{moved[0].upper() + moved[1:]}; {profile}{chi_txt}. As predicted ({want})."
-    return (f"{moved[0].upper() + moved[1:]}; {profile}{chi_txt}. NOT as predicted ({want}) in this setting.")
+    return f"{moved[0].upper() + moved[1:]}; {profile}{chi_txt}. NOT as predicted ({want}) in this setting."
 
 
 def _nan(n: int) -> np.ndarray:
@@ -364,8 +498,16 @@ def _mlp_run(r: Remedy, config: LabConfig, cfg: mlp.MLPConfig, params0=None):
     if params0 is None:
         params0 = mlp.init_params(cfg)
     prof0 = mlp.params_profile(cfg, params0)
-    trace, params = mlp.train_with_params(cfg, config.steps, optimizer=r.optimizer, learning_rate=lr, clip_norm=clip,
-                                          chunk=CHUNK, params=params0, jacobians=False)
+    trace, params = mlp.train_with_params(
+        cfg,
+        config.steps,
+        optimizer=r.optimizer,
+        learning_rate=lr,
+        clip_norm=clip,
+        chunk=CHUNK,
+        params=params0,
+        jacobians=False,
+    )
     prof1 = mlp.params_profile(cfg, params)
     return prof0, trace, prof1, mlp.probe_accuracy(cfg, params)
 
@@ -373,8 +515,9 @@ def _mlp_run(r: Remedy, config: LabConfig, cfg: mlp.MLPConfig, params0=None):
 def _recurrent_comparison(config: LabConfig) -> RecurrentComparison:
     from .. import rnn
 
-    base = rnn.RNNConfig(hidden_size=LSTM_HIDDEN, T=config.depth, spectral_radius=1.0, activation="sigmoid",
-                         seed=config.seed)
+    base = rnn.RNNConfig(
+        hidden_size=LSTM_HIDDEN, T=config.depth, spectral_radius=1.0, activation="sigmoid", seed=config.seed
+    )
     vanilla = rnn.jacobian_norms(base.replace(cell="vanilla"))
     lstm = rnn.jacobian_norms(base.replace(cell="lstm"))
     return RecurrentComparison(vanilla.lag, lstm.log10_norm, vanilla.log10_norm, LSTM_HIDDEN, 1.0)
@@ -403,16 +546,33 @@ def run_remedy(name: str, config: LabConfig = LabConfig(), baseline: RemedyResul
         rec = _recurrent_comparison(config)
         gap = float(rec.log10_lstm[-1] - rec.log10_vanilla[-1])
         matches = bool(gap >= FLAT_DECADES)
-        verdict = (f"Recurrent case (see the Recurrent page): over T = {depth} steps the LSTM's cell-state Jacobian "
-                   f"norm is {_pow(float(rec.log10_lstm[-1]))} vs {_pow(float(rec.log10_vanilla[-1]))} for a vanilla "
-                   f"sigmoid RNN (spectral radius 1), {_pow(gap)}× more gradient"
-                   + (", as Hochreiter & Schmidhuber predict." if matches else ": NOT the predicted advantage here."))
+        verdict = (
+            f"Recurrent case (see the Recurrent page): over T = {depth} steps the LSTM's cell-state Jacobian "
+            f"norm is {_pow(float(rec.log10_lstm[-1]))} vs {_pow(float(rec.log10_vanilla[-1]))} for a vanilla "
+            f"sigmoid RNN (spectral radius 1), {_pow(gap)}× more gradient"
+            + (", as Hochreiter & Schmidhuber predict." if matches else ": NOT the predicted advantage here.")
+        )
         return RemedyResult(
-            r.name, r.label, layers, _nan(depth), _nan(depth), _nan(config.steps), float("nan"), float("nan"),
-            float("nan"), "flat", matches, verdict, time.perf_counter() - t0,
+            r.name,
+            r.label,
+            layers,
+            _nan(depth),
+            _nan(depth),
+            _nan(config.steps),
+            float("nan"),
+            float("nan"),
+            float("nan"),
+            "flat",
+            matches,
+            verdict,
+            time.perf_counter() - t0,
             notes="Not a feed-forward run: the per-layer arrays are NaN; the measurement is in `recurrent` "
-                  "(vgp_core.rnn.jacobian_norms). Train the LSTM on memory tasks on the Recurrent page.",
-            group=r.group, expected=r.expected, link=r.link, recurrent=rec)
+            "(vgp_core.rnn.jacobian_norms). Train the LSTM on memory tasks on the Recurrent page.",
+            group=r.group,
+            expected=r.expected,
+            link=r.link,
+            recurrent=rec,
+        )
 
     notes = ""
     if r.kind == "mlp":
@@ -423,57 +583,97 @@ def run_remedy(name: str, config: LabConfig = LabConfig(), baseline: RemedyResul
     elif r.kind == "pretraining":
         from .. import pretraining
 
-        pcfg = pretraining.PretrainConfig(updates=config.pretrain_updates,
-                                          learning_rate=config.pretrain_learning_rate, seed=config.seed)
+        pcfg = pretraining.PretrainConfig(
+            updates=config.pretrain_updates, learning_rate=config.pretrain_learning_rate, seed=config.seed
+        )
         params0, ptrace = pretraining.pretrain(cfg, pcfg)
         prof0, trace, prof1, (loss, acc) = _mlp_run(r, config, cfg, params0)
         loss_curve = trace.loss
-        notes = (f"{depth} RBMs × {config.pretrain_updates} CD-1 updates; reconstruction error of layer 1 "
-                 f"{ptrace.error_before[0]:.3g} → {ptrace.error_after[0]:.3g}, of layer {depth} "
-                 f"{ptrace.error_before[-1]:.3g} → {ptrace.error_after[-1]:.3g}; then {config.steps} SGD steps.")
+        notes = (
+            f"{depth} RBMs × {config.pretrain_updates} CD-1 updates; reconstruction error of layer 1 "
+            f"{ptrace.error_before[0]:.3g} → {ptrace.error_after[0]:.3g}, of layer {depth} "
+            f"{ptrace.error_before[-1]:.3g} → {ptrace.error_after[-1]:.3g}; then {config.steps} SGD steps."
+        )
     elif r.kind == "evolution":
         from .. import evolution
 
-        ecfg = evolution.ESConfig(generations=config.steps, pairs=config.es_pairs, sigma=config.es_sigma,
-                                  learning_rate=config.es_learning_rate, seed=config.seed,
-                                  batch_size=config.es_batch_size)
+        ecfg = evolution.ESConfig(
+            generations=config.steps,
+            pairs=config.es_pairs,
+            sigma=config.es_sigma,
+            learning_rate=config.es_learning_rate,
+            seed=config.seed,
+            batch_size=config.es_batch_size,
+        )
         params0 = mlp.init_params(cfg)
         prof0 = mlp.params_profile(cfg, params0)
         etrace, params = evolution.evolve(cfg, ecfg, params0)
         prof1 = mlp.params_profile(cfg, params)
         loss, acc = mlp.probe_accuracy(cfg, params)
         loss_curve = etrace.loss
-        notes = (f"{config.steps} generations × {2 * config.es_pairs} loss evaluations (forward passes only); "
-                 "the gradient columns are measured on the weights it found but never used by it.")
+        notes = (
+            f"{config.steps} generations × {2 * config.es_pairs} loss evaluations (forward passes only); "
+            "the gradient columns are measured on the weights it found but never used by it."
+        )
     else:  # pragma: no cover - registry kinds are fixed above
         raise AssertionError(r.kind)
 
     g0, g1 = np.asarray(prof0.backprop_norm, np.float64), np.asarray(prof1.backprop_norm, np.float64)
-    base_g0 = float(baseline.grad_init[0]) if baseline is not None else (
-        float(g0[0]) if r.name == "baseline" else _baseline_input_grad(config))
+    base_g0 = (
+        float(baseline.grad_init[0])
+        if baseline is not None
+        else (float(g0[0]) if r.name == "baseline" else _baseline_input_grad(config))
+    )
     ratio = 0.0 if r.name == "baseline" else _log10_ratio(g0[0], base_g0)
-    trained_ratio = (0.0 if r.name == "baseline" else
-                     _log10_ratio(g1[0], baseline.grad_trained[0]) if baseline is not None else float("nan"))
+    trained_ratio = (
+        0.0
+        if r.name == "baseline"
+        else _log10_ratio(g1[0], baseline.grad_trained[0])
+        if baseline is not None
+        else float("nan")
+    )
     spread = _log10_ratio(g0[0], g0[-1])
     if r.name == "baseline":
         matches = True
-        verdict = (f"The reference: the gradient changes {_pow(spread)}× from the last to the first layer"
-                   + (f" (mean-field chi_1 = {chi:.2g} per layer)." if np.isfinite(chi) else "."))
+        verdict = f"The reference: the gradient changes {_pow(spread)}× from the last to the first layer" + (
+            f" (mean-field chi_1 = {chi:.2g} per layer)." if np.isfinite(chi) else "."
+        )
     elif r.kind == "evolution":
-        start, end = float(np.mean(loss_curve[: max(1, len(loss_curve) // 10)])), float(
-            np.mean(loss_curve[-max(1, len(loss_curve) // 10):]))
+        start, end = (
+            float(np.mean(loss_curve[: max(1, len(loss_curve) // 10)])),
+            float(np.mean(loss_curve[-max(1, len(loss_curve) // 10) :])),
+        )
         matches = bool(end < start)
-        verdict = (f"Uses no gradient, so none can vanish: the training loss went {start:.3f} → {end:.3f} in "
-                   f"{config.steps} generations (chance level ln {N_CLASSES} = {math.log(N_CLASSES):.3f}; held-out "
-                   f"accuracy {acc:.0%})" + ("." if matches else ": NOT lower in this setting."))
+        verdict = (
+            f"Uses no gradient, so none can vanish: the training loss went {start:.3f} → {end:.3f} in "
+            f"{config.steps} generations (chance level ln {N_CLASSES} = {math.log(N_CLASSES):.3f}; held-out "
+            f"accuracy {acc:.0%})" + ("." if matches else ": NOT lower in this setting.")
+        )
     else:
         matches = _judge(r, ratio, spread)
         verdict = _verdict(r, ratio, spread, chi, matches)
     return RemedyResult(
-        r.name, r.label, layers, g0, g1, np.asarray(loss_curve, np.float64), float(loss), float(acc), ratio,
-        _direction(ratio) if r.kind != "evolution" else "flat", matches, verdict, time.perf_counter() - t0, notes,
-        group=r.group, expected=r.expected, trained_input_grad_ratio=trained_ratio, spread=spread, chi_1=chi,
-        link=r.link)
+        r.name,
+        r.label,
+        layers,
+        g0,
+        g1,
+        np.asarray(loss_curve, np.float64),
+        float(loss),
+        float(acc),
+        ratio,
+        _direction(ratio) if r.kind != "evolution" else "flat",
+        matches,
+        verdict,
+        time.perf_counter() - t0,
+        notes,
+        group=r.group,
+        expected=r.expected,
+        trained_input_grad_ratio=trained_ratio,
+        spread=spread,
+        chi_1=chi,
+        link=r.link,
+    )
 
 
 def run_lab_iter(config: LabConfig = LabConfig(), names: Sequence[str] | None = None) -> Iterator[RemedyResult]:
@@ -499,11 +699,16 @@ def rank(results: Sequence[RemedyResult]) -> list[RemedyResult]:
     """Results ordered best first: by held-out loss after training (lower is better, rounded to 3 decimals so that
     differences below the probe batch's noise do not decide), ties by the input-layer gradient ratio (higher
     first); entries without a loss (the LSTM link) come last in their given order."""
+
     def key(item):
         i, r = item
         missing = not np.isfinite(r.final_loss)
-        return (missing, round(r.final_loss, 3) if not missing else 0.0,
-                -r.input_grad_ratio if np.isfinite(r.input_grad_ratio) else 0.0, i)
+        return (
+            missing,
+            round(r.final_loss, 3) if not missing else 0.0,
+            -r.input_grad_ratio if np.isfinite(r.input_grad_ratio) else 0.0,
+            i,
+        )
 
     return [r for _, r in sorted(enumerate(results), key=key)]
 
@@ -613,8 +818,9 @@ def _veit_inputs(config: LabConfig, n_blocks, params):
     return cfg, params, jnp.int32(activations.index(cfg.activation)), x[:VEIT_BATCH], y[:VEIT_BATCH]
 
 
-def veit_gradient_components(config: LabConfig = LabConfig(), n_blocks: int | None = None,
-                             params: mlp.Params | None = None) -> np.ndarray:
+def veit_gradient_components(
+    config: LabConfig = LabConfig(), n_blocks: int | None = None, params: mlp.Params | None = None
+) -> np.ndarray:
     """G_k for k = 0..n (shape (n + 1, VEIT_BATCH, width)): the part of ∂L/∂h_1 carried by the paths that take
     exactly k residual branches, in the lab's residual net (``remedy("residual")`` on ``config``; n = depth - 1,
     or ``n_blocks`` blocks when given). Σ_k G_k = ∂L/∂h_1. ``params`` (mlp.init_params layout): e.g. trained
@@ -624,8 +830,9 @@ def veit_gradient_components(config: LabConfig = LabConfig(), n_blocks: int | No
     return np.asarray(coef)[: cfg.depth]
 
 
-def veit_gradient_by_path_length(config: LabConfig = LabConfig(), n_blocks: int | None = None,
-                                 params: mlp.Params | None = None) -> np.ndarray:
+def veit_gradient_by_path_length(
+    config: LabConfig = LabConfig(), n_blocks: int | None = None, params: mlp.Params | None = None
+) -> np.ndarray:
     """‖G_k‖ for k = 0..n: the measured gradient magnitude that paths of length k contribute at the first block's
     input (Veit et al. 2016, Fig. 6; exact expansion instead of their path sampling). See
     :func:`veit_gradient_components`."""
@@ -633,15 +840,23 @@ def veit_gradient_by_path_length(config: LabConfig = LabConfig(), n_blocks: int 
     return np.linalg.norm(comps.reshape(comps.shape[0], -1).astype(np.float64), axis=1)
 
 
-def veit_analysis(config: LabConfig = LabConfig(), n_blocks: int | None = None,
-                  params: mlp.Params | None = None) -> VeitAnalysis:
+def veit_analysis(
+    config: LabConfig = LabConfig(), n_blocks: int | None = None, params: mlp.Params | None = None
+) -> VeitAnalysis:
     """Path counts, their Binomial(n, 1/2) distribution and the measured gradient by path length, side by side."""
     comps = veit_gradient_components(config, n_blocks, params).astype(np.float64)
     n = comps.shape[0] - 1
     by_len = np.linalg.norm(comps.reshape(n + 1, -1), axis=1)
     counts = veit_path_counts(n)
-    return VeitAnalysis(np.arange(n + 1), counts, veit_path_distribution(n), by_len, by_len / counts,
-                        float(np.linalg.norm(comps.sum(axis=0))), n)
+    return VeitAnalysis(
+        np.arange(n + 1),
+        counts,
+        veit_path_distribution(n),
+        by_len,
+        by_len / counts,
+        float(np.linalg.norm(comps.sum(axis=0))),
+        n,
+    )
 
 
 def warm_up(config: LabConfig = LabConfig()) -> None:
