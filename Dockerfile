@@ -1,4 +1,5 @@
-# vgp-explorer classroom image: the app and its JAX engine, served by `panel serve`, offline, as a non-root user.
+# vgp-explorer classroom image: the app and its JAX engine, served by `vgp serve` (app/server.py: `panel serve`,
+# hardened), offline, as a non-root user.
 FROM python:3.13-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -23,6 +24,7 @@ COPY vgp_core ./vgp_core
 RUN pip install --no-cache-dir . && rm -rf build ./*.egg-info
 COPY app ./app
 COPY assets ./assets
+# the command: maps the documented VGP_* variables onto `vgp serve` flags (secrets stay in the environment)
 COPY deploy/serve.sh ./deploy/serve.sh
 
 # Pre-warm JAX's persistent compilation cache so the first student never waits for XLA.

@@ -1,13 +1,21 @@
-"""Start `panel serve app` as a user does (a real subprocess), for the browser, load and deployment tests."""
+"""Start the app server as a user does (a real subprocess), for the browser, load and deployment tests: `vgp serve`
+(app/server.py: `panel serve app` with signed session ids and the security headers, so every browser test runs under
+the Content-Security-Policy), or plain `panel serve app` for Bokeh's Python client (``hardened=False``)."""
+
 from __future__ import annotations
 
+import collections
+import dataclasses
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from app.components.server_log import KINDS as CLIENT_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 WARMED_UP = "JAX programs warmed up"  # logged by app/warmup.py when every program is compiled
@@ -19,33 +27,48 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-#: Tornado's report that a browser closed its websocket while the server was still sending to it (a test closing
-#: its page mid-update, or a student's laptop going to sleep): the client's doing, not a server fault.
-CLIENT_GONE = ("WebSocketClosedError", "StreamClosedError")
-#: Bokeh's report that a message (a slider move) was still being handled when its sender's websocket closed: the
-#: connection's session is detached under it (``ServerConnection.session`` asserts). A browser tab closed mid-drag
-#: on a busy server does this (Tornado's client aborts a close unanswered for 5 s); Bokeh logs it, nothing breaks.
-MESSAGE_FROM_CLOSED_CONNECTION = "in session\n    assert self._session is not None"
+#: app/components/server_log.py's one-line report of a client-caused error (``vgp-explorer: <kind>: <what>``) and its
+#: summary of the lines it held back (``vgp-explorer: <kind>: ... and 312 more like it in the last 10 s``)
+CLIENT_LINE = re.compile(r"vgp-explorer: (" + "|".join(map(re.escape, CLIENT_KINDS)) + r")(?:: (.*))?")
+HELD_BACK = re.compile(r"^\.\.\. and (\d+) more like it in the last ")
 
 
-def log_errors(text: str) -> list[str]:
-    """Error lines and tracebacks in a server log, except those of a client that has gone (``CLIENT_GONE``,
-    ``MESSAGE_FROM_CLOSED_CONNECTION``)."""
-    errors, block = [], None
+@dataclasses.dataclass
+class LogReport:
+    """A server log read for the tests: the errors (each fails the check: an error line, or any traceback — the
+    server writes the errors a client causes as one line each) and, per kind, how many client-caused errors the
+    server reported in one line or counted in a summary (not faults; printed for the record)."""
+
+    errors: list[str]
+    client_caused: collections.Counter
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.client_caused.items())) or "none"
+        return f"server log: {len(self.errors)} errors; client-caused, one line each: {counts}"
+
+
+def read_log(text: str) -> LogReport:
+    """Errors and client-caused reports in a server log (see ``LogReport``)."""
+    errors, block, client = [], None, collections.Counter()
     for line in text.splitlines() + ["0000-00-00 end"]:
         if block is not None and (line[:4].isdigit() or line.startswith("Received signal")):
-            text_of_block = "\n".join(block)
-            gone = any(g in block[-1] for g in CLIENT_GONE) or MESSAGE_FROM_CLOSED_CONNECTION in text_of_block
-            if not gone:
-                errors.append(text_of_block)
+            errors.append("\n".join(block))
             block = None
-        if "Traceback" in line and block is None:
+        if (match := CLIENT_LINE.search(line)) and block is None:
+            held_back = HELD_BACK.match(match.group(2) or "")
+            client[match.group(1)] += int(held_back.group(1)) if held_back else 1
+        elif "Traceback" in line and block is None:
             block = [line]
         elif block is not None:
             block.append(line)
         elif " ERROR" in line or "Error in" in line:
             errors.append(line)
-    return errors
+    return LogReport(errors, client)
+
+
+def log_errors(text: str) -> list[str]:
+    """Error lines and tracebacks in a server log (``read_log(text).errors``)."""
+    return read_log(text).errors
 
 
 class Server:
@@ -57,7 +80,11 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def errors(self) -> list[str]:
-        return log_errors(self.log())
+        """The log's errors (``read_log``); prints how many client-caused errors it reported, when any."""
+        report = read_log(self.log())
+        if report.client_caused:
+            print(report.summary())
+        return report.errors
 
     def rss_mb(self) -> float:
         """Resident memory of the server process (MB), from /proc."""
@@ -81,25 +108,45 @@ class Server:
             self.proc.kill()
 
 
-def start_app_server(log_dir: Path, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Server:
-    """`panel serve app` on a free loopback port; returns once /liveness answers. Warm-up covers only the default
-    width (VGP_WARMUP_WIDTHS=128: the tests never move the width slider, and CI has two cores)."""
+def start_app_server(
+    log_dir: Path, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None, *, hardened: bool = True
+) -> Server:
+    """The app on a free loopback port; returns once /liveness answers. ``hardened``: `python -m app.server` (what
+    `vgp serve` runs); else `panel serve app` — needed by Bokeh's Python client (app/loadtest.py), which signs no
+    session id and so cannot join a server whose session ids are signed. Warm-up covers only the default width
+    (VGP_WARMUP_WIDTHS=128: the tests never move the width slider, and CI has two cores)."""
     port = free_port()
     log_path = Path(log_dir) / f"panel-{port}.log"
     env = dict(os.environ, PYTHONUNBUFFERED="1", VGP_WARMUP_WIDTHS="128", **(env or {}))
+    command = ["-m", "app.server"] if hardened else ["-m", "panel", "serve", "app"]
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "panel", "serve", "app", "--port", str(port), "--address",
-                                 "127.0.0.1", "--allow-websocket-origin", f"localhost:{port}", "--liveness",
-                                 *extra_args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                *command,
+                "--port",
+                str(port),
+                "--address",
+                "127.0.0.1",
+                "--allow-websocket-origin",
+                f"localhost:{port}",
+                "--liveness",
+                *extra_args,
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     server = Server(port, log_path, proc)
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/liveness", timeout=2)
             return server
-        except OSError:
+        except OSError as error:
             if proc.poll() is not None:
-                raise RuntimeError("panel serve exited:\n" + server.log())
+                raise RuntimeError("the app server exited:\n" + server.log()) from error
             time.sleep(0.5)
     proc.kill()
-    raise RuntimeError("panel serve did not start:\n" + server.log())
+    raise RuntimeError("the app server did not start:\n" + server.log())

@@ -1,10 +1,13 @@
-"""Deployment-test fixtures: the app started by `deploy/serve.sh` on loopback ports, Debian's nginx in front of it
-with a configuration rendered from `deploy/nginx/vgp-explorer.conf.template`, and the browser fixtures of
-tests/browser (Debian's Chromium). Without nginx these tests skip locally but FAIL when CI=true."""
+"""Deployment-test fixtures: the app started by `deploy/serve.sh` (which execs `vgp serve`, app/server.py) on
+loopback ports, Debian's nginx in front of it with a configuration rendered from
+`deploy/nginx/vgp-explorer.conf.template`, and the browser fixtures of tests/browser (Debian's Chromium). Without
+nginx these tests skip locally but FAIL when CI=true."""
+
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -18,8 +21,11 @@ from pathlib import Path
 import pytest
 
 from tests.app_server import log_errors
-from tests.browser.conftest import SIGNATURE_JS, wait_until_quiet
-from tests.browser.conftest import browser_type_launch_args  # noqa: F401  (the Chromium fixture, re-exported)
+from tests.browser.conftest import (
+    SIGNATURE_JS,
+    browser_type_launch_args,  # noqa: F401  (the Chromium fixture, re-exported)
+    wait_until_quiet,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE_SH = ROOT / "deploy" / "serve.sh"
@@ -47,7 +53,7 @@ def require(tool: str, hint: str) -> str:
 # The app, as deploy/serve.sh starts it
 # ---------------------------------------------------------------------------------------------------------------
 class AppProcess:
-    """One `deploy/serve.sh` process (which execs `panel serve app`) with its log."""
+    """One `deploy/serve.sh` process (which execs `python -m app.server`: `vgp serve`) with its log."""
 
     def __init__(self, port: int, log_path: Path, proc: subprocess.Popen):
         self.port, self.log_path, self.proc = port, log_path, proc
@@ -56,6 +62,11 @@ class AppProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def cmdline(self) -> str:
+        """The process's command line as every user of the machine sees it (`ps`): serve.sh execs the server, so
+        this is the server's own."""
+        return Path(f"/proc/{self.proc.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -69,10 +80,11 @@ class AppProcess:
 
 def serve_env(port: int, **extra: str) -> dict[str, str]:
     """The environment for deploy/serve.sh on a loopback port; ``extra`` adds or overrides variables."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("VGP_", "PANEL_", "BOKEH_"))}  # no stray password or origin from the caller
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("VGP_", "PANEL_", "BOKEH_"))
+    }  # no stray password or origin from the caller
     env.update(
-        PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),  # `panel` of this Python
+        PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),  # `python`: this Python
         PYTHONUNBUFFERED="1",
         VGP_ADDRESS="127.0.0.1",
         VGP_PORT=str(port),
@@ -86,8 +98,9 @@ def serve_env(port: int, **extra: str) -> dict[str, str]:
 def start_app(log_path: Path, port: int, **extra: str) -> AppProcess:
     """Start deploy/serve.sh (not awaited: see ``wait_live``)."""
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(["sh", str(SERVE_SH)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                env=serve_env(port, **extra))
+        proc = subprocess.Popen(
+            ["sh", str(SERVE_SH)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=serve_env(port, **extra)
+        )
     return AppProcess(port, log_path, proc)
 
 
@@ -108,7 +121,6 @@ def wait_live(app: AppProcess, timeout: float = 180.0) -> None:
     raise RuntimeError(f"serve.sh did not answer on port {app.port}:\n{app.log()}")
 
 
-
 def app_errors(app: AppProcess) -> list[str]:
     """Error lines and tracebacks in the process's log (``tests.app_server.log_errors``)."""
     return log_errors(app.log())
@@ -121,7 +133,9 @@ def render_template(text: str, variables: dict[str, str]) -> str:
     """What `envsubst '$A $B ...'` (and the official nginx image's template step) does: replace ``$NAME`` and
     ``${NAME}`` of the listed variables only. Fails if a ``${VGP_...}`` placeholder is left without a value."""
     for name in sorted(variables, key=len, reverse=True):
-        text = re.sub(r"\$\{" + name + r"\}|\$" + name + r"(?![A-Za-z0-9_])", lambda _m: variables[name], text)
+        text = re.sub(
+            r"\$\{" + name + r"\}|\$" + name + r"(?![A-Za-z0-9_])", lambda _m, value=variables[name]: value, text
+        )
     left = sorted(set(re.findall(r"\$\{(VGP_[A-Z0-9_]+)\}", text)))
     assert not left, f"the nginx template needs values for {left}"
     return text
@@ -149,11 +163,12 @@ class Nginx:
 
 def nginx_main_conf(prefix: Path, site_conf: Path) -> str:
     """A minimal main configuration around the deploy template (as nginx.conf's `http { include ...; }`)."""
-    temp = "\n".join(f"    {kind}_temp_path {prefix / kind};" for kind in ("client_body", "proxy", "fastcgi",
-                                                                           "uwsgi", "scgi"))
+    temp = "\n".join(
+        f"    {kind}_temp_path {prefix / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     return f"""worker_processes 1;
-pid {prefix / 'nginx.pid'};
-error_log {prefix / 'error.log'} info;
+pid {prefix / "nginx.pid"};
+error_log {prefix / "error.log"} info;
 events {{ worker_connections 512; }}
 http {{
 {temp}
@@ -167,11 +182,14 @@ def start_nginx(prefix: Path, port: int, upstreams: list[str], template: str | N
     the deploy template (or by ``template``, a variant of its text)."""
     nginx = require("nginx", "apt-get install nginx")
     prefix.mkdir(parents=True, exist_ok=True)
-    site = render_template(template or NGINX_TEMPLATE.read_text(), {
-        "VGP_UPSTREAM_SERVERS": " ".join(f"server {u};" for u in upstreams),
-        "VGP_NGINX_PORT": f"127.0.0.1:{port}",
-        "VGP_NGINX_ACCESS_LOG": str(prefix / "access.log"),
-    })
+    site = render_template(
+        template or NGINX_TEMPLATE.read_text(),
+        {
+            "VGP_UPSTREAM_SERVERS": " ".join(f"server {u};" for u in upstreams),
+            "VGP_NGINX_PORT": f"127.0.0.1:{port}",
+            "VGP_NGINX_ACCESS_LOG": str(prefix / "access.log"),
+        },
+    )
     (prefix / "vgp-explorer.conf").write_text(site)
     (prefix / "nginx.conf").write_text(nginx_main_conf(prefix, prefix / "vgp-explorer.conf"))
     base = [nginx, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(prefix / "nginx.conf")]
@@ -234,25 +252,33 @@ def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict
 @pytest.fixture(scope="module")
 def nginx_cluster(tmp_path_factory):
     """Three `deploy/serve.sh` processes on loopback ports behind Debian's nginx (the deploy template). The
-    processes also accept websockets from a second address, ``nginx.spare_port``, for a variant of the config."""
+    processes also accept websockets from a second address, ``nginx.spare_port``, for a variant of the config. They
+    share one session-id key (VGP_SECRET_KEY), as deploy/README.md asks of replicas: a page whose websocket reaches
+    another process (a failover; the round-robin control of test_nginx.py) is accepted there."""
     require("nginx", "apt-get install nginx")
     base = tmp_path_factory.mktemp("cluster")
     nginx_port, spare_port = free_port(), free_port()
+    secret_key = secrets.token_urlsafe(32)
     apps = []
     try:
         for i in range(3):
             port = free_port()
-            apps.append(start_app(base / f"app{i}.log", port,
-                                  # the address students type is nginx's; the processes trust its X-headers
-                                  BOKEH_ALLOW_WS_ORIGIN=f"localhost:{nginx_port},127.0.0.1:{nginx_port},"
-                                                        f"localhost:{spare_port}",
-                                  VGP_USE_XHEADERS="1",
-                                  # no start-up compilation in three processes at once on a 2-core machine: each
-                                  # compiles (or loads from JAX's disk cache) what its pages need when they need it
-                                  VGP_WARMUP="0",
-                                  # a loaded 2-core machine can take over a minute from a page's HTML to its
-                                  # websocket; a session unused for the default 60 s would be dropped and rebuilt
-                                  VGP_UNUSED_SESSION_LIFETIME_MS="900000"))
+            apps.append(
+                start_app(
+                    base / f"app{i}.log",
+                    port,
+                    # the address students type is nginx's; the processes trust its X-headers
+                    BOKEH_ALLOW_WS_ORIGIN=f"localhost:{nginx_port},127.0.0.1:{nginx_port},localhost:{spare_port}",
+                    VGP_USE_XHEADERS="1",
+                    VGP_SECRET_KEY=secret_key,
+                    # no start-up compilation in three processes at once on a 2-core machine: each
+                    # compiles (or loads from JAX's disk cache) what its pages need when they need it
+                    VGP_WARMUP="0",
+                    # a loaded 2-core machine can take over a minute from a page's HTML to its
+                    # websocket; a session unused for the default 60 s would be dropped and rebuilt
+                    VGP_UNUSED_SESSION_LIFETIME_MS="900000",
+                )
+            )
         for app in apps:
             wait_live(app)
         nginx = start_nginx(base / "nginx", nginx_port, [app.addr for app in apps])

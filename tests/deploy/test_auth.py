@@ -1,6 +1,9 @@
-"""The class password of `deploy/serve.sh` (Panel's --basic-auth), on loopback: without the password a request gets
-the login page and no app; with it, the app. The password may come from VGP_PASSWORD or from a file (plain text, or
-JSON accounts); /liveness stays open for health checks; the admin endpoint exists only with VGP_ADMIN=1."""
+"""The class password of `deploy/serve.sh` (`vgp serve`, app/server.py, reads it itself), on loopback: without the
+password a request gets the login page and no app; with it, the app. The password may come from VGP_PASSWORD or from
+a file (plain text, or JSON accounts), never from the command line; a bad file stops the start; /liveness stays open
+for health checks; the admin endpoint exists only with VGP_ADMIN=1; through nginx the app's security headers and
+login cookies pass unchanged."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +17,21 @@ import urllib.request
 
 import pytest
 
-from .conftest import (SERVE_SH, app_errors, free_port, http_get, serve_env, start_app, wait_for_plots,
-                       wait_live)
+from tests.app_server import log_errors
 
-PASSWORD = "Class Pw 1"  # a space and capitals: no quoting or case folding on the way
+from .conftest import (
+    SERVE_SH,
+    app_errors,
+    free_port,
+    http_get,
+    serve_env,
+    start_app,
+    start_nginx,
+    wait_for_plots,
+    wait_live,
+)
+
+PASSWORD = "-Class Pw 1"  # a leading `-` (once read as a flag), a space, capitals: no quoting or case folding
 FILE_PASSWORD = "from the file"
 APP_MARKERS = ("Bokeh", "bk-root", "vgp-explorer")
 
@@ -32,12 +46,15 @@ def servers(tmp_path_factory):
     common = dict(VGP_WARMUP="0")  # these tests never time the plots
     apps = {}
     try:
-        for name, extra in (("env", dict(VGP_PASSWORD=PASSWORD)),
-                            ("file", dict(VGP_PASSWORD_FILE=str(base / "password.txt"), VGP_ADMIN="1")),
-                            ("json", dict(VGP_PASSWORD_FILE=str(base / "accounts.json")))):
+        for name, extra in (
+            ("env", dict(VGP_PASSWORD=PASSWORD)),
+            ("file", dict(VGP_PASSWORD_FILE=str(base / "password.txt"), VGP_ADMIN="1")),
+            ("json", dict(VGP_PASSWORD_FILE=str(base / "accounts.json"))),
+        ):
             port = free_port()
-            apps[name] = start_app(base / f"{name}.log", port, BOKEH_ALLOW_WS_ORIGIN=f"localhost:{port}",
-                                   **common, **extra)
+            apps[name] = start_app(
+                base / f"{name}.log", port, BOKEH_ALLOW_WS_ORIGIN=f"localhost:{port}", **common, **extra
+            )
         for app in apps.values():
             wait_live(app)
         yield apps
@@ -74,13 +91,20 @@ def assert_no_app(url: str) -> None:
     assert not any(marker in body for marker in APP_MARKERS), body[:500]
 
 
-def ws_status(port: int, cookie: str = "") -> int:
-    """HTTP status of a websocket upgrade of /app/ws from the allowed origin."""
+def ws_status(port: int, cookie: str = "", token: str = "") -> int:
+    """HTTP status of a websocket upgrade of /app/ws from the allowed origin; ``token``: the session token of a
+    page (Bokeh's subprotocol header; without it an accepted upgrade makes Bokeh log a ProtocolError)."""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall((f"GET /app/ws HTTP/1.1\r\nHost: localhost:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                   f"Origin: http://localhost:{port}\r\n" + (f"Cookie: {cookie}\r\n" if cookie else "") + "\r\n")
-                  .encode())
+        s.sendall(
+            (
+                f"GET /app/ws HTTP/1.1\r\nHost: localhost:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                f"Origin: http://localhost:{port}\r\n"
+                + (f"Cookie: {cookie}\r\n" if cookie else "")
+                + (f"Sec-WebSocket-Protocol: bokeh, {token}\r\n" if token else "")
+                + "\r\n"
+            ).encode()
+        )
         return int(s.recv(4096).decode("latin-1").split()[1])
 
 
@@ -89,7 +113,7 @@ def test_without_the_password_no_app(servers):
     for path in ("/app", "/app?page=recurrent", "/"):
         assert_no_app(f"http://127.0.0.1:{app.port}{path}")
     # nor with a wrong password, nor the websocket that would carry the app
-    status, headers, cookies = login(app, "student", "class pw 1")
+    status, headers, cookies = login(app, "student", "-class pw 1")
     assert status == 302 and "error=" in headers["Location"] and "user=" not in cookies
     status, _, body = http_get(f"http://127.0.0.1:{app.port}/app", {"Cookie": cookies})
     assert status == 302 and not any(marker in body for marker in APP_MARKERS)
@@ -108,7 +132,9 @@ def test_with_the_password_the_app(servers):
     assert status == 302 and "error=" not in headers["Location"] and "user=" in cookies
     status, _, body = http_get(f"http://127.0.0.1:{app.port}/app?page=cliff", {"Cookie": cookies})
     assert status == 200 and "Bokeh" in body and "vgp-explorer" in body
-    assert ws_status(app.port, cookies) == 101
+    token = re.search(r'"token":\s*"([^"]+)"', body).group(1)  # signed by the server, for its own websocket
+    assert ws_status(app.port, cookies, token) == 101
+    time.sleep(1)  # the server handles the websocket's open (and its abrupt close) after the handshake
     assert app_errors(app) == []
 
 
@@ -141,13 +167,74 @@ def test_admin_endpoint_only_with_vgp_admin(servers):
     assert http_get(f"http://127.0.0.1:{app.port}/admin", {"Cookie": cookies})[0] == 200
 
 
+def test_no_secret_on_the_command_line(servers):
+    """`ps` shows every process's command line to every user: no password or secret is there."""
+    for app in servers.values():
+        cmdline = app.cmdline()
+        assert "app.server" in cmdline and "--liveness" in cmdline, cmdline
+        for secret in (PASSWORD, FILE_PASSWORD, "T pw", "Class", "--basic-auth", "--cookie-secret"):
+            assert secret not in cmdline, cmdline
+
+
 def test_unusable_password_file_stops_the_server(tmp_path):
-    empty = tmp_path / "empty.txt"
-    empty.write_text("\n")
-    for path in (empty, tmp_path / "missing.txt"):
-        run = subprocess.run(["sh", str(SERVE_SH)], env=serve_env(free_port(), VGP_PASSWORD_FILE=str(path)),
-                             capture_output=True, text=True, timeout=60)
-        assert run.returncode == 2 and "VGP_PASSWORD_FILE" in run.stderr + run.stdout, run
+    """One clear line and exit status 2, no traceback (Panel itself would serve, then fail every login)."""
+    files = {
+        "empty.txt": "\n",
+        "malformed.json": '{"teacher": "T pw",}',
+        "list.json": '["teacher", "T pw"]',
+        "number.json": '{"teacher": 1}',
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    for path in [tmp_path / name for name in files] + [tmp_path / "missing.txt"]:
+        run = subprocess.run(
+            ["sh", str(SERVE_SH)],
+            env=serve_env(free_port(), VGP_PASSWORD_FILE=str(path)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 2, run
+        assert run.stderr.startswith(f"vgp serve: error: VGP_PASSWORD_FILE={path}"), run.stderr
+        assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr + run.stdout, run
+
+
+def test_headers_and_login_cookies_through_nginx(servers, tmp_path):
+    """nginx (the deploy template) in front of the app: the app's security headers arrive once, its login cookies
+    arrive beside nginx's routing cookie, the browser's cookies reach the app, and what nginx answers itself is
+    `nosniff` too."""
+    app = servers["env"]
+    log_start = len(app.log())
+    nginx = start_nginx(tmp_path / "nginx", free_port(), [app.addr])
+    try:
+        status, headers, _ = http_get(f"{nginx.base}/login?next=%2Fapp")
+        assert status == 200 and "frame-ancestors 'self'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "SAMEORIGIN"
+        body = urllib.parse.urlencode({"username": "student", "password": PASSWORD}).encode()
+        request = urllib.request.Request(f"{nginx.base}/login", data=body, method="POST")
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        try:
+            urllib.request.build_opener(NoRedirect).open(request, timeout=60)
+            raise AssertionError("the login did not redirect")
+        except urllib.error.HTTPError as e:
+            assert e.code == 302
+            set_cookies = e.headers.get_all("Set-Cookie")
+        names = {c.split("=", 1)[0]: c for c in set_cookies}
+        assert {"user", "id_token", "vgp_route"} <= set(names), set_cookies
+        assert "SameSite=Lax" in names["user"] and "HttpOnly" in names["user"]
+        cookies = "; ".join(c.split(";", 1)[0] for c in set_cookies)
+        status, headers, page = http_get(f"{nginx.base}/app?page=cliff", {"Cookie": cookies})
+        assert status == 200 and "Bokeh" in page
+        assert len(re.findall("script-src", headers["Content-Security-Policy"])) == 1  # one policy, the app's
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert http_get(f"{nginx.base}/nginx-health")[1]["X-Content-Type-Options"] == "nosniff"
+    finally:
+        nginx.stop()
+    assert log_errors(app.log()[log_start:]) == []
 
 
 @pytest.mark.browser
@@ -169,18 +256,19 @@ def test_login_in_the_browser(page, servers):
     page.fill("input[name=username]", "student")  # the error page starts with an empty form
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    # the app page is built on the first request for it: slow on a loaded CI machine
+    # the app page is built on the first request for it: slow on a loaded CI machine. The login's error page keeps
+    # the page the student asked for (Panel's own resets it to "/"), so they land on it.
     page.wait_for_url(lambda url: urllib.parse.urlparse(url).path == "/app", timeout=300_000, wait_until="commit")
-    # Panel 1.9 forgets the requested page after a failed attempt (its error page resets the `next_url` cookie to
-    # "/"), so the student lands on the first page; the link they were given now opens directly.
-    page.goto(f"http://localhost:{app.port}/app?page=bifurcation", timeout=300_000)
-    assert urllib.parse.urlparse(page.url).path == "/app" and "page=bifurcation" in page.url
+    assert "page=bifurcation" in page.url, page.url
     deadline = time.time() + 300
     while time.time() < deadline and not any("is now open" in t for _, t in console):
         page.wait_for_timeout(200)
     assert any("is now open" in t for _, t in console), console  # the websocket connected
     wait_for_plots(page)  # plots with data
     assert [t for kind, t in console if kind == "error"] == [], console
-    offsite = [u for u in requests if not u.startswith(f"http://localhost:{app.port}/")
-               and not u.startswith(("ws://localhost", "data:", "blob:"))]
+    offsite = [
+        u
+        for u in requests
+        if not u.startswith(f"http://localhost:{app.port}/") and not u.startswith(("ws://localhost", "data:", "blob:"))
+    ]
     assert offsite == [], offsite

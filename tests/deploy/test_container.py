@@ -1,6 +1,7 @@
 """The built container image, driven in Chromium: `.ci/run` builds and starts it with
 ../shared/tools/container-check --keep and passes its URL in VGP_CONTAINER_URL. Without that variable the test
 skips locally and FAILS in CI (CI=true), so a CI run cannot silently leave the image untested."""
+
 from __future__ import annotations
 
 import os
@@ -43,4 +44,3 @@ def test_container_serves_the_app_offline(page, container_url):
     ws_origin = origin.replace("http", "ws", 1)
     offsite = [u for u in requests if not u.startswith((origin + "/", ws_origin + "/", "data:", "blob:"))]
     assert offsite == [], offsite  # everything from the container itself
-

@@ -1,6 +1,7 @@
 """The compose file and the Kubernetes manifests agree with serve.sh, the nginx template and the image: no
 misspelt setting, no replica missing from nginx's upstream, probes on the endpoint the app serves. (No Docker
 engine or cluster here: tests/deploy/test_nginx.py runs the template itself, test_container.py the image.)"""
+
 from __future__ import annotations
 
 import re
@@ -72,8 +73,9 @@ def test_kubernetes_manifests():
     user = re.search(r"^USER (\d+)", (ROOT / "Dockerfile").read_text(), re.M).group(1)
     assert str(pod["securityContext"]["runAsUser"]) == user
     labels = docs["Deployment"]["spec"]["selector"]["matchLabels"]
-    assert docs["Service"]["spec"]["selector"] == labels == docs["PodDisruptionBudget"]["spec"]["selector"][
-        "matchLabels"]
+    assert (
+        docs["Service"]["spec"]["selector"] == labels == docs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"]
+    )
     assert docs["Service"]["spec"]["ports"][0]["targetPort"] == port["name"]
     ingress = docs["Ingress"]
     notes = ingress["metadata"]["annotations"]

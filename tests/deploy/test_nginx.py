@@ -5,6 +5,7 @@ nginx's access log ($upstream_addr per request, grouped by the routing cookie) a
 (Panel logs "Session <id> created" for a page request and "Session <id> launching" whenever the app script runs;
 Bokeh logs "WebSocket connection opened"). A websocket that missed its process would make that process launch a
 session that no page request created there. Different browsers spread over the processes."""
+
 from __future__ import annotations
 
 import collections
@@ -21,8 +22,10 @@ from .conftest import NGINX_TEMPLATE, app_errors, open_app_page, start_nginx, wa
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ACCESS_RE = re.compile(r'"(?P<method>[A-Z]+) (?P<uri>\S+) [^"]*" (?P<status>\d{3}) route=(?P<route>\S+) '
-                       r'upstream=(?P<upstream>.*?) upgrade=(?P<upgrade>\S*) rt=')
+ACCESS_RE = re.compile(
+    r'"(?P<method>[A-Z]+) (?P<uri>\S+) [^"]*" (?P<status>\d{3}) route=(?P<route>\S+) '
+    r"upstream=(?P<upstream>.*?) upgrade=(?P<upgrade>\S*) rt="
+)
 MAX_EXTRA_CLIENTS = 10  # extra browsers opened only if the first ones all hashed to one process (p = 3^-5)
 
 
@@ -105,8 +108,9 @@ def test_pages_through_nginx_and_websockets_stay_on_their_process(browser, nginx
         url = f"{nginx.base}/app?page={slug}"
         route, console, requests = visit(browser, url)
         visits.append((route, url))
-        offsite = [u for u in requests if not u.startswith((nginx.base, f"ws://localhost:{nginx.port}/",
-                                                            "data:", "blob:"))]
+        offsite = [
+            u for u in requests if not u.startswith((nginx.base, f"ws://localhost:{nginx.port}/", "data:", "blob:"))
+        ]
         assert offsite == [], (slug, offsite)  # every request went through nginx
         assert [t for kind, t in console if kind == "error"] == [], (slug, console)
 
@@ -187,9 +191,13 @@ def test_same_browser_stays_on_its_process(browser, nginx_cluster):
 def raw_ws_handshake(port: int, origin: str) -> int:
     """The HTTP status nginx returns for a websocket upgrade of /app/ws with this Origin."""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall((f"GET /app/ws HTTP/1.1\r\nHost: localhost:{port}\r\nUpgrade: websocket\r\n"
-                   f"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                   f"Sec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\r\n").encode())
+        s.sendall(
+            (
+                f"GET /app/ws HTTP/1.1\r\nHost: localhost:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                f"Sec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\r\n"
+            ).encode()
+        )
         head = s.recv(4096).decode("latin-1")
     return int(head.split()[1])
 
@@ -215,8 +223,12 @@ def test_the_check_sees_a_websocket_on_the_wrong_process(browser, nginx_cluster,
     template = NGINX_TEMPLATE.read_text()
     assert "    hash $vgp_route consistent;\n" in template
     before = {app.addr: sessions_built_by_a_websocket(app) for app in apps}
-    plain = start_nginx(tmp_path / "nginx", nginx.spare_port, [app.addr for app in apps],
-                        template=template.replace("    hash $vgp_route consistent;\n", ""))
+    plain = start_nginx(
+        tmp_path / "nginx",
+        nginx.spare_port,
+        [app.addr for app in apps],
+        template=template.replace("    hash $vgp_route consistent;\n", ""),
+    )
     try:
         for _ in range(3):
             visit(browser, f"{plain.base}/app?page=cliff")

@@ -30,7 +30,7 @@ LOAD_ENV = {"VGP_WARMUP_REMEDIES": "0"}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = start_app_server(tmp_path_factory.mktemp("load"), SESSION_FLAGS, env=LOAD_ENV)
+    srv = start_app_server(tmp_path_factory.mktemp("load"), SESSION_FLAGS, env=LOAD_ENV, hardened=False)
     try:
         srv.wait_for_warm_up()
         yield srv
