@@ -14,21 +14,19 @@ figures update in place as in the served app); ``pn.panel(page)`` works too (Pan
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
 import panel as pn
 import param
-from panel.io.state import set_curdoc
 
 from vgp_core import ConfigError
 
 from .browser_views import browser_layout
 from .notices import NoticeMixin, Notices
 from .scheduler import SCHEDULER
-from .training import TRAINING, BackgroundRun, settle_work
+from .training import TRAINING, BackgroundRun, document_hold, settle_work
 from .url_state import apply_query, mirror_to_url, session_query
 
 
@@ -62,23 +60,6 @@ def on_session_loop(doc, fn: Callable) -> Callable:
         return None
 
     return call
-
-
-@contextlib.contextmanager
-def document_hold(doc):
-    """Collect the changes made inside into one message to the browser (``doc``: the session's document, or
-    ``None`` outside a server: nothing to hold).
-
-    Panel's hold serialises every held change into a single PATCH-DOC; Bokeh's own ``hold``/``unhold`` sends one
-    message per changed property (measured on the Deep page with Bokeh 3.10: 9 messages for one slider move,
-    arriving over 10 ms, each re-rendering in the browser). ``set_curdoc`` because Panel's hold resolves the
-    session from ``pn.state.curdoc``, which a Bokeh next-tick callback does not set. Off the event loop (a
-    ``--num-threads`` worker) Panel schedules the release on the loop itself."""
-    if doc is None or doc.callbacks.hold_value is not None:
-        yield  # no server, or an outer hold will send the changes
-        return
-    with set_curdoc(doc), pn.io.hold(doc):
-        yield
 
 
 def _noting_moves(fn: Callable) -> Callable:

@@ -1,0 +1,93 @@
+"""A background run's chunk reaches the browser as one message ("every move instant": a training run streamed
+100–190 PATCH-DOC messages, one per changed property, each re-rendering the page, because its chunks were applied
+in Bokeh's locked callbacks). Served in-process with Panel, read by Chromium: Panel marks a session loaded only
+when BokehJS says so, and only then does its hold write a chunk's changes together."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import panel as pn
+import pytest
+from bokeh.models import ColumnDataSource, Div, Range1d
+from bokeh.plotting import figure
+
+from app.components.training import BackgroundRun
+from tests.app_server import free_port
+
+pytestmark = pytest.mark.browser
+
+#: chunks the fake training yields, and the pause before each (longer than a tick: each is delivered on its own)
+CHUNKS, PAUSE_S = 6, 0.25
+
+
+def chunk_app():
+    """A page whose background run changes three models per chunk: a streamed source, a range and a text."""
+    source = ColumnDataSource({"x": [], "y": []})
+    x_range = Range1d(0, 1)
+    fig = figure(x_range=x_range, width=300, height=200)
+    fig.line("x", "y", source=source)
+    text = Div(text="waiting")
+    doc = pn.state.curdoc
+
+    def chunks():
+        time.sleep(2.0)  # let the browser load the page first
+        for k in range(CHUNKS):
+            time.sleep(PAUSE_S)
+            yield k
+
+    def on_item(k: int) -> None:
+        source.stream({"x": [k], "y": [k * k]})
+        x_range.end = 1000 + k
+        text.text = f"chunk {k}"
+
+    run = BackgroundRun(doc, on_item, lambda exc: None)
+    run.start(chunks)
+    layout = pn.Column(pn.pane.Bokeh(fig), pn.pane.Bokeh(text))
+    layout.ids = {"source": source.id, "range": x_range.id, "text": text.id}  # for the test to read
+    return layout
+
+
+def patch_events(frames: list) -> list[list[dict]]:
+    """The event lists of the PATCH-DOC messages among the received websocket frames."""
+    out = []
+    for frame in frames:
+        try:
+            content = json.loads(frame)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(content, dict) and "events" in content:
+            out.append(content["events"])
+    return out
+
+
+def touched(events: list[dict]) -> set[str]:
+    """What the fake training changed in one message: 'stream', 'end', 'text'."""
+    kinds = set()
+    for event in events:
+        if event.get("kind") == "ColumnsStreamed":
+            kinds.add("stream")
+        elif event.get("kind") == "ModelChanged" and event.get("attr") in ("end", "text"):
+            kinds.add(event["attr"])
+    return kinds
+
+
+@pytest.mark.timeout(300)
+def test_each_chunk_of_a_background_run_is_one_message(page):
+    port = free_port()
+    server = pn.serve({"app": chunk_app}, port=port, address="127.0.0.1", threaded=True, show=False)
+    try:
+        deadline = time.time() + 60
+        while not getattr(server, "server", None) and time.time() < deadline:
+            time.sleep(0.1)
+        frames: list = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
+        page.goto(f"http://127.0.0.1:{port}/app", timeout=120_000)
+        page.get_by_text(f"chunk {CHUNKS - 1}").wait_for(timeout=60_000)
+        page.wait_for_timeout(500)
+        per_message = [kinds for kinds in map(touched, patch_events(frames)) if kinds]
+        print(f"\nmessages carrying the run's {CHUNKS} chunks: {per_message}")
+        assert per_message == [{"stream", "end", "text"}] * CHUNKS
+    finally:
+        server.stop()
