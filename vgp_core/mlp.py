@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import activations, data, initializers, theory
+from . import activations, data, diagnostics, initializers, optimizers, sharding, theory
 from .errors import ConfigError, check_choice, check_float, check_int
 
 MAX_DEPTH = 256
@@ -52,7 +52,7 @@ JACOBIAN_EXAMPLES = 1
 SWEEP_BATCH = 8
 #: In training, the Jacobian SVDs are measured every this many steps (they cost more than the step itself).
 JACOBIAN_EVERY = 10
-OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "rprop")
+OPTIMIZERS = optimizers.OPTIMIZERS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +110,8 @@ class GradientProfile:
     saturation: np.ndarray  # fraction of units with |phi'(s_l)| < SATURATION_LEVEL · sup|phi'|
     jacobian_sv_mean: np.ndarray  # mean singular value of ∂h_l/∂h_{l-1} (JACOBIAN_EXAMPLES examples); NaN if skipped
     loss: float
+    #: histograms, dead-unit share, weight-gradient and weight std per layer (``diagnostics``); None if skipped
+    layer_diagnostics: diagnostics.LayerDiagnostics | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,6 +136,10 @@ class TrainTrace:
     saturation: np.ndarray
     jacobian_sv_mean: np.ndarray  # measured every JACOBIAN_EVERY steps (from step 0), NaN in between
     prelu_slope: np.ndarray  # (steps, depth): PReLU's learned slope (0.25 at init; unused by other activations)
+    #: (steps, depth): log10(std(ΔW_l) / std(W_l)) of the optimizer's update at each step (``diagnostics``)
+    update_data_log10: np.ndarray | None = None
+    #: per-layer diagnostics measured every JACOBIAN_EVERY steps (from step 0): row k is step k·JACOBIAN_EVERY
+    layer_diagnostics: diagnostics.LayerDiagnostics | None = None
 
     @property
     def steps(self) -> int:
@@ -177,6 +183,7 @@ class LayerStats(NamedTuple):
     jacobian_sv_mean: jax.Array
     loss: jax.Array
     accuracy: jax.Array
+    diagnostics: diagnostics.LayerDiagnostics | None = None
 
 
 def _settings(config: MLPConfig) -> Settings:
@@ -306,7 +313,9 @@ def _mean_singular_value(measure, w, d, residual):
     return jax.lax.cond(measure, svd_mean, lambda w, d: jnp.float32(jnp.nan), w, d)
 
 
-def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacobian, mode: str = "train", weight=None):
+def _forward_backward(
+    params: Params, gain, settings: Settings, x, y, with_jacobian, mode: str = "train", weight=None, diagnose=None
+):
     """Gradients (a Params pytree, or None) and LayerStats for one batch; loops follow ``settings.depth``.
 
     The forward loop stores each layer's input h_{l-1} and linear output s_lin = gain·h_{l-1} W_l + b_l; the
@@ -319,6 +328,8 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
     ∂L/∂h_l and ∂L/∂W_l, "sweep" only ∂L/∂h_l (the gain sweep's vmapped reverse pass then carries no
     per-gain weight gradients). ``weight(l)`` gives W_l for l >= 1 (default ``params.w[l]``; at initialisation
     the weights are made from the random draws layer by layer, so only the active layers are ever built).
+    ``diagnose`` (a traced bool, or None for programs that never measure them) adds ``diagnostics.LayerDiagnostics``
+    to the stats (not in "sweep" mode).
     """
     if weight is None:
         weight = lambda l: params.w[l]  # noqa: E731
@@ -332,13 +343,14 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
     h1, _, d_act1, scale1 = _normalize_activate(s_lin1, params.gamma[0], params.beta[0], params.slope[0], settings)
     m, sd, sat = _layer_stats(h1, d_act1, settings.activation)
     jac1 = _mean_singular_value(with_jacobian, params.w_in, gain * d_act1 * scale1, None)
+    diag = None if diagnose is None else _record_forward(_diagnostics_buffers(capacity), 0, diagnose, h1, h1, settings)
 
     # Forward through layers 2..depth, keeping each layer's input and linear output for the reverse pass.
     saved = jnp.zeros((2, capacity, batch, width), jnp.float32)
     stats0 = (zeros.at[0].set(m), zeros.at[0].set(sd), zeros.at[0].set(sat), zeros.at[0].set(jac1))
 
     def fwd_body(c):
-        l, h, saved, (ms, sds, sats, jacs) = c
+        l, h, saved, (ms, sds, sats, jacs), diag = c
         w_l = weight(l)
         s_lin = gain * (h @ w_l) + params.b[l]
         a, _, d_act, scale = _normalize_activate(s_lin, params.gamma[l], params.beta[l], params.slope[l], settings)
@@ -347,10 +359,12 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
         m, sd, sat = _layer_stats(h_new, d_act, settings.activation)
         jac = _mean_singular_value(with_jacobian, w_l, gain * d_act * scale, settings.residual)
         stats = (ms.at[l].set(m), sds.at[l].set(sd), sats.at[l].set(sat), jacs.at[l].set(jac))
-        return l + 1, h_new, saved, stats
+        if diag is not None:
+            diag = _record_forward(diag, l, diagnose, h_new, a, settings)
+        return l + 1, h_new, saved, stats, diag
 
-    _, h_last, saved, (ms, sds, sats, jacs) = jax.lax.while_loop(
-        lambda c: c[0] < depth, fwd_body, (jnp.int32(1), h1, saved, stats0)
+    _, h_last, saved, (ms, sds, sats, jacs), diag = jax.lax.while_loop(
+        lambda c: c[0] < depth, fwd_body, (jnp.int32(1), h1, saved, stats0, diag)
     )
 
     # Output layer and loss.
@@ -385,15 +399,17 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
 
     # Reverse pass: layer l = depth-1 .. 1 (0-based), delta = ∂L/∂h_l on entry.
     def bwd_body(c):
-        l, delta, g, bp, wg = c
+        l, delta, g, bp, wg, diag = c
         h_in, s_lin = saved[0, l], saved[1, l]
         bp = bp.at[l].set(jnp.linalg.norm(delta))
         d_s, d_gamma, d_beta, d_slope = elementwise_vjp(s_lin, l, delta)
         d_h = gain * (d_s @ weight(l).T) + jnp.where(settings.residual, delta, 0.0)
         if mode == "sweep":
-            return l - 1, d_h, g, bp, wg
+            return l - 1, d_h, g, bp, wg, diag
         d_w = gain * (h_in.T @ d_s)
         wg = wg.at[l].set(jnp.linalg.norm(d_w))
+        if diag is not None:
+            diag = _record_backward(diag, l, diagnose, delta, d_w, weight(l), gain)
         if mode == "train":
             g = g._replace(
                 w=g.w.at[l].set(d_w),
@@ -402,7 +418,7 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
                 beta=g.beta.at[l].set(d_beta),
                 slope=g.slope.at[l].set(d_slope),
             )
-        return l - 1, d_h, g, bp, wg
+        return l - 1, d_h, g, bp, wg, diag
 
     grads0 = None
     if mode == "train":
@@ -417,8 +433,8 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
             w_out=g_w_out,
             b_out=g_b_out,
         )
-    _, delta1, grads, bp, wg = jax.lax.while_loop(
-        lambda c: c[0] >= 1, bwd_body, (depth - 1, delta, grads0, zeros, zeros)
+    _, delta1, grads, bp, wg, diag = jax.lax.while_loop(
+        lambda c: c[0] >= 1, bwd_body, (depth - 1, delta, grads0, zeros, zeros, diag)
     )
 
     # Layer 1.
@@ -426,6 +442,8 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
     d_s1, d_gamma0, d_beta0, d_slope0 = elementwise_vjp(s_lin1, 0, delta1)
     d_w_in = gain * (x.T @ d_s1)
     wg = wg.at[0].set(jnp.linalg.norm(d_w_in))
+    if diag is not None:
+        diag = _record_backward(diag, 0, diagnose, delta1, d_w_in, params.w_in, gain)
     if mode == "train":
         grads = grads._replace(
             w_in=d_w_in,
@@ -434,8 +452,54 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
             beta=grads.beta.at[0].set(d_beta0),
             slope=grads.slope.at[0].set(d_slope0),
         )
-    stats = LayerStats(bp, wg, ms, sds, sats, jacs, loss, accuracy)
+    stats = LayerStats(bp, wg, ms, sds, sats, jacs, loss, accuracy, diag)
     return grads, stats
+
+
+def _diagnostics_buffers(capacity: int) -> diagnostics.LayerDiagnostics:
+    """Empty per-layer diagnostics (NaN = not measured) for ``capacity`` layers."""
+    nan = jnp.full((capacity,), jnp.nan, jnp.float32)
+    return diagnostics.LayerDiagnostics(
+        act_hist=jnp.zeros((capacity, diagnostics.VALUE_BINS + 3), jnp.int32),
+        grad_hist=jnp.zeros((capacity, diagnostics.GRAD_LOG10_BINS.size), jnp.int32),
+        dead_share=nan,
+        weight_grad_std=nan,
+        weight_std=nan,
+    )
+
+
+def _record_forward(diag, l, diagnose, h, a, settings: Settings):
+    """``diag`` with layer l's histogram of h_l and dead share of a = phi(s_l), measured only when ``diagnose``
+    (``lax.cond``: an unmeasured training step does not pay for the histogram)."""
+
+    def measure(h, a):
+        lo, hi = jnp.asarray(diagnostics.value_range_table())[settings.activation]
+        return diagnostics.histogram(h, lo, hi, diagnostics.VALUE_BINS), diagnostics.dead_share(a)
+
+    def skip(h, a):
+        return diag.act_hist[l], diag.dead_share[l]
+
+    hist, dead = jax.lax.cond(diagnose, measure, skip, h, a)
+    return diag._replace(act_hist=diag.act_hist.at[l].set(hist), dead_share=diag.dead_share.at[l].set(dead))
+
+
+def _record_backward(diag, l, diagnose, delta, d_w, w, gain):
+    """``diag`` with layer l's histogram of log10 |∂L/∂h_l| and the std of the effective weights V = gain·W_l and
+    of their gradient ∂L/∂V = (∂L/∂W_l) / gain (training folds the gain into the weights: gain = 1 there)."""
+
+    def measure(delta, d_w, w):
+        g = jnp.abs(gain)
+        return diagnostics.log_magnitude_histogram(delta), diagnostics.std(d_w) / g, diagnostics.std(w) * g
+
+    def skip(delta, d_w, w):
+        return diag.grad_hist[l], diag.weight_grad_std[l], diag.weight_std[l]
+
+    hist, g_std, w_std = jax.lax.cond(diagnose, measure, skip, delta, d_w, w)
+    return diag._replace(
+        grad_hist=diag.grad_hist.at[l].set(hist),
+        weight_grad_std=diag.weight_grad_std.at[l].set(g_std),
+        weight_std=diag.weight_std.at[l].set(w_std),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -443,9 +507,11 @@ def _forward_backward(params: Params, gain, settings: Settings, x, y, with_jacob
 
 
 @jax.jit
-def _profile(draws, init_idx, gain, bias_std, settings, x, y, with_jacobian):
+def _profile(draws, init_idx, gain, bias_std, settings, x, y, with_jacobian, with_diagnostics):
     params, weight = _lazy_params(draws, init_idx, bias_std)
-    return _forward_backward(params, gain, settings, x, y, with_jacobian, mode="profile", weight=weight)[1]
+    return _forward_backward(
+        params, gain, settings, x, y, with_jacobian, mode="profile", weight=weight, diagnose=with_diagnostics
+    )[1]
 
 
 def _lazy_params(draws: Draws, init_idx, bias_std):
@@ -461,11 +527,12 @@ def _trim(a, depth):
     return np.asarray(a)[..., :depth]
 
 
-def gradient_profile(config: MLPConfig, with_jacobian: bool = True) -> GradientProfile:
+def gradient_profile(config: MLPConfig, with_jacobian: bool = True, with_diagnostics: bool = True) -> GradientProfile:
     """Per-layer gradient and activation statistics of ``config``'s network at initialisation on a fixed batch.
 
     ``with_jacobian=False`` skips the per-layer SVDs (jacobian_sv_mean is then NaN); the app uses it while a
-    slider is dragged.
+    slider is dragged. ``with_diagnostics`` measures ``layer_diagnostics`` (histograms, dead units, grad:data) in
+    the same call (else it is None).
     """
     x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
     stats = _profile(
@@ -477,9 +544,11 @@ def gradient_profile(config: MLPConfig, with_jacobian: bool = True) -> GradientP
         x,
         y,
         jnp.bool_(with_jacobian),
+        jnp.bool_(with_diagnostics),
     )
     stats = jax.device_get(stats)
     d = config.depth
+    layer_diagnostics = diagnostics.LayerDiagnostics(*(a[:d] for a in stats.diagnostics))
     return GradientProfile(
         _trim(stats.backprop_norm, d),
         _trim(stats.weight_grad_norm, d),
@@ -488,6 +557,7 @@ def gradient_profile(config: MLPConfig, with_jacobian: bool = True) -> GradientP
         _trim(stats.saturation, d),
         _trim(stats.jacobian_sv_mean, d),
         float(stats.loss),
+        layer_diagnostics if with_diagnostics else None,
     )
 
 
@@ -504,15 +574,6 @@ def _sweep_one(draws, init_idx, gain, bias_std, settings, x, y):
 _sweep = jax.jit(jax.vmap(_sweep_one, in_axes=(None, None, 0, None, None, None, None)))
 
 
-@functools.lru_cache(maxsize=4)
-def _sweep_sharding(devices: tuple):
-    mesh = jax.sharding.Mesh(np.asarray(devices), ("sweep",))
-    return (
-        jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("sweep")),
-        jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
-    )
-
-
 def gain_sweep(config: MLPConfig, gains, batch: int = SWEEP_BATCH) -> GainSweep:
     """log10 ||∂L/∂h_l|| at initialisation for every gain in ``gains``: a (len(gains), depth) matrix from one
     vmapped, jitted call whose gain axis is sharded over all visible devices (``jax.sharding``).
@@ -523,33 +584,15 @@ def gain_sweep(config: MLPConfig, gains, batch: int = SWEEP_BATCH) -> GainSweep:
     if gains.size == 0 or not np.all(np.isfinite(gains)) or np.any(gains < 0):
         raise ConfigError(f"gains must be a non-empty list of finite numbers >= 0, got {gains!r}")
     batch = check_int("batch", batch, 1, config.batch_size)
-    devices = tuple(jax.devices())
-    n_dev = len(devices)
-    padded = np.concatenate([gains, np.full((-gains.size) % n_dev, gains[-1], np.float32)])
-    gain_sharding, replicated = _sweep_sharding(devices)
     x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
     args = (_config_draws(config), jnp.int32(initializers.index(config.init)))
     rest = (jnp.float32(config.bias_std), _settings(config), x[:batch], y[:batch])
-    if n_dev > 1:
-        args, rest = jax.device_put((args, rest), replicated)
-    out = _sweep(*args, jax.device_put(jnp.asarray(padded), gain_sharding), *rest)
-    return GainSweep(gains, np.asarray(out)[: gains.size, : config.depth])
+    out = sharding.sweep_over_devices(_sweep, args, gains, rest)
+    return GainSweep(gains, out[:, : config.depth])
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Public API: training
-
-
-def _optimizer(name: str, learning_rate, clip_norm) -> optax.GradientTransformation:
-    base = {
-        "sgd": lambda lr: optax.sgd(lr),
-        "momentum": lambda lr: optax.sgd(lr, momentum=0.9),
-        "adam": lambda lr: optax.adam(lr),
-        "rmsprop": lambda lr: optax.rmsprop(lr),
-        "rprop": lambda lr: optax.rprop(lr),
-    }[name]
-    # Gradient norm clipping (Pascanu et al. 2013, Algorithm 1); clip_norm = inf leaves the update unchanged.
-    return optax.chain(optax.clip_by_global_norm(clip_norm), base(learning_rate))
 
 
 @jax.jit
@@ -560,7 +603,7 @@ def _init_params(draws, init_idx, gain, bias_std):
 @functools.partial(jax.jit, static_argnames=("optimizer",))
 def _init_opt_state(params, learning_rate, optimizer):
     # Rprop keeps its per-parameter step sizes in the state, starting at the learning rate.
-    return _optimizer(optimizer, learning_rate, jnp.inf).init(params)
+    return optimizers.clipped(optimizer, learning_rate).init(params)
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "chunk", "batch"))
@@ -578,20 +621,23 @@ def _train_chunk(
     batch,
     jacobians=True,
 ):
-    tx = _optimizer(optimizer, learning_rate, clip_norm)
+    tx = optimizers.clipped(optimizer, learning_rate, clip_norm)
     n_classes = params.w_out.shape[1]
     input_dim = params.w_in.shape[0]
 
     def one_step(carry, step):
         params, opt_state = carry
         x, y = data.gaussian_mixture(task_key, jax.random.fold_in(stream_key, step), batch, input_dim, n_classes)
+        measure = step % JACOBIAN_EVERY == 0
         grads, stats = _forward_backward(
-            params, jnp.float32(1.0), settings, x, y, jnp.logical_and(jacobians, step % JACOBIAN_EVERY == 0)
+            params, jnp.float32(1.0), settings, x, y, jnp.logical_and(jacobians, measure), diagnose=measure
         )
         grad_norm = optax.tree.norm(grads)
         updates, opt_state = tx.update(grads, opt_state, params)
+        # the optimizer's actual update against the weights it changes (Karpathy 2022's update:data ratio)
+        update_ratio = diagnostics.update_data_log10(updates.w_in, updates.w, params.w_in, params.w)
         params = optax.apply_updates(params, updates)
-        return (params, opt_state), (stats, grad_norm, grad_norm > clip_norm, params.slope)
+        return (params, opt_state), (stats, grad_norm, grad_norm > clip_norm, params.slope, update_ratio)
 
     (params, opt_state), out = jax.lax.scan(one_step, (params, opt_state), step0 + jnp.arange(chunk))
     return params, opt_state, out
@@ -772,6 +818,10 @@ def _assemble(parts, depth, steps) -> TrainTrace:
         saturation=layers("saturation"),
         jacobian_sv_mean=layers("jacobian_sv_mean"),
         prelu_slope=cat(lambda p: p[3])[:, :depth],
+        update_data_log10=cat(lambda p: p[4])[:, :depth],
+        layer_diagnostics=diagnostics.LayerDiagnostics(
+            *(cat(lambda p, i=i: p[0].diagnostics[i])[::JACOBIAN_EVERY, :depth] for i in range(5))
+        ),
     )
 
 
