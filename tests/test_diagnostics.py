@@ -165,3 +165,14 @@ def test_sigmoid_standard_gradient_histogram_sits_16_decades_lower_at_layer_1():
     # the norm follows the largest entries, the histogram's mean the typical one: the two shifts differ by the
     # change in the distribution's shape across layers (0.7 decades in this net), far below the 16-decade drop
     assert abs(shift - profile_shift) < 1.0
+
+
+def test_training_keeps_the_diagnostics_of_every_tenth_step():
+    config = mlp.MLPConfig(depth=4, activation="tanh", **SMALL)
+    trace = mlp.train(config, 25, chunk=10)  # the last chunk runs 30 steps and is trimmed to 25
+    d = trace.layer_diagnostics
+    assert d.act_hist.shape[:2] == (3, config.depth) == d.grad_hist.shape[:2]  # steps 0, 10, 20
+    entries = config.batch_size * config.width
+    np.testing.assert_array_equal(d.act_hist.sum(axis=2), entries)
+    np.testing.assert_array_equal(d.grad_hist.sum(axis=2), entries)
+    assert trace.update_data_log10.shape == (25, config.depth) and np.isfinite(trace.update_data_log10).all()

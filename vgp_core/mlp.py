@@ -728,7 +728,7 @@ def _train_states(config, steps, optimizer, learning_rate, clip_norm, chunk, par
             batch=config.batch_size,
             jacobians=jnp.bool_(jacobians),
         )
-        parts.append(jax.device_get(out))
+        parts.append(_keep_measured_diagnostics(jax.device_get(out), done))
         done += chunk
         yield _assemble(parts, config.depth, min(done, steps)), params
 
@@ -799,6 +799,15 @@ def probe_accuracy(config: MLPConfig, params: Params) -> tuple[float, float]:
     return float(stats.loss), float(stats.accuracy)
 
 
+def _keep_measured_diagnostics(out, step0: int):
+    """A chunk's output with the layer diagnostics of the measured steps only (every JACOBIAN_EVERY-th; the others
+    are placeholders), so that a long run does not hold ten times the histograms it measured."""
+    stats = out[0]
+    measured = (step0 + np.arange(stats.loss.shape[0])) % JACOBIAN_EVERY == 0
+    kept = diagnostics.LayerDiagnostics(*(a[measured] for a in stats.diagnostics))
+    return (stats._replace(diagnostics=kept), *out[1:])
+
+
 def _assemble(parts, depth, steps) -> TrainTrace:
     def cat(get):
         return np.concatenate([get(p) for p in parts])[:steps]
@@ -820,7 +829,10 @@ def _assemble(parts, depth, steps) -> TrainTrace:
         prelu_slope=cat(lambda p: p[3])[:, :depth],
         update_data_log10=cat(lambda p: p[4])[:, :depth],
         layer_diagnostics=diagnostics.LayerDiagnostics(
-            *(cat(lambda p, i=i: p[0].diagnostics[i])[::JACOBIAN_EVERY, :depth] for i in range(5))
+            *(
+                np.concatenate([p[0].diagnostics[i] for p in parts])[: -(-steps // JACOBIAN_EVERY), :depth].copy()
+                for i in range(len(diagnostics.LayerDiagnostics._fields))
+            )
         ),
     )
 
