@@ -9,6 +9,7 @@ the replayed step and formats values.
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -20,6 +21,7 @@ from bokeh.plotting import figure
 
 from vgp_core import cliff, doya
 
+from ..components.browser_views import browser_only
 from ..components.explanation import explanation_panel
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
@@ -111,6 +113,53 @@ start), then replay them step by step with the step slider or ▶. **Magenta**: 
 )
 
 
+#: The replay in the browser: the step slider (and ▶, linked to it there) picks step ``step`` of the paths the
+#: server sent whole (``full``: the columns of ``LossCliffPage._replay_columns``); the paths are cut at it, the points
+#: at it, the step markers and the replay text set — no message to the server. ``_draw_paths`` draws the same cut in
+#: Python (tests, export, a notebook, and the server's own redraws, after which the browser re-applies its step).
+REPLAY_JS = r"""
+const col = (name) => full.data instanceof Map ? full.data.get(name) : full.data[name]
+const n = full.get_length() ?? 0
+if (n == 0) return
+const k = Math.max(0, Math.min(Math.round(step), n - 1))
+const cut = (name) => Array.from(col(name).slice(0, k + 1), Number)
+const at = (a, b) => [Number(col(a)[k]), Number(col(b)[k])]
+const path1 = {plain: path1_plain, clipped: path1_clipped}, path2 = {plain: path2_plain, clipped: path2_clipped}
+for (const key of ["plain", "clipped"]) {
+  path1[key].data = {b: cut(`b1_${key}`), loss: cut(`loss1_${key}`), grad: cut(`grad1_${key}`)}
+  path2[key].data = {w: cut(`w2_${key}`), b: cut(`b2_${key}`)}
+}
+now1.data = {b: at("b1_plain", "b1_clipped"), loss: at("loss1_plain", "loss1_clipped"),
+             grad: at("grad1_plain", "grad1_clipped"), color: [...now1_colors]}
+now2.data = {w: at("w2_plain", "w2_clipped"), b: at("b2_plain", "b2_clipped"), color: [...now2_colors]}
+span_steps.location = k
+span_loss.location = k
+text.text = col("line")[k]
+"""
+#: The step slider's callback (also run for the server's changes of the slider, and for ▶, which moves the slider
+#: in the browser): remember the step, replay it, and write it into the address bar.
+STEP_JS = (
+    """
+full.__vgp_step = cb_obj.value
+const step = cb_obj.value
+const query = new URLSearchParams(location.search)
+query.set("shown_step", String(step))
+history.replaceState(history.state, "", location.pathname + "?" + query.toString() + location.hash)
+"""
+    + REPLAY_JS
+)
+#: After a redraw of the server (``version`` bumped): the browser's step again, if the browser moved it.
+REDRAWN_JS = (
+    """
+const step = full.__vgp_step
+if (step == null) return
+"""
+    + REPLAY_JS
+)
+NOW1_COLORS = ["#d62728", "#2ca02c"]
+NOW2_COLORS = ["#ff4040", "#40ff40"]
+
+
 class LossCliffModel(param.Parameterized):
     """Every control of the page, with bounds, defaults and a description."""
 
@@ -186,6 +235,7 @@ class LossCliffPage(Page):
         self._surface_steps = None
         self._cliff_b = float("nan")
         self._counts = {"surface": NonFinite(0, 0)}
+        self._replay_key = None  # the descents whose whole paths the browser holds
         self._refresh(set(ONE_D) | set(TWO_D))
 
     # ------------------------------------------------------------------------------------------------ figures
@@ -328,6 +378,41 @@ class LossCliffPage(Page):
             prof.figure.add_layout(span)
             self.step_markers.append(span)
         self.summary = pn.pane.Markdown("", disable_math=True, margin=(0, 5), width=1060)
+        #: the replayed step's text (HTML made here of numbers and fixed words), set by the browser at each step
+        self.replay_text = browser_only(pn.pane.HTML)("", width=1060, margin=(0, 10))
+        self._encoder = pn.pane.HTML()  # how Panel sends an HTML pane's text, for the browser's table of texts
+        #: both paths whole and the replay text of every step, from which the browser cuts the replayed step
+        self.replay_full = ColumnDataSource(data={name: np.zeros(0) for name in self._replay_columns()})
+        #: bumped after each redraw of the server, which the browser then follows with its own step
+        self.replay_version = browser_only(pn.widgets.IntInput)(value=0, visible=False)
+        # what the browser replays stays there
+        for model in (*self.path1.values(), *self.path2.values(), self.now1, self.now2, *self.step_markers):
+            model.syncable = False
+        self.replay_version.jscallback(args=self._replay_args(), value=REDRAWN_JS)
+
+    def _replay_args(self) -> dict:
+        """The models REPLAY_JS reads and writes."""
+        return dict(
+            full=self.replay_full,
+            path1_plain=self.path1["plain"],
+            path1_clipped=self.path1["clipped"],
+            path2_plain=self.path2["plain"],
+            path2_clipped=self.path2["clipped"],
+            now1=self.now1,
+            now2=self.now2,
+            now1_colors=NOW1_COLORS,
+            now2_colors=NOW2_COLORS,
+            span_steps=self.step_markers[0],
+            span_loss=self.step_markers[1],
+            text=self.replay_text,
+        )
+
+    @staticmethod
+    def _replay_columns() -> list[str]:
+        """The columns of ``replay_full``: each path's coordinates at every step, and the replay text."""
+        one = [f"{c}1_{key}" for key in ("plain", "clipped") for c in ("b", "loss", "grad")]
+        two = [f"{c}2_{key}" for key in ("plain", "clipped") for c in ("w", "b")]
+        return one + two + ["line"]
 
     def _surface_label(self) -> str:
         return "E(w, b)" if self.model.surface == "loss" else "log10 ‖∇E‖"
@@ -477,94 +562,115 @@ class LossCliffPage(Page):
         )
 
     def _draw_paths(self):
-        """Both paths up to the replayed step k, the points at step k, and the summary."""
+        """Both paths up to the replayed step k, the points at step k, the replay text, and the summary; then the
+        paths whole for the browser's replay (sent last: the browser then re-applies its own step)."""
         d1, d2 = self._d1, self._d2
         if d1 is None or d2 is None:
             return
         k = min(int(self.model.shown_step), d1.plain.params.shape[0] - 1)
-        colors = np.array(["#d62728", "#2ca02c"], dtype=object)
+        full = self._replay_data()
         with document_hold(self._doc):
             for key in ("plain", "clipped"):
-                p = getattr(d1, key)
-                self.path1[key].data = dict(
-                    b=p.params[: k + 1, 0].astype(np.float64),
-                    loss=p.loss[: k + 1].astype(np.float64),
-                    grad=np.abs(p.grad[: k + 1, 0].astype(np.float64)),
-                )
-                q = getattr(d2, key)
-                self.path2[key].data = dict(
-                    w=q.params[: k + 1, 0].astype(np.float64), b=q.params[: k + 1, 1].astype(np.float64)
-                )
-            self.now1.data = dict(
-                b=np.array([d1.plain.params[k, 0], d1.clipped.params[k, 0]], np.float64),
-                loss=np.array([d1.plain.loss[k], d1.clipped.loss[k]], np.float64),
-                grad=np.abs(np.array([d1.plain.grad[k, 0], d1.clipped.grad[k, 0]], np.float64)),
-                color=colors,
-            )
-            self.now2.data = dict(
-                w=np.array([d2.plain.params[k, 0], d2.clipped.params[k, 0]], np.float64),
-                b=np.array([d2.plain.params[k, 1], d2.clipped.params[k, 1]], np.float64),
-                color=np.array(["#ff4040", "#40ff40"], dtype=object),
-            )
+                self.path1[key].data = {c: full[f"{c}1_{key}"][: k + 1] for c in ("b", "loss", "grad")}
+                self.path2[key].data = {c: full[f"{c}2_{key}"][: k + 1] for c in ("w", "b")}
+            self.now1.data = {
+                c: np.array([full[f"{c}1_plain"][k], full[f"{c}1_clipped"][k]]) for c in ("b", "loss", "grad")
+            } | {"color": np.array(NOW1_COLORS, dtype=object)}
+            self.now2.data = {c: np.array([full[f"{c}2_plain"][k], full[f"{c}2_clipped"][k]]) for c in ("w", "b")} | {
+                "color": np.array(NOW2_COLORS, dtype=object)
+            }
             self.start2.data = dict(
                 w=np.array([float(d2.plain.params[0, 0])]), b=np.array([float(d2.plain.params[0, 1])])
             )
             for span in self.step_markers:
                 span.location = k
-            self._draw_summary(k)
+            self.replay_text.object = self._replay_line(k)
+            self._draw_summary()
             self._draw_overflow_notice()
+            if self._replay_key != (id(d1), id(d2)):
+                self._replay_key = (id(d1), id(d2))
+                self.replay_full.data = full
+                self.replay_version.value += 1  # after the data: the browser re-applies its step to the new paths
 
-    def _draw_summary(self, k: int):
+    def _replay_data(self) -> dict:
+        """``replay_full``'s columns (see ``_replay_columns``): every step of both paths, float64, and the replay
+        text of every step."""
+        d1, d2 = self._d1, self._d2
+        full = {}
+        for key in ("plain", "clipped"):
+            p, q = getattr(d1, key), getattr(d2, key)
+            full[f"b1_{key}"] = p.params[:, 0].astype(np.float64)
+            full[f"loss1_{key}"] = p.loss.astype(np.float64)
+            full[f"grad1_{key}"] = np.abs(p.grad[:, 0].astype(np.float64))
+            full[f"w2_{key}"] = q.params[:, 0].astype(np.float64)
+            full[f"b2_{key}"] = q.params[:, 1].astype(np.float64)
+        full["line"] = np.array(
+            [self._encoder._transform_object(self._replay_line(k))["object"] for k in range(d1.plain.params.shape[0])],
+            dtype=object,
+        )
+        return full
+
+    def _replay_line(self, k: int) -> str:
+        """The replay text of step k (HTML made of numbers and fixed words only)."""
         d1, d2 = self._d1, self._d2
         n = d1.plain.update_norm.shape[0]
         cap = d1.clipped.learning_rate * d1.clipped.clip_norm
+        p, c = d1.plain, d1.clipped
+        q, r = d2.plain, d2.clipped
+        lines = [  # (bold, plain): escaped, though they hold only numbers and fixed words
+            (
+                f"Replay: step {k} of {n}",
+                f", learning rate η = {d1.plain.learning_rate:g}, clipping threshold θ = {d1.clipped.clip_norm:g} "
+                f"(a clipped step moves at most η·θ = {cap:g}).",
+            ),
+            (
+                "1-D",
+                f" at step {k}: plain b = {_fmt(p.params[k, 0], 4)}, L = {_fmt(p.loss[k])}; "
+                f"clipped b = {_fmt(c.params[k, 0], 4)}, L = {_fmt(c.loss[k])}.",
+            ),
+            (
+                "2-D",
+                f" at step {k}: plain (w, b) = ({_fmt(q.params[k, 0])}, {_fmt(q.params[k, 1])}), "
+                f"E = {_fmt(q.loss[k])}; clipped ({_fmt(r.params[k, 0])}, {_fmt(r.params[k, 1])}), "
+                f"E = {_fmt(r.loss[k])}.",
+            ),
+        ]
+        return "<br>".join(f"<b>{html.escape(bold)}</b>{html.escape(plain)}" for bold, plain in lines)
+
+    def _draw_summary(self):
+        """What does not depend on the replayed step: the largest steps, the jump over the wall, clipping."""
+        d1, d2 = self._d1, self._d2
+        n = d1.plain.update_norm.shape[0]
 
         def biggest(path):
             steps = np.where(np.isfinite(path.update_norm), path.update_norm, np.inf)
             i = int(np.argmax(steps)) if steps.size else 0
             return i, float(path.update_norm[i]) if steps.size else 0.0
 
-        lines = [
-            f"**Replay: step {k} of {n}**, learning rate η = {d1.plain.learning_rate:g}, "
-            f"clipping threshold θ = {d1.clipped.clip_norm:g} (a clipped step moves at most η·θ = {cap:g})."
-        ]
-        # 1-D
-        p, c = d1.plain, d1.clipped
-        i, big = biggest(p)
-        jump = ""
-        if n and math.isfinite(self._cliff_b):
-            before, after = p.params[i, 0] - self._cliff_b, p.params[i + 1, 0] - self._cliff_b
-            if np.isfinite(before) and np.isfinite(after) and np.sign(before) != np.sign(after):
-                jump = f" — **it jumped over the wall** at b ≈ {self._cliff_b:.3f}"
-        line = (
-            f"**1-D** at step {k}: plain b = {_fmt(p.params[k, 0], 4)}, L = {_fmt(p.loss[k])}; "
-            f"clipped b = {_fmt(c.params[k, 0], 4)}, L = {_fmt(c.loss[k])}."
-        )
+        lines = []
         if n:
-            line += (
-                f" Largest plain step |Δb| = {_fmt(big)} (step {i + 1}, |dL/db| = {_fmt(p.grad_norm[i])})"
+            p, c = d1.plain, d1.clipped
+            i, big = biggest(p)
+            jump = ""
+            if math.isfinite(self._cliff_b):
+                before, after = p.params[i, 0] - self._cliff_b, p.params[i + 1, 0] - self._cliff_b
+                if np.isfinite(before) and np.isfinite(after) and np.sign(before) != np.sign(after):
+                    jump = f" — **it jumped over the wall** at b ≈ {self._cliff_b:.3f}"
+            lines.append(
+                f"**1-D:** largest plain step |Δb| = {_fmt(big)} (step {i + 1}, |dL/db| = {_fmt(p.grad_norm[i])})"
                 f"{jump}; clipped steps ≤ {_fmt(float(np.nanmax(c.update_norm)))}, "
                 f"{int(c.clipped.sum())} of {n} clipped."
             )
-        lines.append(line)
-        # 2-D
-        p, c = d2.plain, d2.clipped
-        i, big = biggest(p)
-        line = (
-            f"**2-D** at step {k}: plain (w, b) = ({_fmt(p.params[k, 0])}, {_fmt(p.params[k, 1])}), "
-            f"E = {_fmt(p.loss[k])}; clipped ({_fmt(c.params[k, 0])}, {_fmt(c.params[k, 1])}), "
-            f"E = {_fmt(c.loss[k])}."
-        )
-        if n:
+            p, c = d2.plain, d2.clipped
+            i, big = biggest(p)
             w1, b1 = p.params[i + 1]
             left = not (SURFACE_W[0] <= w1 <= SURFACE_W[1] and SURFACE_B[0] <= b1 <= SURFACE_B[1])
-            line += (
-                f" Largest plain step {_fmt(big)} (step {i + 1}, ‖∇E‖ = {_fmt(p.grad_norm[i])})"
+            lines.append(
+                f"**2-D:** largest plain step {_fmt(big)} (step {i + 1}, ‖∇E‖ = {_fmt(p.grad_norm[i])})"
                 + (f" — **catapulted off the map** to ({_fmt(w1)}, {_fmt(b1)})" if left else "")
                 + f"; clipped steps ≤ {_fmt(float(np.nanmax(c.update_norm)))}, "
                 f"{int(c.clipped.sum())} of {n} clipped."
             )
-        lines.append(line)
         zeros = self._marked_kinds().count("underflow")
         if zeros:
             lines.append(
@@ -608,18 +714,33 @@ class LossCliffPage(Page):
             w.DiscreteSlider.from_param(m.param.clip_norm, name="clip threshold θ"),
             w.IntSlider.from_param(m.param.descent_steps, name="descent steps"),
             "### Replay",
-            w.IntSlider.from_param(m.param.shown_step, name="step shown"),
-            w.Player.from_param(
-                m.param.shown_step, name="play", interval=300, loop_policy="once", width=280, show_loop_controls=False
-            ),
+            *self._replay_controls(),
             width=320,
         )
+
+    def _replay_controls(self) -> list:
+        """The step slider and ▶: browser-side (they only choose a step of the paths the browser holds, see
+        REPLAY_JS); ▶ moves the slider in the browser. The server still sets them (bounds, presets, links)."""
+        m = self.model
+        slider = browser_only(pn.widgets.IntSlider).from_param(m.param.shown_step, name="step shown")
+        player = browser_only(pn.widgets.Player).from_param(
+            m.param.shown_step, name="play", interval=300, loop_policy="once", width=280, show_loop_controls=False
+        )
+        slider.jscallback(args=self._replay_args(), value=STEP_JS)
+        player.jslink(slider, value="value", bidirectional=True)
+        return [slider, player, self.replay_version]
 
     def panel(self) -> pn.viewable.Viewable:
         return page_layout(
             self.slug,
             self.controls(),
-            [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.summary],
+            [
+                preset_bar(self.model, PRESETS),
+                self.notice,
+                self.overflow_notice,
+                self.replay_text,
+                self.summary,
+            ],
             self.figures(),
             [explanation_panel(EXPLANATION)],
         )
