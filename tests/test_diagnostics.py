@@ -176,3 +176,23 @@ def test_training_keeps_the_diagnostics_of_every_tenth_step():
     np.testing.assert_array_equal(d.act_hist.sum(axis=2), entries)
     np.testing.assert_array_equal(d.grad_hist.sum(axis=2), entries)
     assert trace.update_data_log10.shape == (25, config.depth) and np.isfinite(trace.update_data_log10).all()
+
+
+def test_deep_page_draws_the_diagnostics_and_names_the_backend():
+    from app.pages.deep import DeepNetworkModel, DeepNetworkPage
+
+    model = DeepNetworkModel(auto_train=False, depth=5, width=16, activation="relu", init="he_normal")
+    page = DeepNetworkPage(model, query={})
+    page.panel()
+    page.settle()
+    assert jax.default_backend() in page.device_line.object and "ms of server time" in page.device_line.object
+    assert page.act_hist.source.data["image"][0].shape == (5, diagnostics.VALUE_BINS)
+    assert page.grad_hist.source.data["image"][0].shape == (5, diagnostics.GRAD_LOG10_BINS.n_bins)
+    profile = mlp.gradient_profile(model.config(), with_jacobian=False)
+    np.testing.assert_array_equal(page.stats.source.data["dead"], profile.layer_diagnostics.dead_share)
+    figures = page.figures()
+    for name in ("activation-histograms", "gradient-histograms", "grad-data", "update-data"):
+        assert name in figures
+    before = np.asarray(page.grad_hist.source.data["image"][0]).copy()
+    model.gain = 0.5  # vanishing: the gradient histograms move
+    assert not np.array_equal(np.asarray(page.grad_hist.source.data["image"][0]), before, equal_nan=True)

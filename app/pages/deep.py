@@ -7,17 +7,20 @@ their data sources in place when the model changes. All numbers come from ``vgp_
 from __future__ import annotations
 
 import math
+import time
 
+import jax
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, Range1d
+from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper, Range1d, Span
+from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
-from vgp_core import ConfigError, activations, initializers, mlp, theory
+from vgp_core import ConfigError, activations, diagnostics, initializers, mlp, theory
 
 from ..components.explanation import explanation_panel
-from ..components.heatmap import LogHeatmap
+from ..components.heatmap import OVERFLOW_COLOR, UNDERFLOW_COLOR, LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
 from ..components.page import Page, document_hold
@@ -37,6 +40,12 @@ JACOBIAN_DELAY_MS = 250
 #: drags a slider (or a class of 30 moves theirs, or opens and closes the page), no run is started only to be
 #: cancelled a moment later — each costs a 10-step chunk of CPU before the cancel takes effect.
 TRAINING_DELAY_MS = 1000
+#: the update:data plot draws this many layers (evenly spaced, first and last included), as Karpathy (2022) does
+UPDATE_LAYERS_SHOWN = 8
+#: healthy update:data ratio, log10 (Karpathy 2022, "Building makemore part 3"): updates ~1/1000 of the weights
+UPDATE_DATA_REFERENCE = -3.0
+#: histogram shares below this are drawn as the colour scale's bottom (log10 share)
+SHARE_FLOOR = -5.0
 
 ARCHITECTURE = ["depth", "width", "activation", "init", "gain", "bias_std", "residual", "batchnorm", "seed"]
 TRAINING = ["optimizer", "learning_rate", "clip_norm", "steps", "auto_train"]
@@ -92,6 +101,19 @@ vanish unless the weights are large; ReLU with He init sits exactly at χ₁ = 1
 path (I + ∇f) and batch norm rescales every layer, which is why both rescue the deep sigmoid net.
 **Magenta** cells or crosses: the value overflowed float32 (inf/NaN); **black**: it underflowed to exactly 0.""",
     ),
+    (
+        "md",
+        """### Diagnostics practitioners use
+The four plots of Karpathy, "Building makemore part 3: activations & gradients, BatchNorm" (2022), with every
+layer in one view: the histograms of h_l and of the back-propagated gradients ∂L/∂h_l (one row per layer, colour =
+log10 share of the batch × width entries; gradients on a log10 axis so that 10⁻¹⁷ and 10⁰ both show, with the exact
+zeros in a black column and inf/NaN in a magenta one beside the range), the saturated and dead-unit shares (a unit
+is dead when φ(s_l) = 0 for every example of the batch), the weight-gradient std with the grad:data ratio
+std(∂L/∂W_l)/std(W_l), and, during training, the update:data ratio log10(std(ΔW_l)/std(W_l)) of the optimizer's
+actual update (lr·g for SGD), which Karpathy reads as healthy near −3 (dashed line). The histograms follow the
+shown step (measured every 10 steps, on the training batch). The line under the controls says where the engine
+ran and how long the server took for the last move.""",
+    ),
 )
 
 
@@ -144,10 +166,95 @@ URL_PARAMS = ARCHITECTURE + TRAINING + ["shown_step"]
 
 
 def _profile(config: mlp.MLPConfig, with_jacobian: bool) -> mlp.GradientProfile:
-    """``mlp.gradient_profile``, computed once per server for every session that shows this configuration."""
+    """``mlp.gradient_profile``, computed once per server for every session that shows this configuration.
+
+    The slower views of a move come together: the Jacobian SVDs and the layer diagnostics (histograms, dead units,
+    grad:data; a scatter-add per layer that would more than double a move's profile on two CPU cores) are measured
+    in the same call, on the views lane once the controls rest (``with_jacobian``), never during the move."""
     return RESULTS.get_or_compute(
-        ("deep.profile", config, with_jacobian), lambda: mlp.gradient_profile(config, with_jacobian=with_jacobian)
+        ("deep.profile", config, with_jacobian),
+        lambda: mlp.gradient_profile(config, with_jacobian=with_jacobian, with_diagnostics=with_jacobian),
     )
+
+
+def engine_device() -> str:
+    """The JAX backend and the first device's model the engine runs on, e.g. "cpu (cpu)" or "gpu (NVIDIA H100)"."""
+    device = jax.devices()[0]
+    return f"{jax.default_backend()} ({device.device_kind})"
+
+
+class LayerHistogramMap:
+    """All layers' histograms in one view: a layer × value image of log10 shares (empty bins left blank), with
+    the out-of-range and inf/NaN bins drawn as columns of their own beside the range, shaded by their share.
+
+    Args:
+      title, x_label: of the figure.
+      side_labels: names of the (below, above, non-finite) bins in the hover tooltip.
+      css_class: lets browser tests find the figure.
+      below_color: colour of the "below" column (black for gradients: exactly 0, as on the heatmaps).
+    """
+
+    def __init__(self, title: str, x_label: str, side_labels: tuple[str, str, str], css_class: str, below_color: str):
+        self.side_labels = side_labels
+        self.side_colors = (below_color, "#7f7f7f", OVERFLOW_COLOR)
+        self.mapper = LinearColorMapper(palette=Viridis256, low=SHARE_FLOOR, high=0.0, nan_color=(0, 0, 0, 0))
+        self.source = ColumnDataSource(data=dict(image=[np.full((1, 1), np.nan)], x=[0.0], y=[0.5], dw=[1.0], dh=[1.0]))
+        self.sides = ColumnDataSource(data=dict(x=[], y=[], width=[], share=[], color=[], bin=[]))
+        fig = figure(
+            title=title,
+            x_axis_label=x_label,
+            y_axis_label="layer (1 = input side)",
+            height=330,
+            width=520,
+            tools="pan,wheel_zoom,box_zoom,reset,save",
+            toolbar_location="above",
+            css_classes=[css_class],
+        )
+        image = fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.source, color_mapper=self.mapper)
+        rects = fig.rect(
+            x="x",
+            y="y",
+            width="width",
+            height=1.0,
+            source=self.sides,
+            fill_color="color",
+            fill_alpha="share",
+            line_color=None,
+        )
+        fig.add_tools(
+            HoverTool(
+                renderers=[image], tooltips=[(x_label, "$x{0.00}"), ("layer", "$y{0}"), ("log10 share", "@image{0.00}")]
+            ),
+            HoverTool(renderers=[rects], tooltips=[("bin", "@bin"), ("layer", "@y"), ("share", "@share{0.000}")]),
+        )
+        fig.x_range.range_padding = fig.y_range.range_padding = 0
+        self.figure = fig
+
+    def update(self, counts: np.ndarray, bins: diagnostics.BinEdges) -> int:
+        """Draw ``counts`` (layers, bins.size) laid out as ``diagnostics.BinEdges`` says; returns the number of
+        layers with inf/NaN entries."""
+        shares = diagnostics.densities(counts)
+        inner = shares[:, 1:-2]
+        with np.errstate(divide="ignore"):
+            image = np.where(inner > 0, np.maximum(np.log10(inner), SHARE_FLOOR), np.nan)
+        layers = shares.shape[0]
+        step = (bins.hi - bins.lo) / bins.n_bins
+        width = 2 * step  # a side column is two bins wide, one bin away from the range
+        xs = (bins.lo - 2 * step, bins.hi + 2 * step, bins.hi + 5 * step)
+        y = np.arange(1, layers + 1, dtype=np.float64)
+        side = [(0, xs[0]), (-2, xs[1]), (-1, xs[2])]
+        self.sides.data = dict(
+            x=np.concatenate([np.full(layers, x) for _, x in side]),
+            y=np.tile(y, 3),
+            width=np.full(3 * layers, width),
+            share=np.concatenate([shares[:, i] for i, _ in side]),
+            color=np.repeat(self.side_colors, layers).tolist(),
+            bin=np.repeat(self.side_labels, layers).tolist(),
+        )
+        self.source.data = dict(
+            image=[image], x=[float(bins.lo)], y=[0.5], dw=[float(bins.hi - bins.lo)], dh=[float(layers)]
+        )
+        return int((counts[:, -1] > 0).sum())
 
 
 def _gain_sweep(config: mlp.MLPConfig) -> mlp.GainSweep:
@@ -171,7 +278,7 @@ class DeepNetworkPage(Page):
         self._build_figures()
         self._profile: mlp.GradientProfile | None = None
         self._trace: mlp.TrainTrace | None = None
-        self._counts = {"training": NonFinite(0, 0), "sweep": NonFinite(0, 0), "profile": 0}
+        self._counts = {"training": NonFinite(0, 0), "sweep": NonFinite(0, 0), "profile": 0, "histograms": 0}
         self._deferred_handles: dict[str, object] = {}
         self._training_key = None  # the settings of the training run shown (its key in RESULTS)
         self._runner = self.background_run(self._on_trace, self._on_training_error)
@@ -207,6 +314,7 @@ class DeepNetworkPage(Page):
                 "mean": dict(legend_label="mean of h_l", color="#1f77b4", line_width=2),
                 "std": dict(legend_label="std of h_l", color="#2ca02c", line_width=2),
                 "saturation": dict(legend_label="saturated fraction", color="#d62728", line_width=2),
+                "dead": dict(legend_label="dead-unit share", color="#000000", line_width=2, line_dash="dotted"),
                 "jacobian": dict(
                     legend_label="mean singular value of ∂h_l/∂h_{l−1}",
                     color="#9467bd",
@@ -234,9 +342,54 @@ class DeepNetworkPage(Page):
         loss_fig.x_range = Range1d(0, self.model.steps)
         loss_fig.legend.location = "top_right"
         self.loss_figure = loss_fig
+        self._build_diagnostics_figures()
         self.progress = pn.indicators.Progress(value=0, max=self.model.steps, width=300, bar_color="primary")
         self.progress_text = pn.pane.Markdown("", margin=(0, 5))
         self.theory_text = pn.pane.Markdown("", margin=(0, 5))
+        self.device_line = pn.pane.Str("", margin=(0, 5), css_classes=["deep-device-line"])
+
+    def _build_diagnostics_figures(self):
+        """Karpathy's (2022) four diagnostic plots, every layer in one view."""
+        self.act_hist = LayerHistogramMap(
+            "Histograms of h_l, all layers",
+            "h_l",
+            ("below the range", "above the range", "inf/NaN"),
+            "deep-act-hist",
+            below_color="#7f7f7f",
+        )
+        self.grad_hist = LayerHistogramMap(
+            "Histograms of log10 |∂L/∂h_l|, all layers",
+            "log10 |∂L/∂h_l|",
+            ("exactly 0 (underflow)", "above the range", "inf/NaN (overflow)"),
+            "deep-grad-hist",
+            below_color=UNDERFLOW_COLOR,
+        )
+        self.ratios = LogProfile(
+            "Weight gradients at initialization",
+            {
+                "grad_std": dict(legend_label="std(∂L/∂W_l)", color="#2ca02c", line_width=2),
+                "grad_data": dict(legend_label="grad:data std(∂L/∂W_l)/std(W_l)", color="#9467bd", line_width=2),
+            },
+            y_label="value",
+        )
+        self.update_source = ColumnDataSource(data=dict(xs=[], ys=[], color=[], layer=[]))
+        fig = figure(
+            title="update:data ratio log10(std(ΔW_l)/std(W_l)) during training",
+            x_axis_label="step",
+            y_axis_label="log10 update:data",
+            height=330,
+            width=520,
+            tools="pan,wheel_zoom,box_zoom,reset,save",
+            toolbar_location="above",
+            css_classes=["deep-update-data"],
+        )
+        lines = fig.multi_line(xs="xs", ys="ys", line_color="color", source=self.update_source, line_width=1.5)
+        fig.add_tools(HoverTool(renderers=[lines], tooltips=[("layer", "@layer"), ("step", "$x{0}")]))
+        # Karpathy (2022): updates of about 1/1000 of the weights per step train well; far below, a layer learns
+        # too slowly, far above, too fast.
+        fig.add_layout(Span(location=UPDATE_DATA_REFERENCE, dimension="width", line_color="black", line_dash="dashed"))
+        fig.x_range = Range1d(0, self.model.steps)
+        self.update_figure = fig
 
     # ------------------------------------------------------------------------------------------------ updates
     def _on_architecture(self, *events):
@@ -248,6 +401,7 @@ class DeepNetworkPage(Page):
         steps = int(self.model.steps)
         self.train_map.figure.x_range.update(start=0, end=steps)
         self.loss_figure.x_range.update(start=0, end=steps)
+        self.update_figure.x_range.update(start=0, end=steps)
         self.progress.max = steps
         self._restart_training()
 
@@ -256,6 +410,7 @@ class DeepNetworkPage(Page):
 
     def _refresh(self, sweep: bool):
         def work():
+            start = time.perf_counter()
             config = self.model.config()
             with document_hold(self._doc):
                 self._profile = _profile(config, with_jacobian=not self._defer)
@@ -263,6 +418,7 @@ class DeepNetworkPage(Page):
                 self._draw_theory(config)
                 self.gain_marker.location = float(config.gain)
                 self._draw_overflow_notice()
+                self._draw_device_line(time.perf_counter() - start)
             self.notices.clear("setting")
             self._jacobian_run.cancel()  # a measurement of the previous settings is stale
             if sweep:
@@ -315,6 +471,10 @@ class DeepNetworkPage(Page):
         self._profile = profile
         self._guard(self._draw_profile)
 
+    def _draw_device_line(self, seconds: float):
+        """Plain text under the controls: where the engine runs and the server time of the last move."""
+        self.device_line.object = f"Engine: JAX on {engine_device()}; last move {seconds * 1e3:.0f} ms of server time"
+
     def _shown_row(self):
         """Index into the training trace for the shown step, or None if training has not reached it."""
         s = int(self.model.shown_step)
@@ -353,7 +513,35 @@ class DeepNetworkPage(Page):
             jac = p.jacobian_sv_mean if np.isfinite(p.jacobian_sv_mean).any() else None  # pending measurement
             stats = dict(mean=p.act_mean, std=p.act_std, saturation=p.saturation, jacobian=jac)
             self.stats.figure.title.text = "Activations per layer at initialization"
+        stats["dead"] = self._draw_diagnostics(p, row, depth)
         self.stats.update(layers, stats)
+
+    def _draw_diagnostics(self, p: mlp.GradientProfile, row: int | None, depth: int) -> np.ndarray | None:
+        """The histograms and grad:data ratio at the shown step (the nearest measurement before it) or at
+        initialisation; returns the dead-unit share drawn with the activation statistics (None while pending)."""
+        measured = self._trace.layer_diagnostics if row is not None and self._trace is not None else None
+        if measured is not None and measured.dead_share.shape[1] == depth:
+            k = row // mlp.JACOBIAN_EVERY
+            d = diagnostics.LayerDiagnostics(*(a[k] for a in measured))
+            where = f"at step {k * mlp.JACOBIAN_EVERY} (training batch)"
+        elif p.layer_diagnostics is not None:
+            d, where = p.layer_diagnostics, "at initialization"
+        else:  # a move's fast profile: the diagnostics follow once the controls rest; keep the last ones shown
+            for fig in (self.act_hist.figure, self.grad_hist.figure, self.ratios.figure):
+                if not fig.title.text.endswith("(updating…)"):
+                    fig.title.text += " (updating…)"
+            return None
+        activation = self.model.config().activation
+        self._counts["histograms"] = self.act_hist.update(
+            d.act_hist, diagnostics.value_bins(activation)
+        ) + self.grad_hist.update(d.grad_hist, diagnostics.GRAD_LOG10_BINS)
+        self.act_hist.figure.title.text = f"Histograms of h_l, all layers, {where}"
+        self.grad_hist.figure.title.text = f"Histograms of log10 |∂L/∂h_l|, all layers, {where}"
+        self.ratios.figure.title.text = f"Weight gradients {where}"
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad_data = d.weight_grad_std / d.weight_std
+        self.ratios.update(np.arange(1, depth + 1), {"grad_std": d.weight_grad_std, "grad_data": grad_data})
+        return d.dead_share
 
     def _chi(self, config: mlp.MLPConfig):
         """chi_1 for the current setting, or None where mean-field theory does not describe the net."""
@@ -401,6 +589,8 @@ class DeepNetworkPage(Page):
             parts.append(f"{tr.underflow + sw.underflow} cells underflowed to 0 (black)")
         if self._counts["profile"]:
             parts.append(f"{self._counts['profile']} per-layer points are not finite (crosses)")
+        if self._counts["histograms"]:
+            parts.append(f"{self._counts['histograms']} layer histograms hold inf/NaN (magenta column)")
         self.overflow.set("counts", "⚠ " + "; ".join(parts) if parts else "")
 
     # ------------------------------------------------------------------------------------------------ training
@@ -452,6 +642,7 @@ class DeepNetworkPage(Page):
                 self.loss_source.data = dict(
                     step=steps, loss=trace.loss.astype(np.float64), accuracy=trace.accuracy.astype(np.float64)
                 )
+                self._draw_update_data(trace)
                 self.progress.value = trace.steps
                 clipped = int(trace.clipped.sum())
                 self.progress_text.object = (
@@ -462,6 +653,17 @@ class DeepNetworkPage(Page):
                 self._draw_overflow_notice()
 
         self._guard(work)
+
+    def _draw_update_data(self, trace: mlp.TrainTrace):
+        """log10 update:data of UPDATE_LAYERS_SHOWN layers over the steps trained so far (-inf: no update)."""
+        depth = trace.update_data_log10.shape[1]
+        shown = np.unique(np.linspace(0, depth - 1, min(UPDATE_LAYERS_SHOWN, depth)).round().astype(int))
+        steps = np.arange(trace.steps, dtype=np.float64)
+        ys = [np.where(np.isfinite(v), v, np.nan).astype(np.float64) for v in trace.update_data_log10[:, shown].T]
+        palette = Viridis256[:: max(1, 256 // len(shown))]
+        self.update_source.data = dict(
+            xs=[steps] * len(shown), ys=ys, color=list(palette[: len(shown)]), layer=[int(l) + 1 for l in shown]
+        )
 
     def _on_training_error(self, exc: Exception):
         self.notices.set("training", f"Training stopped: {exc}")
@@ -493,6 +695,7 @@ class DeepNetworkPage(Page):
             w.IntSlider.from_param(m.param.shown_step, label="step shown in per-layer views"),
             self.progress,
             self.progress_text,
+            self.device_line,
             width=320,
         )
 
@@ -512,4 +715,8 @@ class DeepNetworkPage(Page):
             "gradient-profile": self.profile.figure,
             "activation-stats": self.stats.figure,
             "loss": self.loss_figure,
+            "activation-histograms": self.act_hist.figure,
+            "gradient-histograms": self.grad_hist.figure,
+            "grad-data": self.ratios.figure,
+            "update-data": self.update_figure,
         }
