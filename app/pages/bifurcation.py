@@ -15,14 +15,15 @@ import numpy as np
 import panel as pn
 import param
 from bokeh.events import Tap
-from bokeh.models import ColumnDataSource, Range1d, Span
+from bokeh.models import ColumnDataSource, CustomJS, Range1d, Span
 from bokeh.plotting import figure
 
 from vgp_core import ConfigError, doya
 
+from ..components.browser_views import browser_only
 from ..components.explanation import explanation_panel
 from ..components.heatmap import LogHeatmap
-from ..components.numeric import NonFinite
+from ..components.numeric import NonFinite, log10_for_image
 from ..components.page import Page, document_hold
 from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
@@ -36,6 +37,35 @@ DIAGRAM_N = 200  # samples of the equilibrium curve
 WINDOW_SNAP = 0.25
 
 CONTROLS = ["w", "b", "eps", "x0", "steps", "u", "w_in", "method"]
+#: the sensitivity map's quantities, in the order of the "map shows" buttons, and their colour-bar labels
+MAP_QUANTITIES = {"x0": "log10 |∂x(T)/∂x(0)|", "b": "log10 |∂x(T)/∂b|"}
+
+#: The "map shows" toggle in the browser: both maps were sent (``views``: one row per quantity: image, colour range,
+#: label); the browser shows the chosen one — no message to the server. Run again after each redraw of the
+#: server (``views`` changed) with the browser's choice, if it made one. ``_draw_map`` draws the same in Python.
+MAP_VIEW_JS = r"""
+const shows = views.__vgp_shows
+if (shows == null) return
+const col = (name) => views.data instanceof Map ? views.data.get(name) : views.data[name]
+const i = Array.from(col("quantity")).indexOf(shows)
+if (i < 0) return
+const data = image.data instanceof Map ? Object.fromEntries(image.data.entries()) : {...image.data}
+image.data = {...data, image: [col("image")[i]]}
+mapper.low = col("low")[i]
+mapper.high = col("high")[i]
+const label = col("label")[i]
+color_bar.title = label
+hover.tooltips = hover.tooltips.map((tip, j, all) => j == all.length - 1 ? [label, tip[1]] : tip)
+"""
+#: The toggle's own callback (also run for the server's changes of it): remember the choice, show it, and write it
+#: into the address bar.
+MAP_SHOWS_JS = """
+views.__vgp_shows = quantities[cb_obj.active]
+apply.execute(cb_obj)
+const query = new URLSearchParams(location.search)
+query.set("map_shows", views.__vgp_shows)
+history.replaceState(history.state, "", location.pathname + "?" + query.toString() + location.hash)
+"""
 URL_PARAMS = CONTROLS + ["map_shows"]
 
 PRESETS = {
@@ -181,7 +211,8 @@ class BifurcationPage(Page):
         self._window = None
         self._slow_key = None
         self._map: doya.SensitivityMap | None = None
-        self._counts = {"map": NonFinite(0, 0), "values": []}
+        self._counts: dict = {"map": {q: NonFinite(0, 0) for q in MAP_QUANTITIES}, "values": []}
+        self._map_views_of = None  # the map whose both quantities the browser holds
         self._refresh()
 
     # ------------------------------------------------------------------------------------------------ figures
@@ -352,10 +383,28 @@ class BifurcationPage(Page):
             line_width=2,
         )
         mfig.on_event(Tap, self._on_map_tap)
+        #: both maps, for the browser's "map shows" toggle (see MAP_VIEW_JS)
+        self.map_views = ColumnDataSource(
+            data=dict(quantity=[], image=[], low=[], high=[], label=[]), name="sensitivity-map-views"
+        )
+        heat = self.sens_map
+        self._map_view_js = CustomJS(
+            args=dict(
+                views=self.map_views,
+                image=heat.source,
+                mapper=heat.mapper,
+                color_bar=heat.color_bar,
+                hover=heat.hover,
+            ),
+            code=MAP_VIEW_JS,
+        )
+        self.map_views.js_on_change("data", self._map_view_js)
+        for model in (heat.source, heat.mapper, heat.color_bar, heat.hover):
+            model.syncable = False  # what the browser chooses stays there
         self.values_text = pn.pane.Markdown("", disable_math=True, margin=(0, 5), width=1060)
 
     def _map_label(self) -> str:
-        return "log10 |∂x(T)/∂x(0)|" if self.model.map_shows == "x0" else "log10 |∂x(T)/∂b|"
+        return MAP_QUANTITIES[self.model.map_shows]
 
     # ------------------------------------------------------------------------------------------------ updates
     def _on_change(self, *events):
@@ -547,26 +596,44 @@ class BifurcationPage(Page):
             self.notices.set("failure", f"Could not update the map: {exc}")
 
     def _draw_map(self):
+        """The chosen map (``map_shows``) and, for the browser's toggle, both (sent last: the browser then
+        re-applies its own choice)."""
         smap = self._map
         if smap is None:
             return
-        values = smap.log10_dxT_dx0 if self.model.map_shows == "x0" else smap.log10_dxT_db
+        maps = {"x0": smap.log10_dxT_dx0, "b": smap.log10_dxT_db}
+        images = {q: log10_for_image(values) for q, values in maps.items()}
         half_b = 0.5 * (smap.b[1] - smap.b[0])
         half_x = 0.5 * (smap.x0[1] - smap.x0[0])
         with document_hold(self._doc):
             self.sens_map.set_value_label(self._map_label())
-            self._counts["map"] = self.sens_map.update(
-                values, smap.b[0] - half_b, smap.b[-1] + half_b, y_range=(smap.x0[0] - half_x, smap.x0[-1] + half_x)
+            self.sens_map.update(
+                maps[self.model.map_shows],
+                smap.b[0] - half_b,
+                smap.b[-1] + half_b,
+                y_range=(smap.x0[0] - half_x, smap.x0[-1] + half_x),
             )
+            self._counts["map"] = {q: counts for q, (_, counts, _) in images.items()}
             self._draw_overflow_notice()
+            if self._map_views_of is not smap:
+                self._map_views_of = smap
+                self.map_views.data = dict(
+                    quantity=list(MAP_QUANTITIES),
+                    image=[images[q][0] for q in MAP_QUANTITIES],
+                    low=[images[q][2][0] for q in MAP_QUANTITIES],
+                    high=[images[q][2][1] for q in MAP_QUANTITIES],
+                    label=list(MAP_QUANTITIES.values()),
+                )
 
     def _draw_overflow_notice(self):
+        """Named for both maps, whichever is shown (the toggle between them is drawn in the browser)."""
         parts = list(self._counts["values"])
-        c = self._counts["map"]
-        if c.overflow:
-            parts.append(f"{c.overflow} map cells overflowed float32 (inf/NaN, magenta)")
-        if c.underflow:
-            parts.append(f"{c.underflow} map cells are exactly 0 (black)")
+        for q, c in self._counts["map"].items():
+            name = MAP_QUANTITIES[q].removeprefix("log10 ")
+            if c.overflow:
+                parts.append(f"{c.overflow} cells of the {name} map overflowed float32 (inf/NaN, magenta)")
+            if c.underflow:
+                parts.append(f"{c.underflow} cells of the {name} map are exactly 0 (black)")
         self.overflow.set("counts", "⚠ " + "; ".join(parts) if parts else "")
 
     # ------------------------------------------------------------------------------------------------ layout
@@ -589,9 +656,20 @@ class BifurcationPage(Page):
             w.FloatSlider.from_param(m.param.w_in, name="w′ (input weight)"),
             "### Views",
             w.Select.from_param(m.param.method, name="dynamics"),
-            w.RadioButtonGroup.from_param(m.param.map_shows, name="sensitivity map shows"),
+            self._map_shows_toggle(),
             width=320,
         )
+
+    def _map_shows_toggle(self):
+        """The "map shows" buttons: browser-side (both maps are in the browser, see MAP_VIEW_JS)."""
+        toggle = browser_only(pn.widgets.RadioButtonGroup).from_param(
+            self.model.param.map_shows, name="sensitivity map shows"
+        )
+        toggle.jscallback(
+            args=dict(views=self.map_views, apply=self._map_view_js, quantities=list(MAP_QUANTITIES)),
+            active=MAP_SHOWS_JS,
+        )
+        return toggle
 
     def panel(self) -> pn.viewable.Viewable:
         return page_layout(
