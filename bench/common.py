@@ -7,22 +7,18 @@ import os
 import sys
 import time
 
-import jax
 import numpy as np
 
 # the benchmarks run as scripts from a checkout: make `vgp_core` and `app` importable without installing
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import vgp_core  # noqa: E402
+from vgp_core.compilations import compile_durations  # noqa: E402
 
 vgp_core.enable_compilation_cache()
 
-COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 #: the duration (s) of every XLA compilation since this module was imported; ``len`` counts them
-COMPILES: list[float] = []
-jax.monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **kw: COMPILES.append(duration) if event == COMPILE_EVENT else None
-)
+COMPILES: list[float] = compile_durations()
 
 
 def timed(fn, calls) -> np.ndarray:

@@ -1,30 +1,15 @@
 """Shared test helpers."""
 
-import contextlib
-
-import jax
 import pytest
 
 import vgp_core
+from vgp_core.compilations import compile_durations, count_compilations
 
 vgp_core.enable_compilation_cache()  # as the app does: the tests share compiled programs between runs
+compile_durations()  # listen from the start of the session
 
-COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-_compiles = []
-jax.monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **kw: _compiles.append(event) if event == COMPILE_EVENT else None
-)
-
-
-@contextlib.contextmanager
-def count_compiles():
-    """Yields a list that holds one entry per XLA backend compilation that happens inside the block."""
-    start = len(_compiles)
-    seen = []
-    try:
-        yield seen
-    finally:
-        seen.extend(_compiles[start:])
+#: ``with count_compiles() as seen:`` — ``seen`` holds one entry per XLA compilation inside the block
+count_compiles = count_compilations
 
 
 @pytest.fixture

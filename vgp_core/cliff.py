@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import doya
+from . import doya, optimizers
 from .errors import ConfigError, check_choice, check_float, check_int
 
 #: Wikipedia, "Vanishing gradient problem", section "Geometric model".
@@ -137,7 +137,7 @@ def _pascanu_surface(w_grid, b_grid, x0, target, steps):
 
 def _descend_loop(value_and_grad, start, learning_rate, clip_norm, n_steps):
     """n_steps of optax SGD with global-norm clipping; records loss and gradient at every visited point."""
-    tx = optax.chain(optax.clip_by_global_norm(clip_norm), optax.sgd(learning_rate))
+    tx = optimizers.clipped("sgd", learning_rate, clip_norm)
     state = tx.init(start)
     d = start.shape[0]
     size = MAX_DESCENT_STEPS + 1

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import activations
+from .. import activations, sharding
 from ..errors import ConfigError, check_choice, check_float, check_int
 from .cells import (
     _forward_checkpoints,
@@ -365,15 +365,6 @@ def _check_radii(radii) -> np.ndarray:
     return r.astype(np.float32)
 
 
-@functools.lru_cache(maxsize=4)
-def _sweep_sharding(devices: tuple):
-    mesh = jax.sharding.Mesh(np.asarray(devices), ("radius",))
-    return (
-        jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("radius")),
-        jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
-    )
-
-
 def spectral_sweep(config: RNNConfig, radii) -> SpectralSweep:
     """log10 ||∂z_T/∂z_{T-k}|| for every spectral radius in ``radii`` (rows) and lag k = 0..T-1 (columns), in one
     vmapped, jitted call (the heatmap lag × spectral radius). Every other setting comes from ``config``.
@@ -403,14 +394,7 @@ def spectral_sweep(config: RNNConfig, radii) -> SpectralSweep:
     host = _config_draws(config)
     args = (host.draws, _knobs(config))
     rest = (_inputs(config.seed, config.hidden_size, config.capacity), np.int32(config.T))
-    devices = tuple(jax.devices())
-    padded = r
-    if len(devices) > 1:  # shard the radius axis over all visible devices (as mlp.gain_sweep does)
-        padded = np.concatenate([r, np.full((-r.size) % len(devices), r[-1], np.float32)])
-        radius_sharding, replicated = _sweep_sharding(devices)
-        args, rest = jax.device_put((args, rest), replicated)
-        padded = jax.device_put(padded, radius_sharding)
-    out = _sweep_program(*args, padded, *rest)
+    out = sharding.sweep_over_devices(_sweep_program, args, r, rest)  # radius axis over all devices
     if config.family == "note3":
         lam = np.full(r.shape, largest_singular_value(config))
     else:
@@ -419,7 +403,7 @@ def spectral_sweep(config: RNNConfig, radii) -> SpectralSweep:
     g = _g(config)
     return SpectralSweep(
         radii=r,
-        log10_norm=np.asarray(out)[: r.size, : config.T],
+        log10_norm=out[:, : config.T],
         largest_singular_value=lam,
         threshold=(1.0 / g if g > 0 else math.inf) if config.cell == "vanilla" else math.nan,
         probes=SWEEP_PROBES,

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .. import optimizers
 from ..errors import check_choice, check_float, check_int
 from .cells import _features, _forward_checkpoints, _rec, _reverse_over_states, _step, _vjp_full
 from .config import (
@@ -79,16 +80,10 @@ def _bptt(p: Params, s: CellSettings, task, x, y_reg, y_cls, length):
     return loss, acc, Params(*rec_grads, d_w_out, d_b_out), tg
 
 
-def _optimizer(name: str, learning_rate, clip_norm) -> optax.GradientTransformation:
-    base = optax.adam(learning_rate) if name == "adam" else optax.sgd(learning_rate)
-    # Gradient norm clipping (Pascanu et al. 2013, Algorithm 1); clip_norm = inf leaves the update unchanged.
-    return optax.chain(optax.clip_by_global_norm(clip_norm), base)
-
-
 @functools.partial(jax.jit, static_argnames=("optimizer",))
 def _init_training(draws: Draws, k: Knobs, learning_rate, optimizer):
     params = _build_params(draws, k, scaled=True)
-    return params, _optimizer(optimizer, learning_rate, jnp.inf).init(params)
+    return params, optimizers.clipped(optimizer, learning_rate).init(params)
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "chunk", "batch", "capacity", "variant"))
@@ -111,7 +106,7 @@ def _train_chunk(
 ):
     """``chunk`` updates from step ``step0``; steps >= ``total`` are skipped (a shorter last chunk runs in the same
     program), their outputs are NaN."""
-    tx = _optimizer(optimizer, learning_rate, clip_norm)
+    tx = optimizers.clipped(optimizer, learning_rate, clip_norm)
 
     def run(cell, act):
         s = _settings(k, cell, act, scaled=True)
