@@ -23,8 +23,10 @@ import param
 
 from vgp_core import ConfigError
 
+from . import latency_debug
 from .browser_views import browser_layout
 from .notices import NoticeMixin, Notices
+from .page_layout import controls_of
 from .scheduler import SCHEDULER
 from .training import TRAINING, BackgroundRun, document_hold, settle_work
 from .url_state import apply_query, mirror_to_url, session_query
@@ -109,7 +111,14 @@ class Page(NoticeMixin):
         self._defer = self._doc is not None if defer is None else defer
         self.pending: list[Callable[[], None]] = []
         self._runs: list[BackgroundRun] = []
-        self.query_notices = self.apply_query(session_query() if query is None else query)
+        query = session_query() if query is None else query
+        #: ``?debug=latency``: the last move's stages on the page (``app.components.latency_debug``)
+        self.latency = latency_debug.LatencyProbe() if latency_debug.wanted(query) else None
+        if self.latency is not None:
+            self.panel = self._with_latency_line(self.panel)
+            if self._doc is not None:
+                self._doc.js_on_event("document_ready", self.latency.install)
+        self.query_notices = self.apply_query(query)
         self.setup()
         browser_layout(*self.figures().values())  # ranges and sizes BokehJS computes stay in the browser
         for method, names in self.REDRAWS.items():
@@ -166,6 +175,8 @@ class Page(NoticeMixin):
         @functools.wraps(fn)
         def call(*args, **kwargs):
             with document_hold(self._doc):
+                if self.latency is not None:
+                    return self.latency.timed(fn, *args, **kwargs)
                 return fn(*args, **kwargs)
 
         return call
@@ -180,6 +191,17 @@ class Page(NoticeMixin):
         button.on_click(on_session_loop(self._doc, _noting_moves(fn)))
 
     # -------------------------------------------------------------------------------------------- display
+    def _with_latency_line(self, panel: Callable[[], pn.viewable.Viewable]) -> Callable[[], pn.viewable.Viewable]:
+        """``panel`` (the page's layout builder), the ``?debug=latency`` line put first in its controls column."""
+
+        @functools.wraps(panel)
+        def with_line():
+            layout = panel()
+            controls_of(layout).insert(0, pn.pane.Bokeh(self.latency.div))
+            return layout
+
+        return with_line
+
     @property
     def slug(self) -> str:
         """The page's ``?page=`` value (from ``app.pages.PAGES``)."""
