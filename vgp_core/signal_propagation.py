@@ -379,12 +379,13 @@ def network_layers(config: PropagationConfig) -> tuple[jax.Array, jax.Array]:
 
 @jax.jit
 def _measure_jit(w, b, act_idx, depth, x1, x2, probe):
-    """Per layer: lengths q^l of both inputs, their correlation c^l, and the squared growth of an infinitesimal
-    perturbation (tangent vector ``probe``, renormalised every layer): its layer average estimates chi_1."""
+    """Per layer: lengths q^l of both inputs, their correlation c^l, and the squared growth |D W v|^2/|v|^2 of an
+    infinitesimal perturbation v of the first input (a fresh random direction ``probe[l]`` each layer, independent of
+    that layer's W and D): its expectation is chi_1, the slope of the correlation map at c = 1."""
 
-    def layer(carry, wb):
-        h1, h2, v, l = carry
-        wl, bl = wb
+    def layer(carry, wbv):
+        h1, h2, _, l = carry
+        wl, bl, v = wbv
         active = l < depth
         f1, d1 = activations.value_and_derivative(act_idx, h1)
         g1 = f1 @ wl + bl
@@ -399,7 +400,7 @@ def _measure_jit(w, b, act_idx, depth, x1, x2, probe):
         carry = jax.tree_util.tree_map(lambda a, o: jnp.where(active, a, o), new, carry)
         return carry, (q1, q2, c, growth)
 
-    _, out = jax.lax.scan(layer, (x1, x2, probe, jnp.int32(0)), (w, b))
+    _, out = jax.lax.scan(layer, (x1, x2, probe[0], jnp.int32(0)), (w, b, probe))
     return out
 
 
@@ -418,10 +419,11 @@ class MeasuredPropagation:
     chi_1: np.ndarray
 
 
-def _inputs(config: PropagationConfig):
+def _inputs(config: PropagationConfig, capacity: int):
     n = config.width
     key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 7)
-    z = np.asarray(jax.random.normal(key, (3, n), jnp.float32), np.float64)
+    z = np.asarray(jax.random.normal(key, (2, n), jnp.float32), np.float64)
+    probes = jax.random.normal(jax.random.fold_in(key, 1), (capacity, n), jnp.float32)
     # two exactly normalised vectors with exactly the requested correlation (Gram–Schmidt), and a probe
     e1 = z[0] / np.linalg.norm(z[0])
     e2 = z[1] - (z[1] @ e1) * e1
@@ -429,13 +431,13 @@ def _inputs(config: PropagationConfig):
     scale = math.sqrt(config.q0 * n)
     x1 = scale * e1
     x2 = scale * (config.c0 * e1 + math.sqrt(max(1.0 - config.c0**2, 0.0)) * e2)
-    return (jnp.asarray(a, jnp.float32) for a in (x1, x2, z[2]))
+    return jnp.asarray(x1, jnp.float32), jnp.asarray(x2, jnp.float32), probes
 
 
 def measure(config: PropagationConfig) -> MeasuredPropagation:
     """Lengths and correlation of two inputs, layer by layer, through ``config``'s random network."""
     w, b = network_layers(config)
-    x1, x2, probe = _inputs(config)
+    x1, x2, probe = _inputs(config, w.shape[0])
     q1, q2, c, growth = (
         np.asarray(a, np.float64)[: config.depth]
         for a in _measure_jit(

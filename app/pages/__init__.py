@@ -42,6 +42,7 @@ PAGES = (
     PageSpec("cliff", "Loss cliff", "cliff", "LossCliffPage"),
     PageSpec("glorot", "Glorot & Bengio 2010", "glorot", "GlorotPage"),
     PageSpec("remedies", "Remedies", "remedies", "RemediesPage"),
+    PageSpec("edge-of-chaos", "Edge of chaos", "edge_of_chaos", "EdgeOfChaosPage"),
 )
 
 
