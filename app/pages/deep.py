@@ -98,8 +98,9 @@ gradient variance is multiplied per layer by""",
         "md",
         """and χ₁ = 1 is the *edge of chaos* (red dashed line in the gain sweep; the
 [Edge of chaos](?page=edge-of-chaos) page draws the maps behind it and the Jacobian's whole spectrum).
-The sigmoid's φ′ ≤ 1/4 makes it vanish unless the weights are large; ReLU with He init sits exactly at χ₁ = 1; residual connections add an identity
-path (I + ∇f) and batch norm rescales every layer, which is why both rescue the deep sigmoid net.
+The sigmoid's φ′ ≤ 1/4 makes it vanish unless the weights are large; ReLU with He init sits exactly at χ₁ = 1;
+residual connections add an identity path (I + ∇f) and batch norm rescales every layer, which is why both rescue
+the deep sigmoid net.
 **Magenta** cells or crosses: the value overflowed float32 (inf/NaN); **black**: it underflowed to exactly 0.""",
     ),
     (
