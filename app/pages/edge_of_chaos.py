@@ -141,10 +141,29 @@ def _measured(config: sp.PropagationConfig):
     )
 
 
+def histogram_range(spectrum: js.JacobianSpectrum) -> tuple[np.ndarray, float, float] | None:
+    """(the singular values above the float32 floor, histogram low, high) in log10, or None if none is."""
+    log_sv = spectrum.log10_sv
+    resolved = log_sv[np.isfinite(log_sv) & (log_sv >= spectrum.log10_floor[-1])]
+    if not resolved.size:
+        return None
+    lo, hi = float(resolved.min()), float(resolved.max())
+    if hi - lo < 1e-3:  # isometry: every singular value equal; one narrow range around them
+        lo, hi = lo - 0.05, hi + 0.05
+    return resolved, lo, hi
+
+
+def _spectrum_and_prediction(config: sp.PropagationConfig):
+    """The measured spectrum and the predicted density on a grid spanning the histogram and the float32 floor."""
+    spectrum = js.measure(config, full=True)
+    span = histogram_range(spectrum)
+    lo, hi = (span[1], span[2]) if span else (-1.0, 1.0)
+    grid = np.linspace(min(lo, float(spectrum.log10_floor[-1])) - 0.5, hi + 0.5, 200)
+    return spectrum, js.predicted_density(config, grid)
+
+
 def _spectrum(config: sp.PropagationConfig):
-    return RESULTS.get_or_compute(
-        ("eoc.spectrum", config), lambda: (js.measure(config, full=True), js.predicted_density(config))
-    )
+    return RESULTS.get_or_compute(("eoc.spectrum", config), lambda: _spectrum_and_prediction(config))
 
 
 def _figure(title: str, x: str, y: str, **kw):
@@ -395,25 +414,20 @@ class EdgeOfChaosPage(Page):
 
     def _draw_spectrum(self, result):
         spectrum, predicted = result
-        log_sv = spectrum.log10_sv
+        n = spectrum.log10_sv.shape[0]
         floor = float(spectrum.log10_floor[-1])
-        resolved = log_sv[np.isfinite(log_sv) & (log_sv >= floor)]
-        n = log_sv.shape[0]
+        span = histogram_range(spectrum)
+        resolved = span[0] if span else np.zeros(0)
         with document_hold(self._doc):
-            if resolved.size:
-                lo, hi = float(resolved.min()), float(resolved.max())
-                if hi - lo < 1e-3:  # isometry: every singular value equal; one narrow bin around them
-                    lo, hi = lo - 0.05, hi + 0.05
-                counts, edges = np.histogram(resolved, bins=HISTOGRAM_BINS, range=(lo, hi))
+            if span:
+                counts, edges = np.histogram(resolved, bins=HISTOGRAM_BINS, range=span[1:])
                 top = counts / (n * (edges[1] - edges[0]))  # density of log10 s over all n values
                 self.hist.data = dict(left=edges[:-1], right=edges[1:], top=top)
             else:
                 self.hist.data = dict(left=[], right=[], top=[])
             self.floor_marker.location = floor
-            if predicted.applies and resolved.size:
-                grid = np.linspace(min(lo, floor) - 0.5, hi + 0.5, 200)
-                dens = js.predicted_density(self.model.config(), grid).density
-                self.predicted.data = dict(x=grid, y=dens)
+            if predicted.applies:
+                self.predicted.data = dict(x=predicted.log10_sv, y=predicted.density)
             else:
                 self.predicted.data = dict(x=[], y=[])
             max_sv, bad_max = _finite(spectrum.log10_max_sv)
@@ -422,7 +436,7 @@ class EdgeOfChaosPage(Page):
             self.extremes.data = dict(depth=spectrum.checkpoint_depths, max_sv=max_sv, condition=cond)
             unresolved = n - resolved.size
             parts = [
-                f"**Spectrum at depth {self.model.depth}:** {resolved.size} of {n} singular values above the "
+                f"**Spectrum at depth {spectrum.checkpoint_depths[-1]}:** {resolved.size} of {n} singular values above the "
                 f"float32 floor (grey line, 10^{floor:.2f})"
             ]
             if unresolved:
