@@ -207,7 +207,8 @@ class PhaseDiagramView:
         r = self.result
         self.critical.location = float(r.critical_sigma_w2)
         top = float(_edges(r.depths)[-1])
-        depth = np.where(np.isfinite(r.boundary_depth), r.boundary_depth, np.nan)
+        # 6 ξ_c is stored as null (NaN) only where it is infinite: at χ₁ = 1 (q* is finite for tanh)
+        depth = np.where(np.isnan(r.boundary_depth), np.inf, r.boundary_depth)
         # clipped just above the grid, so the curve leaves the plot where 6 ξ_c exceeds every depth trained
         self.boundary.data = dict(sigma_w2=r.boundary_sigma_w2, depth=np.minimum(depth, 1.05 * top))
         xe = _edges(r.sigma_w2)

@@ -48,7 +48,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import theory
+from .. import signal_propagation
 from ..errors import ConfigError, check_float, check_int
 
 ACTIVATION = "tanh"
@@ -62,86 +62,21 @@ DEFAULT_DEPTHS = (10, 20, 40, 60, 80, 100, 150, 200, 250, 300)
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Mean-field correlation depth scale (Schoenholz et al. 2017, Eqs. 4, 5 and 9)
-
-#: 2-D Gauss–Hermite quadrature for E over (z1, z2) ~ N(0, I); 64 nodes per axis integrate the smooth, bounded tanh
-#: products to ~1e-10 for q* ≤ 20 (σ_w² ≤ 4 with σ_b² = 0.05 gives q* < 3).
-_GH_Z, _GH_W = np.polynomial.hermite_e.hermegauss(64)
-_GH_W = _GH_W / _GH_W.sum()
-_GH_W2 = _GH_W[:, None] * _GH_W[None, :]
-#: bisection halvings for c*: 2^-60 of [0, 1) is below float64 resolution.
-_C_BISECTIONS = 60
-#: c* is bracketed in [0, 1 - _C_GAP]: the c-map minus c is ≈ _C_GAP (1 - χ₁) < 0 there in the chaotic phase.
-_C_GAP = 1e-9
-
-
-def _pair_means(q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(E[φ(u1)φ(u2)], E[φ'(u1)φ'(u2)]) for tanh with u1 = √q z1, u2 = √q (c z1 + √(1-c²) z2) (Schoenholz et al.
-    2017, Eq. 5), elementwise over arrays ``q`` and ``c`` of one shape."""
-    q, c = np.asarray(q, np.float64)[..., None, None], np.asarray(c, np.float64)[..., None, None]
-    z1, z2 = _GH_Z[:, None], _GH_Z[None, :]
-    t1 = np.tanh(np.sqrt(q) * z1)
-    t2 = np.tanh(np.sqrt(q) * (c * z1 + np.sqrt(np.maximum(0.0, 1.0 - c * c)) * z2))
-    return np.sum(_GH_W2 * t1 * t2, axis=(-2, -1)), np.sum(_GH_W2 * (1 - t1**2) * (1 - t2**2), axis=(-2, -1))
-
-
-def correlation_map(c, sigma_w2, sigma_b2: float = SIGMA_B2, q=None):
-    """One layer of the correlation map c ← (σ_w² E[φ(u1)φ(u2)] + σ_b²)/q* for tanh (their Eq. 5), at the fixed
-    length q* (``q``; default: :func:`vgp_core.theory.q_star`). Elementwise over ``c`` and ``sigma_w2``."""
-    sw2 = np.asarray(sigma_w2, np.float64)
-    q = theory.q_star(ACTIVATION, sw2, sigma_b2) if q is None else q
-    return (sw2 * _pair_means(q, c)[0] + sigma_b2) / np.asarray(q, np.float64)
-
-
-def correlation_fixed_point(sigma_w2, sigma_b2: float = SIGMA_B2) -> np.ndarray:
-    """c*, the stable fixed point of the correlation map (their Eq. 5) for tanh: 1 in the ordered phase (χ₁ ≤ 1);
-    in the chaotic phase the root of c-map(c) = c in (0, 1), where the map minus c goes from σ_b²/q* > 0 at c = 0 to
-    negative just below the unstable fixed point c = 1, found by bisection (vectorised over ``sigma_w2``).
-
-    Args:
-      sigma_w2: weight variance(s) σ_w².
-      sigma_b2: bias variance σ_b².
-    Returns:
-      c*, an array shaped like ``sigma_w2``.
-    """
-    sw2 = np.atleast_1d(np.asarray(sigma_w2, np.float64))
-    q = np.atleast_1d(theory.q_star(ACTIVATION, sw2, sigma_b2))
-    chi = np.atleast_1d(theory.chi_1(ACTIVATION, sw2, sigma_b2))
-    c = np.ones_like(sw2)
-    chaotic = chi > 1.0
-    if np.any(chaotic):
-        s, qq = sw2[chaotic], q[chaotic]
-        lo, hi = np.zeros_like(s), np.full_like(s, 1.0 - _C_GAP)
-        for _ in range(_C_BISECTIONS):
-            mid = 0.5 * (lo + hi)
-            above = correlation_map(mid, s, sigma_b2, qq) > mid
-            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
-        c[chaotic] = 0.5 * (lo + hi)
-    return c.reshape(np.shape(sigma_w2))
-
-
-def correlation_depth_scale(sigma_w2, sigma_b2: float = SIGMA_B2):
-    """ξ_c = -1/ln(σ_w² E[φ'(u1)φ'(u2)]) at c = c* (Schoenholz et al. 2017, Eq. 9) for tanh; in the ordered phase
-    (c* = 1) this is -1/ln χ₁. Diverges (inf) at χ₁ = 1.
-
-    Args:
-      sigma_w2: weight variance(s) σ_w².
-      sigma_b2: bias variance σ_b².
-    Returns:
-      ξ_c in layers: a float for a scalar ``sigma_w2``, else an array shaped like it.
-    """
-    sw2 = np.asarray(sigma_w2, np.float64)
-    q = theory.q_star(ACTIVATION, sw2, sigma_b2)
-    chi_c = sw2 * _pair_means(q, correlation_fixed_point(sw2, sigma_b2))[1]
-    with np.errstate(divide="ignore"):
-        xi = -1.0 / np.log(chi_c)
-    xi = np.where(chi_c == 1.0, np.inf, xi)
-    return float(xi) if xi.ndim == 0 else xi
+# Mean-field boundary (Schoenholz et al. 2017, Eq. 9 and Sec. 5)
 
 
 def trainable_depth(sigma_w2, sigma_b2: float = SIGMA_B2) -> np.ndarray:
-    """The boundary L = 6 ξ_c(σ_w²) of the trainable region (Schoenholz et al. 2017, Sec. 5)."""
-    return XI_C_FACTOR * np.asarray(correlation_depth_scale(np.asarray(sigma_w2, np.float64), sigma_b2))
+    """The boundary L = 6 ξ_c(σ_w²) of the trainable region (Schoenholz et al. 2017, Sec. 5), with the correlation
+    depth scale ξ_c of their Eq. 9 from :func:`vgp_core.signal_propagation.correlation_depth_scale` (inf at χ₁ = 1).
+
+    Args:
+      sigma_w2: weight variance(s) σ_w².
+      sigma_b2: bias variance σ_b².
+    Returns:
+      6 ξ_c in layers, an array shaped like ``sigma_w2``.
+    """
+    sw2 = np.asarray(sigma_w2, np.float64)
+    return XI_C_FACTOR * np.asarray(signal_propagation.correlation_depth_scale(ACTIVATION, sw2, sigma_b2))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -536,12 +471,12 @@ def theory_fields(config: TrainabilityConfig) -> dict:
     (χ₁ = 1, :func:`vgp_core.theory.critical_sigma_w2`) and 6 ξ_c on a fine σ_w² grid spanning the run's range
     (plus the critical point itself, where it is infinite)."""
     lo, hi = min(config.sigma_w2), max(config.sigma_w2)
-    critical = float(theory.critical_sigma_w2(ACTIVATION, config.sigma_b2))
+    critical = float(signal_propagation.critical_sigma_w2(ACTIVATION, config.sigma_b2))
     fine = np.linspace(lo, hi, BOUNDARY_POINTS)
     if lo < critical < hi:
         fine = np.unique(np.append(fine, critical))
     return dict(
-        xi_c=np.asarray(correlation_depth_scale(np.asarray(config.sigma_w2, np.float64), config.sigma_b2)),
+        xi_c=trainable_depth(config.sigma_w2, config.sigma_b2) / XI_C_FACTOR,
         critical_sigma_w2=critical,
         boundary_sigma_w2=fine,
         boundary_depth=trainable_depth(fine, config.sigma_b2),
