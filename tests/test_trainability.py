@@ -132,13 +132,13 @@ def test_committed_trainable_region_lies_within_six_xi_c(committed):
 
 def test_committed_cell_is_reproduced_by_train_one(committed):
     """Retraining one shallow cell as the page does gives the committed loss curve: the vmapped run and the
-    single-net program run the same float32 SGD (summation order aside, ~1e-7 per step); at depth 10 near χ₁ = 1
-    the 300 steps are stable, so the chunk means agree to 1e-3."""
+    single-net program run the same float32 SGD, summation order aside (measured: chunk means agree to 3e-8–2e-7
+    at depth 10–20 over 300 steps); 1e-5 leaves room for another CPU's kernels."""
     i = int(np.argmin(np.abs(committed.sigma_w2 - committed.critical_sigma_w2)))
     j = int(np.argmin(committed.depths))
     one = tr.train_one(float(committed.sigma_w2[i]), int(committed.depths[j]), committed.config)
     means = one.loss.reshape(len(committed.chunk_ends), -1).mean(axis=1)
-    np.testing.assert_allclose(means, committed.loss_curve[i, j], rtol=1e-3)
+    np.testing.assert_allclose(means, committed.loss_curve[i, j], rtol=1e-5)
     assert one.train_accuracy == pytest.approx(committed.train_accuracy[i, j], abs=2e-3)
 
 

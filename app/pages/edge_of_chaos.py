@@ -28,6 +28,7 @@ from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
 from ..components.results_cache import RESULTS
 from ..components.training import VIEWS, BackgroundRun
+from .edge_of_chaos_phase import PhaseDiagramView
 
 WIDTHS = [32, 64, 128, 256]
 SIGMA_W2_RANGE = (0.1, 4.0)
@@ -189,6 +190,7 @@ class EdgeOfChaosPage(Page):
 
     def setup(self):
         self._build_figures()
+        self.trainability = PhaseDiagramView(self)  # the trainability phase diagram (edge_of_chaos_phase.py)
         self._counts: dict[str, int] = {}
         self._handle = None
         self._phase_run = self.background_run(self._draw_phase, priority=VIEWS)
@@ -478,7 +480,7 @@ class EdgeOfChaosPage(Page):
             self.controls(),
             [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.theory_text, self.spectrum_text],
             self.figures(),
-            [explanation_panel(EXPLANATION)],
+            [explanation_panel(EXPLANATION), self.trainability.panel()],
         )
 
     def figures(self) -> dict:
@@ -491,6 +493,7 @@ class EdgeOfChaosPage(Page):
             "singular-values": self.histogram_figure,
             "mean-squared-singular-value": self.m1_figure,
             "extreme-singular-values": self.extremes_figure,
+            **self.trainability.figures(),
         }
 
 
