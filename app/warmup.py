@@ -73,6 +73,7 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
             lambda: cliff.warm_up(loss_grid=cliff_page.LOSS_N, surface_shape=cliff_page.SURFACE_SHAPE),
         )
     )
+    steps.append(WarmupStep("edge-of-chaos", "trainability retraining", _warm_up_trainability))
     default_hidden = RecurrentModel.param.hidden_size.default
     for hidden in (default_hidden,) + tuple(h for h in HIDDEN_SIZES if h != default_hidden):
         steps.append(
@@ -95,13 +96,26 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
     return steps
 
 
+def _warm_up_trainability() -> Iterator | None:
+    """The Edge of chaos page retrains a tapped cell of the committed phase diagram: one program per depth, compiled
+    one depth per item (a few seconds each on two cores)."""
+    from vgp_core.experiments import trainability
+
+    try:
+        config = trainability.load_committed().config
+    except (OSError, ValueError):
+        return None  # no committed run: the page shows a notice and retrains nothing
+    return (trainability.warm_up(config, depths=(depth,)) for depth in config.depths)
+
+
 def warm_up_all(widths: tuple[int, ...] | None = None) -> float:
     """Compile every page's programs now, in this thread (the Docker build fills its persistent cache this way);
     returns the seconds it took."""
     t0 = time.perf_counter()
     for step in warmup_steps(widths):
         if step.what != DEFAULT_LAB:  # a measurement for the running server's cache, not a compilation
-            step.run()
+            for _ in step.run() or ():  # a step that yields compiles item by item
+                pass
     return time.perf_counter() - t0
 
 
