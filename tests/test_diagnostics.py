@@ -78,7 +78,7 @@ def test_std_of_tiny_values_does_not_underflow():
 def test_profile_histograms_match_a_numpy_forward_pass(activation):
     init = "he_normal" if activation == "relu" else "glorot_normal"
     config = mlp.MLPConfig(depth=6, activation=activation, init=init, **SMALL)
-    profile = mlp.gradient_profile(config, with_jacobian=False)
+    profile = mlp.gradient_profile(config, with_jacobian=False, with_diagnostics=True)
     d = profile.layer_diagnostics
     entries = config.batch_size * config.width
     np.testing.assert_array_equal(d.act_hist.sum(axis=1), entries)
@@ -137,7 +137,7 @@ def test_sgd_update_data_ratio_is_lr_times_grad_over_data(activation, init):
 
 def test_grad_data_ratio_at_init_matches_weight_gradients():
     config = mlp.MLPConfig(depth=5, activation="tanh", gain=1.3, **SMALL)
-    d = mlp.gradient_profile(config, with_jacobian=False).layer_diagnostics
+    d = mlp.gradient_profile(config, with_jacobian=False, with_diagnostics=True).layer_diagnostics
     params = mlp.init_params(config)  # gain folded in: the effective weights gain·W_l
     x, y = mlp._probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
     g_in, g = unrolled_grads(params, config, x, y)
@@ -150,7 +150,7 @@ def test_grad_data_ratio_at_init_matches_weight_gradients():
 
 def test_sigmoid_standard_gradient_histogram_sits_16_decades_lower_at_layer_1():
     config = mlp.MLPConfig(activation="sigmoid", depth=20, init="standard")
-    profile = mlp.gradient_profile(config, with_jacobian=False)
+    profile = mlp.gradient_profile(config, with_jacobian=False, with_diagnostics=True)
     bins = diagnostics.GRAD_LOG10_BINS
     centers = (bins.edges[:-1] + bins.edges[1:]) / 2
 
@@ -188,7 +188,7 @@ def test_deep_page_draws_the_diagnostics_and_names_the_backend():
     assert jax.default_backend() in page.device_line.object and "ms of server time" in page.device_line.object
     assert page.act_hist.source.data["image"][0].shape == (5, diagnostics.VALUE_BINS)
     assert page.grad_hist.source.data["image"][0].shape == (5, diagnostics.GRAD_LOG10_BINS.n_bins)
-    profile = mlp.gradient_profile(model.config(), with_jacobian=False)
+    profile = mlp.gradient_profile(model.config(), with_jacobian=False, with_diagnostics=True)
     np.testing.assert_array_equal(page.stats.source.data["dead"], profile.layer_diagnostics.dead_share)
     figures = page.figures()
     for name in ("activation-histograms", "gradient-histograms", "grad-data", "update-data"):

@@ -527,13 +527,16 @@ def _trim(a, depth):
     return np.asarray(a)[..., :depth]
 
 
-def gradient_profile(config: MLPConfig, with_jacobian: bool = True, with_diagnostics: bool = True) -> GradientProfile:
+def gradient_profile(
+    config: MLPConfig, with_jacobian: bool = True, with_diagnostics: bool | None = None
+) -> GradientProfile:
     """Per-layer gradient and activation statistics of ``config``'s network at initialisation on a fixed batch.
 
     ``with_jacobian=False`` skips the per-layer SVDs (jacobian_sv_mean is then NaN); the app uses it while a
-    slider is dragged. ``with_diagnostics`` measures ``layer_diagnostics`` (histograms, dead units, grad:data) in
-    the same call (else it is None).
+    slider is dragged. ``with_diagnostics`` (default: as ``with_jacobian``, the slower views together) measures
+    ``layer_diagnostics`` (histograms, dead units, grad:data) in the same call; else it is None.
     """
+    with_diagnostics = with_jacobian if with_diagnostics is None else with_diagnostics
     x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
     stats = _profile(
         _config_draws(config),
