@@ -20,6 +20,7 @@ from bokeh.plotting import figure
 
 from vgp_core import ConfigError, doya
 
+from ..components.browser_url import KEEP_IN_URL_JS
 from ..components.browser_views import browser_only
 from ..components.explanation import explanation_panel
 from ..components.heatmap import LogHeatmap
@@ -59,13 +60,14 @@ hover.tooltips = hover.tooltips.map((tip, j, all) => j == all.length - 1 ? [labe
 """
 #: The toggle's own callback (also run for the server's changes of it): remember the choice, show it, and write it
 #: into the address bar.
-MAP_SHOWS_JS = """
+MAP_SHOWS_JS = (
+    KEEP_IN_URL_JS
+    + """
 views.__vgp_shows = quantities[cb_obj.active]
 apply.execute(cb_obj)
-const query = new URLSearchParams(location.search)
-query.set("map_shows", views.__vgp_shows)
-history.replaceState(history.state, "", location.pathname + "?" + query.toString() + location.hash)
+keep_in_url("map_shows", views.__vgp_shows)
 """
+)
 URL_PARAMS = CONTROLS + ["map_shows"]
 
 PRESETS = {

@@ -21,6 +21,7 @@ from bokeh.plotting import figure
 
 from vgp_core import cliff, doya
 
+from ..components.browser_url import KEEP_IN_URL_JS
 from ..components.browser_views import browser_only
 from ..components.explanation import explanation_panel
 from ..components.heatmap import LogHeatmap
@@ -139,12 +140,11 @@ text.text = col("line")[k]
 #: The step slider's callback (also run for the server's changes of the slider, and for ▶, which moves the slider
 #: in the browser): remember the step, replay it, and write it into the address bar.
 STEP_JS = (
-    """
+    KEEP_IN_URL_JS
+    + """
 full.__vgp_step = cb_obj.value
 const step = cb_obj.value
-const query = new URLSearchParams(location.search)
-query.set("shown_step", String(step))
-history.replaceState(history.state, "", location.pathname + "?" + query.toString() + location.hash)
+keep_in_url("shown_step", step)
 """
     + REPLAY_JS
 )

@@ -51,4 +51,6 @@ def test_map_toggle_sends_no_frame_and_survives_a_new_map(page, app_server):
     wait_until_quiet(page, quiet=2.0)
     assert len(frames) > n
     assert page.evaluate(SHOWN_JS) == "b"
+    search = page.evaluate("location.search")  # the server rewrote the query (w); the browser's choice stays in it
+    assert "w=5.1" in search and "map_shows=b" in search
     assert_clean(console, requests, app_server)

@@ -1,6 +1,7 @@
 """The Loss-cliff page's replay ("every move instant"): the step slider and ▶ only choose a step of the paths the page
 already holds, so the browser draws them alone — the plots' data change, the page sends the server no websocket
-frame, the address bar follows —, and after a move the server answers (a new start) the browser keeps its step."""
+frame, the address bar follows —, and after a move the server answers (a new start) the browser keeps its step,
+in the plots and in the address bar."""
 
 from __future__ import annotations
 
@@ -79,4 +80,6 @@ def test_replay_moves_send_no_frame_and_survive_a_server_redraw(page, app_server
     wait_until_quiet(page, quiet=1.0)
     assert len(frames) > n  # the move went to the server (the count above would see it)
     assert replay_step(page) == played
+    search = page.evaluate("location.search")  # the server rewrote the query (b); the browser's step stays in it
+    assert "b=-2.515" in search and f"shown_step={played}" in search
     assert_clean(console, requests, app_server)
