@@ -1,0 +1,95 @@
+"""Page "Glorot & Bengio 2010", its data: the committed runs of ``vgp_core.experiments.glorot2010``
+(``assets/glorot2010/results*.json``), read once per server process, and the constants every part of the page shares.
+
+References:
+  Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks", AISTATS,
+  Sec. 2 (Shapeset-3x2, the 5 × 1000 nets), Sec. 4.2.1 (the Jacobians' singular values), Table 1 (test errors).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from pathlib import Path
+
+import numpy as np
+from bokeh.palettes import Viridis256
+
+from vgp_core.experiments import glorot2010 as g10
+
+log = logging.getLogger(__name__)
+
+RESULTS_DIR = Path(__file__).resolve().parents[3] / "assets" / "glorot2010"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFile:
+    key: str  # value of ?run=
+    filename: str  # in RESULTS_DIR
+    device: str  # where it ran (provenance from assets/glorot2010/README.md; the file records only the platform)
+
+
+RUN_FILES = (RunFile("cpu", "results.json", "CPU"), RunFile("h100", "results-h100.json", "H100"))
+
+#: Glorot & Bengio 2010, Sec. 4.2.1: average singular value of the layer Jacobian with tanh.
+PAPER_JACOBIAN_SV = {"standard": 0.5, "glorot_uniform": 0.8}
+INIT_LABELS = {"standard": "standard", "glorot_uniform": "normalized"}
+INIT_COLORS = {"standard": "#d62728", "glorot_uniform": "#1f77b4"}
+ACTIVATION_COLORS = {"sigmoid": "#2ca02c", "tanh": "#8c564b", "softsign": "#9467bd"}
+CHANCE = 1.0 - 1.0 / g10.N_CLASSES  # balanced classes: always guessing one class
+#: a difference is called real when it exceeds this many standard errors of the test-set estimate.
+SIGNIFICANT_SE = 2.0
+TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
+CMP_LABEL = "other init (dashed)"  # replaced by the other init's name
+FIG_HEIGHT = 400  # 330 for the plot, the rest for the legend below it
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Data: read once per server process
+
+
+@functools.cache
+def load_result(key: str) -> g10.Glorot2010Result:
+    """The committed run ``key`` (see RUN_FILES), parsed once per process by the engine's own JSON loader."""
+    spec = next((r for r in RUN_FILES if r.key == key), None)
+    if spec is None:
+        raise KeyError(f"unknown run {key!r}; runs: {', '.join(r.key for r in RUN_FILES)}")
+    return g10.Glorot2010Result.from_json((RESULTS_DIR / spec.filename).read_text())
+
+
+def run_label(spec: RunFile, result: g10.Glorot2010Result) -> str:
+    """E.g. "CPU run (3000 updates)", the budget read from the file."""
+    return f"{spec.device} run ({result.config.updates} updates)"
+
+
+def _available_runs() -> dict[str, str]:
+    """label -> key of every committed run file that loads (a missing one is skipped with a log line)."""
+    runs = {}
+    for spec in RUN_FILES:
+        try:
+            runs[run_label(spec, load_result(spec.key))] = spec.key
+        except (OSError, ValueError, TypeError, KeyError) as exc:  # missing or malformed file
+            log.warning("Glorot & Bengio run %s not available: %s", spec.filename, exc)
+    if not runs:
+        raise RuntimeError(f"no Glorot & Bengio 2010 results in {RESULTS_DIR}")
+    return runs
+
+
+RUNS = _available_runs()
+LABELS_BY_KEY = {key: label for label, key in RUNS.items()}
+DEFAULT_RUN = next(iter(RUNS.values()))
+MAX_DEPTH = max(load_result(k).config.depth for k in RUNS.values())
+LAYER_COLORS = [Viridis256[int(round(i))] for i in np.linspace(0, 200, MAX_DEPTH)]  # 200: no pale yellow
+
+
+def n_checkpoints(run: str) -> int:
+    return len(load_result(run).combinations[0].run.checkpoint_updates)
+
+
+def other_init(init: str) -> str:
+    return "standard" if init == "glorot_uniform" else "glorot_uniform"
+
+
+def paper_label(activation: str, init: str) -> str:
+    return activation.capitalize() + (" N" if init == "glorot_uniform" else "")
