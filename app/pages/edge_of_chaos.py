@@ -149,8 +149,9 @@ def histogram_range(spectrum: js.JacobianSpectrum) -> tuple[np.ndarray, float, f
     if not resolved.size:
         return None
     lo, hi = float(resolved.min()), float(resolved.max())
-    if hi - lo < 1e-3:  # isometry: every singular value equal; one narrow range around them
-        lo, hi = lo - 0.05, hi + 0.05
+    if hi - lo < 1e-3:  # isometry: every singular value equal; a range whose middle bin is centred on them
+        mid, half_bin = 0.5 * (lo + hi), 0.05 / HISTOGRAM_BINS
+        lo, hi = mid - 0.05 - half_bin, mid + 0.05 - half_bin
     return resolved, lo, hi
 
 
@@ -438,8 +439,8 @@ class EdgeOfChaosPage(Page):
             self.extremes.data = dict(depth=spectrum.checkpoint_depths, max_sv=max_sv, condition=cond)
             unresolved = n - resolved.size
             parts = [
-                f"**Spectrum at depth {spectrum.checkpoint_depths[-1]}:** {resolved.size} of {n} singular values above the "
-                f"float32 floor (grey line, 10^{floor:.2f})"
+                f"**Spectrum at depth {spectrum.checkpoint_depths[-1]}:** {resolved.size} of {n} singular values "
+                f"above the float32 floor (grey line, 10^{floor:.2f})"
             ]
             if unresolved:
                 parts.append(f"{unresolved} below it (0 or rounding noise; condition number shown as a gap)")
