@@ -40,14 +40,13 @@ def test_histogram_matches_numpy_and_counts_every_entry():
     rng = np.random.default_rng(0)
     v = rng.normal(size=(40, 30)).astype(np.float32)
     v[0, :3] = [np.inf, -np.inf, np.nan]
-    v[1, :2] = [-5.0, 7.0]  # below and above the range
+    v[1, :4] = [-5.0, 7.0, -3.0, 3.0]  # below and above the range, and both ends (inside: the last bin is closed)
     counts = np.asarray(diagnostics.histogram(jnp.asarray(v), -3.0, 3.0, 12))
     finite = v[np.isfinite(v)]
     inner, _ = np.histogram(finite, bins=np.linspace(-3, 3, 13))
-    # np.histogram closes its last bin on the right; our last inner bin is half-open (3.0 itself is "above")
     assert counts.sum() == v.size
     np.testing.assert_array_equal(counts[1:-2], inner)
-    assert counts[0] == np.sum(finite < -3) and counts[-2] == np.sum(finite >= 3)
+    assert counts[0] == np.sum(finite < -3) and counts[-2] == np.sum(finite > 3)
     assert counts[-1] == 3  # inf, -inf, NaN: overflowed, drawn apart from the range
 
 

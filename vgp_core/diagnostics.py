@@ -28,7 +28,8 @@ from . import activations
 
 @dataclasses.dataclass(frozen=True)
 class BinEdges:
-    """``n_bins`` equal bins over [lo, hi); a histogram adds a bin below, one at/above ``hi`` and one for inf/NaN.
+    """``n_bins`` equal bins over [lo, hi] (the last bin closed, as NumPy's); a histogram adds a bin below ``lo``,
+    one above ``hi`` and one for inf/NaN.
 
     Histogram layout (length ``n_bins + 3``): ``[below, bin_1 .. bin_n, above, non_finite]``.
     """
@@ -59,13 +60,9 @@ _BOUNDED = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0)}
 
 
 def value_range(activation: str) -> tuple[float, float]:
-    """(lo, hi) of the activation histogram's bins: the image of phi when it is bounded, else UNBOUNDED_RANGE.
-
-    hi is nudged up by one bin's 1/1000 so that phi's supremum (reached in float32 by saturated units) stays in
-    the last inner bin.
-    """
-    lo, hi = _BOUNDED.get(activations.get(activation).name, UNBOUNDED_RANGE)
-    return lo, hi + (hi - lo) / VALUE_BINS * 1e-3
+    """(lo, hi) of the activation histogram's bins: the image of phi when it is bounded (its supremum, reached in
+    float32 by saturated units, falls in the closed last bin), else UNBOUNDED_RANGE."""
+    return _BOUNDED.get(activations.get(activation).name, UNBOUNDED_RANGE)
 
 
 def value_range_table() -> np.ndarray:
@@ -89,7 +86,8 @@ class LayerDiagnostics(NamedTuple):
 
 
 def histogram(values: jax.Array, lo, hi, n_bins: int) -> jax.Array:
-    """Counts of ``values`` in ``n_bins`` equal bins over [lo, hi), with below / above / non-finite bins.
+    """Counts of ``values`` in ``n_bins`` equal bins over [lo, hi] (the last one closed, as ``np.histogram``),
+    with below / above / non-finite bins.
 
     Args:
       values: any shape; every entry is counted once.
@@ -97,11 +95,11 @@ def histogram(values: jax.Array, lo, hi, n_bins: int) -> jax.Array:
       n_bins: number of inner bins (static).
 
     Returns:
-      int32 array ``[below lo, bin_1 .. bin_n, at or above hi, inf or NaN]`` summing to ``values.size``.
+      int32 array ``[below lo, bin_1 .. bin_n, above hi, inf or NaN]`` summing to ``values.size``.
     """
     v = jnp.ravel(values)
     inner = 1 + jnp.clip(jnp.floor((v - lo) / (hi - lo) * n_bins), 0, n_bins - 1).astype(jnp.int32)
-    idx = jnp.where(v < lo, 0, jnp.where(v >= hi, n_bins + 1, inner))
+    idx = jnp.where(v < lo, 0, jnp.where(v > hi, n_bins + 1, inner))
     idx = jnp.where(jnp.isfinite(v), idx, n_bins + 2)
     return jnp.zeros(n_bins + 3, jnp.int32).at[idx].add(1)
 

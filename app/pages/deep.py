@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper, Range1d, Span
+from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d, Span
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
@@ -228,6 +228,9 @@ class LayerHistogramMap:
                 renderers=[image], tooltips=[(x_label, "$x{0.00}"), ("layer", "$y{0}"), ("log10 share", "@image{0.00}")]
             ),
             HoverTool(renderers=[rects], tooltips=[("bin", "@bin"), ("layer", "@y"), ("share", "@share{0.000}")]),
+        )
+        fig.add_layout(
+            ColorBar(color_mapper=self.mapper, title="log10 share of the layer's entries", width=10), "right"
         )
         fig.x_range.range_padding = fig.y_range.range_padding = 0
         self.figure = fig
