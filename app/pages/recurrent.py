@@ -13,7 +13,7 @@ import param
 from bokeh.models import ColumnDataSource, Range1d, Span
 from bokeh.plotting import figure
 
-from vgp_core import rnn
+from vgp_core import bounds, rnn
 from vgp_core.errors import ConfigError
 
 from ..components.explanation import explanation_panel
@@ -23,7 +23,9 @@ from ..components.page import Page, document_hold
 from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
 
-RADIUS_RANGE = (0.1, 2.0)
+#: the bounds of RNNConfig (vgp_core.bounds): defaults, choices and the ranges the sliders offer
+RNN_BOUNDS = bounds.of(rnn.RNNConfig)
+RADIUS_RANGE = RNN_BOUNDS["spectral_radius"].offered
 SWEEP_RADII = np.linspace(*RADIUS_RANGE, 64).astype(np.float32)
 HIDDEN_SIZES = [16, 32, 64]
 CELL_COLORS = {"vanilla": "#1f77b4", "lstm": "#2ca02c", "gru": "#9467bd"}
@@ -74,20 +76,45 @@ class RecurrentModel(param.Parameterized):
     """Every control of the page, with bounds, defaults and a description."""
 
     spectral_radius = param.Number(
-        1.0, bounds=RADIUS_RANGE, step=0.01, doc="Spectral radius γ of the recurrent weight matrix."
+        RNN_BOUNDS["spectral_radius"].default,
+        bounds=RADIUS_RANGE,
+        step=0.01,
+        doc="Spectral radius γ of the recurrent weight matrix.",
     )
-    hidden_size = param.Selector(default=32, objects=HIDDEN_SIZES, doc="Hidden units.")
-    T = param.Integer(100, bounds=(10, 1000), step=10, doc="Sequence length of the gradient analysis.")
-    activation = param.Selector(default="tanh", objects=list(rnn.RNN_ACTIVATIONS), doc="σ of the vanilla cell.")
+    hidden_size = param.Selector(default=RNN_BOUNDS["hidden_size"].default, objects=HIDDEN_SIZES, doc="Hidden units.")
+    T = param.Integer(
+        RNN_BOUNDS["T"].default,
+        bounds=RNN_BOUNDS["T"].offered,
+        step=10,
+        doc="Sequence length of the gradient analysis.",
+    )
+    activation = param.Selector(
+        default=RNN_BOUNDS["activation"].default,
+        objects=list(RNN_BOUNDS["activation"].choices),
+        doc="σ of the vanilla cell.",
+    )
     family = param.Selector(
-        default="gaussian",
-        objects=list(rnn.FAMILIES),
+        default=RNN_BOUNDS["family"].default,
+        objects=list(RNN_BOUNDS["family"].choices),
         doc="Recurrent weights: Gaussian or orthogonal scaled to γ, or note 3's [[0, 2], [ε, 0]].",
     )
-    cell = param.Selector(default="vanilla", objects=list(rnn.CELLS), doc="Vanilla (Pascanu), LSTM or GRU.")
-    eps = param.Number(0.75, bounds=(0.0, 2.0), step=0.01, doc="ε of note 3's matrix (spectral radius √(2ε)).")
-    c = param.Number(0.5, bounds=(0.0, 1.5), step=0.01, doc="c of note 3's D = c·I.")
-    seed = param.Integer(0, bounds=(0, 9999), doc="Random seed of weights, inputs and task data.")
+    cell = param.Selector(
+        default=RNN_BOUNDS["cell"].default,
+        objects=list(RNN_BOUNDS["cell"].choices),
+        doc="Vanilla (Pascanu), LSTM or GRU.",
+    )
+    eps = param.Number(
+        RNN_BOUNDS["eps"].default,
+        bounds=RNN_BOUNDS["eps"].offered,
+        step=0.01,
+        doc="ε of note 3's matrix (spectral radius √(2ε)).",
+    )
+    c = param.Number(RNN_BOUNDS["c"].default, bounds=RNN_BOUNDS["c"].offered, step=0.01, doc="c of note 3's D = c·I.")
+    seed = param.Integer(
+        RNN_BOUNDS["seed"].default,
+        bounds=RNN_BOUNDS["seed"].offered,
+        doc="Random seed of weights, inputs and task data.",
+    )
     task = param.Selector(default="adding", objects=list(rnn.TASKS), doc="Long-range task to train on.")
     train_length = param.Integer(50, bounds=(rnn.MIN_TASK_LENGTH, 500), step=10, doc="Task sequence length.")
     train_steps = param.Integer(200, bounds=(50, 2000), step=50, doc="Training updates (Adam).")

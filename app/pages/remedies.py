@@ -35,7 +35,7 @@ from bokeh.models import (
 from bokeh.palettes import Colorblind
 from bokeh.plotting import figure
 
-from vgp_core import ConfigError
+from vgp_core import ConfigError, bounds
 from vgp_core.experiments import remedies as lab
 
 from ..components.explanation import explanation_panel
@@ -153,6 +153,10 @@ length. The **LSTM** is the recurrent net's remedy: see the [Recurrent network](
 )
 
 
+#: the bounds of LabConfig (vgp_core.bounds): defaults and the ranges the controls offer
+LAB_BOUNDS = bounds.of(lab.LabConfig)
+
+
 class RemediesModel(param.Parameterized):
     """Every control of the page, with bounds, defaults and a description."""
 
@@ -161,14 +165,16 @@ class RemediesModel(param.Parameterized):
         objects=list(REMEDY_NAMES),
         doc="Remedies to measure against the baseline (which always runs).",
     )
-    depth = param.Integer(20, bounds=(2, lab.MAX_LAB_DEPTH), doc="Hidden layers L of every net.")
+    depth = param.Integer(
+        LAB_BOUNDS["depth"].default, bounds=LAB_BOUNDS["depth"].offered, doc="Hidden layers L of every net."
+    )
     # the lab's default width: the programs the server compiles at start-up (app/warmup.py) are those of LabConfig()
     width = param.Selector(
         default=lab.LabConfig.width, objects=WIDTHS, doc="Units per hidden layer (each width compiles once)."
     )
     steps = param.Integer(
-        200,
-        bounds=(lab.CHUNK, 1000),
+        LAB_BOUNDS["steps"].default,
+        bounds=LAB_BOUNDS["steps"].offered,
         step=lab.CHUNK,
         doc=f"Training steps of every net (a multiple of {lab.CHUNK}; generations of the evolution strategy).",
     )
@@ -177,7 +183,9 @@ class RemediesModel(param.Parameterized):
         objects=LEARNING_RATES,
         doc="SGD learning rate (Rprop uses its own step size).",
     )
-    seed = param.Integer(0, bounds=(0, 9999), doc="Random seed of weights and data.")
+    seed = param.Integer(
+        LAB_BOUNDS["seed"].default, bounds=LAB_BOUNDS["seed"].offered, doc="Random seed of weights and data."
+    )
     profile = param.Selector(
         default=PROFILE_CHOICES[0], objects=PROFILE_CHOICES, doc="Which per-layer gradient the profile plot shows."
     )

@@ -38,7 +38,6 @@ analysis (:func:`veit_gradient_by_path_length`) has one too.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import time
 from collections.abc import Iterator, Sequence
@@ -47,8 +46,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import initializers, mlp, theory
-from ..errors import ConfigError, check_choice, check_float, check_int
+from .. import bounds, initializers, mlp, theory
+from ..errors import ConfigError, check_choice, check_int
 
 #: |input_grad_ratio| below this many decades (a factor 10^0.5 ≈ 3.2) counts as "flat". The ratio compares a remedy
 #: with the baseline on the same seed (same random draws, same probe batch): remedies that act only on the update
@@ -303,39 +302,26 @@ class LabConfig:
     (Hinton et al. 2006): ``pretrain_updates`` CD-1 updates per layer at ``pretrain_learning_rate``.
     """
 
-    depth: int = 20
-    width: int = 64
-    steps: int = 200
-    batch_size: int = 64
-    learning_rate: float = 0.1
-    seed: int = 0
-    clip_norm: float = 1.0
-    rprop_step: float = 1e-3
-    es_pairs: int = 8
-    es_sigma: float = 0.02
-    es_learning_rate: float = 1e-3
-    es_batch_size: int = 32
-    pretrain_updates: int = 100
-    pretrain_learning_rate: float = 0.05
+    # Bounds declared once (vgp_core.bounds): ``soft`` is the range the Remedies page's controls offer.
+    depth: int = bounds.integer(20, 2, MAX_LAB_DEPTH)
+    width: int = bounds.integer(64, 8, 512)
+    steps: int = bounds.integer(200, CHUNK, 10_000, soft=(CHUNK, 1000))
+    batch_size: int = bounds.integer(64, 8, 1024)
+    learning_rate: float = bounds.real(0.1, 1e-6, 10.0)
+    seed: int = bounds.integer(0, 0, 2**31 - 1, soft=(0, 9999))
+    clip_norm: float = bounds.real(1.0, 1e-6, 1e6)
+    rprop_step: float = bounds.real(1e-3, 1e-8, 1.0)
+    es_pairs: int = bounds.integer(8, 1, 512)
+    es_sigma: float = bounds.real(0.02, 1e-6, 10.0)
+    es_learning_rate: float = bounds.real(1e-3, 1e-6, 10.0)
+    es_batch_size: int = bounds.integer(32, 1, 1024)
+    pretrain_updates: int = bounds.integer(100, 1, 100_000)
+    pretrain_learning_rate: float = bounds.real(0.05, 1e-6, 10.0)
 
     def __post_init__(self):
-        set_ = functools.partial(object.__setattr__, self)
-        set_("depth", check_int("depth", self.depth, 2, MAX_LAB_DEPTH))
-        set_("width", check_int("width", self.width, 8, 512))
-        set_("steps", check_int("steps", self.steps, CHUNK, 10_000))
+        bounds.validate(self)
         if self.steps % CHUNK:
             raise ConfigError(f"steps must be a multiple of {CHUNK}, got {self.steps}")
-        set_("batch_size", check_int("batch_size", self.batch_size, 8, 1024))
-        set_("learning_rate", check_float("learning_rate", self.learning_rate, 1e-6, 10.0))
-        set_("seed", check_int("seed", self.seed, 0, 2**31 - 1))
-        set_("clip_norm", check_float("clip_norm", self.clip_norm, 1e-6, 1e6))
-        set_("rprop_step", check_float("rprop_step", self.rprop_step, 1e-8, 1.0))
-        set_("es_pairs", check_int("es_pairs", self.es_pairs, 1, 512))
-        set_("es_sigma", check_float("es_sigma", self.es_sigma, 1e-6, 10.0))
-        set_("es_learning_rate", check_float("es_learning_rate", self.es_learning_rate, 1e-6, 10.0))
-        set_("es_batch_size", check_int("es_batch_size", self.es_batch_size, 1, 1024))
-        set_("pretrain_updates", check_int("pretrain_updates", self.pretrain_updates, 1, 100_000))
-        set_("pretrain_learning_rate", check_float("pretrain_learning_rate", self.pretrain_learning_rate, 1e-6, 10.0))
 
     def replace(self, **changes) -> LabConfig:
         return dataclasses.replace(self, **changes)

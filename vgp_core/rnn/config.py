@@ -10,11 +10,10 @@ References:
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import numpy as np
 
-from ..errors import check_choice, check_float, check_int
+from .. import bounds
 
 MAX_T = 1024
 #: Capacity buckets of T: a run of length T uses the smallest bucket >= T (buffers follow the bucket, loops T).
@@ -71,31 +70,21 @@ class RNNConfig:
     N(0, 1/INPUT_DIM)). ``forget_bias``: the LSTM forget gate's initial bias.
     """
 
-    hidden_size: int = 32
-    T: int = 100
-    spectral_radius: float = 1.0
-    activation: str = "tanh"
-    family: str = "gaussian"
-    cell: str = "vanilla"
-    input_scale: float = 1.0
-    seed: int = 0
-    eps: float = 0.75  # note 3's ε (family "note3")
-    c: float = 0.5  # note 3's D = c·I (family "note3")
-    forget_bias: float = 1.0  # LSTM forget-gate bias at initialisation
+    # Bounds declared once (vgp_core.bounds): ``soft`` is the range the Recurrent page's sliders offer.
+    hidden_size: int = bounds.integer(32, 2, MAX_HIDDEN)
+    T: int = bounds.integer(100, 1, MAX_T, soft=(10, 1000))
+    spectral_radius: float = bounds.real(1.0, 0.0, MAX_RADIUS, soft=(0.1, 2.0))
+    activation: str = bounds.choice("tanh", RNN_ACTIVATIONS)
+    family: str = bounds.choice("gaussian", FAMILIES, label="weight family")
+    cell: str = bounds.choice("vanilla", CELLS)
+    input_scale: float = bounds.real(1.0, 0.0, 100.0)
+    seed: int = bounds.integer(0, 0, 2**31 - 1, soft=(0, 9999))
+    eps: float = bounds.real(0.75, 0.0, 100.0, soft=(0.0, 2.0))  # note 3's ε (family "note3")
+    c: float = bounds.real(0.5, 0.0, 100.0, soft=(0.0, 1.5))  # note 3's D = c·I (family "note3")
+    forget_bias: float = bounds.real(1.0, -20.0, 20.0)  # LSTM forget-gate bias at initialisation
 
     def __post_init__(self):
-        set_ = functools.partial(object.__setattr__, self)
-        set_("hidden_size", check_int("hidden_size", self.hidden_size, 2, MAX_HIDDEN))
-        set_("T", check_int("T", self.T, 1, MAX_T))
-        set_("spectral_radius", check_float("spectral_radius", self.spectral_radius, 0.0, MAX_RADIUS))
-        set_("activation", check_choice("activation", self.activation, RNN_ACTIVATIONS))
-        set_("family", check_choice("weight family", self.family, FAMILIES))
-        set_("cell", check_choice("cell", self.cell, CELLS))
-        set_("input_scale", check_float("input_scale", self.input_scale, 0.0, 100.0))
-        set_("seed", check_int("seed", self.seed, 0, 2**31 - 1))
-        set_("eps", check_float("eps", self.eps, 0.0, 100.0))
-        set_("c", check_float("c", self.c, 0.0, 100.0))
-        set_("forget_bias", check_float("forget_bias", self.forget_bias, -20.0, 20.0))
+        bounds.validate(self)
 
     @property
     def capacity(self) -> int:

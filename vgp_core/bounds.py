@@ -1,0 +1,157 @@
+"""Bounds declared once: a config dataclass's field says its default, its valid range (or choices) and the range an
+interface offers; ``validate`` checks an instance against them and the app's controls read them.
+
+A field is declared with :func:`integer`, :func:`real` or :func:`choice` (a ``dataclasses.field`` carrying a
+:class:`Bound` in its metadata); ``__post_init__`` calls :func:`validate`; :func:`of` gives the bounds of a config
+class by field name, e.g. ``of(RNNConfig)["T"].soft``.
+
+References:
+  Python documentation, ``dataclasses.field`` (``metadata``) and ``dataclasses.fields``.
+  param documentation, "Parameter types": ``param.Number(bounds=..., softbounds=...)`` (the hard/soft split
+  mirrored here: ``low``/``high`` are what the engine accepts, ``soft`` what a slider offers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import check_choice, check_float, check_int
+
+
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """What one config field accepts.
+
+    ``kind``: "int", "float" or "choice". ``low``/``high``: the closed valid range (numbers). ``choices``: the valid
+    values (choice). ``soft``: the sub-range an interface offers by default (None: all of [low, high]).
+    ``label``: the field's name in error messages. ``default``: the field's default.
+    """
+
+    kind: str
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    choices: tuple = ()
+    soft: tuple[float, float] | None = None
+    label: str | None = None
+
+    @property
+    def offered(self) -> tuple[float, float]:
+        """The range an interface offers: ``soft``, else ``(low, high)``."""
+        return self.soft if self.soft is not None else (self.low, self.high)
+
+    def check(self, name: str, value):
+        """``value`` converted and checked (``ConfigError`` naming the field otherwise)."""
+        name = self.label or name
+        if self.kind == "int":
+            return check_int(name, value, self.low, self.high)
+        if self.kind == "float":
+            return check_float(name, value, self.low, self.high)
+        return check_choice(name, value, self.choices)
+
+
+def _field(bound: Bound):
+    return dataclasses.field(default=bound.default, metadata={"bound": bound})
+
+
+def _check_soft(low, high, soft):
+    if soft is not None and not low <= soft[0] <= soft[1] <= high:
+        raise ValueError(f"soft range {soft} must lie within [{low}, {high}]")
+
+
+def integer(default: int, low: int, high: int, *, soft: tuple[int, int] | None = None, label: str | None = None):
+    """A config field holding an integer in [low, high].
+
+    Args:
+      default: the field's default.
+      low: the smallest valid value.
+      high: the largest valid value.
+      soft: the sub-range an interface offers (default: all of [low, high]).
+      label: the field's name in error messages (default: the attribute name).
+
+    Returns:
+      A ``dataclasses.field`` whose metadata ``"bound"`` is the :class:`Bound`.
+
+    References:
+      Python documentation, ``dataclasses.field``.
+    """
+    _check_soft(low, high, soft)
+    return _field(Bound("int", default, low, high, soft=soft, label=label))
+
+
+def real(default: float, low: float, high: float, *, soft: tuple[float, float] | None = None, label: str | None = None):
+    """A config field holding a finite float in [low, high].
+
+    Args:
+      default: the field's default.
+      low: the smallest valid value.
+      high: the largest valid value.
+      soft: the sub-range an interface offers (default: all of [low, high]).
+      label: the field's name in error messages (default: the attribute name).
+
+    Returns:
+      A ``dataclasses.field`` whose metadata ``"bound"`` is the :class:`Bound`.
+
+    References:
+      Python documentation, ``dataclasses.field``.
+    """
+    _check_soft(low, high, soft)
+    return _field(Bound("float", default, low, high, soft=soft, label=label))
+
+
+def choice(default: str, choices: Sequence[str], *, label: str | None = None):
+    """A config field holding one of ``choices``.
+
+    Args:
+      default: the field's default (one of ``choices``).
+      choices: the valid values, in the order an interface lists them.
+      label: the field's name in error messages (default: the attribute name).
+
+    Returns:
+      A ``dataclasses.field`` whose metadata ``"bound"`` is the :class:`Bound`.
+
+    References:
+      Python documentation, ``dataclasses.field``.
+    """
+    if default not in choices:
+        raise ValueError(f"default {default!r} is not one of {tuple(choices)}")
+    return _field(Bound("choice", default, choices=tuple(choices), label=label))
+
+
+def validate(instance) -> None:
+    """Check and convert every bounded field of a frozen config dataclass in place (call from ``__post_init__``).
+
+    Args:
+      instance: a dataclass instance whose fields were declared with :func:`integer`, :func:`real` or
+        :func:`choice` (other fields are left alone).
+
+    Returns:
+      None. Raises ``ConfigError`` naming the first invalid field, its value and the accepted range.
+
+    References:
+      Python documentation, ``dataclasses.fields``; ``object.__setattr__`` is how a frozen dataclass's
+      ``__post_init__`` assigns (``dataclasses``, "Frozen instances").
+    """
+    for f in dataclasses.fields(instance):
+        bound = f.metadata.get("bound")
+        if bound is not None:
+            object.__setattr__(instance, f.name, bound.check(f.name, getattr(instance, f.name)))
+
+
+@functools.cache
+def of(config_class: type) -> dict[str, Bound]:
+    """The bounds of a config dataclass, by field name.
+
+    Args:
+      config_class: a dataclass whose fields were declared with :func:`integer`, :func:`real` or :func:`choice`.
+
+    Returns:
+      ``{field name: Bound}`` for every bounded field.
+
+    References:
+      Python documentation, ``dataclasses.fields``.
+    """
+    return {f.name: f.metadata["bound"] for f in dataclasses.fields(config_class) if "bound" in f.metadata}
