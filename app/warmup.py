@@ -83,6 +83,19 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
                 lambda h=hidden: rnn.warm_up(hidden_sizes=(h,), n_radii=len(SWEEP_RADII)),
             )
         )
+    from .pages import edge_of_chaos as eoc
+
+    eoc_width = eoc.EdgeOfChaosModel.param.width.default
+    narrowed = _widths(widths)  # VGP_WARMUP_WIDTHS narrows this page's widths too (its default always warms)
+    for width in (eoc_width,) + tuple(w for w in eoc.WIDTHS if w != eoc_width and w in narrowed):
+        for i, cap in enumerate(mlp.CAPACITY_BUCKETS):
+            steps.append(
+                WarmupStep(
+                    "edge-of-chaos",
+                    f"edge of chaos, width {width}, up to {cap} layers",
+                    lambda w=width, c=cap, t=(width == eoc_width and i == 0): eoc.warm_up(w, c, t),
+                )
+            )
     for width in _widths(widths):
         if width != default_width:
             steps += [deep(width, cap, False) for cap in mlp.CAPACITY_BUCKETS]

@@ -507,3 +507,26 @@ def _cobweb(iterates: np.ndarray) -> dict:
 
 def _fmt(v: float) -> str:
     return "∞" if v == math.inf else "n/a" if not math.isfinite(v) else f"{v:.4g}"
+
+
+def warm_up(width: int, capacity: int, with_theory: bool) -> None:
+    """Compile this page's programs for one width and capacity bucket of ``vgp_core.mlp`` (and, with
+    ``with_theory``, the theory views at the default setting, with their fixed array shapes) — a warm-up step."""
+    config = EdgeOfChaosModel().config()
+    if with_theory:
+        act, sw2, sb2 = config.activation, config.sigma_w2, config.sigma_b2
+        sp.fixed_points.cache_clear()
+        sp.fixed_points(act, sw2, sb2)
+        sp.length_map(act, np.linspace(0.0, 1.0, 81), sw2, sb2)
+        sp.length_iterates(act, 1.0, sw2, sb2, COBWEB_STEPS)
+        sp.correlation_map(act, sp.C_GRID, sw2, sb2)
+        sp.correlation_iterates(act, 0.0, sw2, sb2, COBWEB_STEPS)
+        _phase(act)
+        _scales(act, sb2)
+    for weights in sp.WEIGHTS:  # the draws of vgp_core.mlp compile once per weight law
+        config = sp.PropagationConfig(
+            config.activation, config.sigma_w2, config.sigma_b2, depth=capacity, width=width, weights=weights
+        )
+        sp.measure(config)
+        js.measure(config, full=True)
+    js.predicted_density(config, np.linspace(-1.0, 1.0, 8))
