@@ -261,8 +261,21 @@ def _g(config: RNNConfig) -> float:
 
 
 def largest_singular_value(config: RNNConfig) -> float:
-    """λ1 = ||W_rec||_2 of the recurrent matrix at initialisation (float64 from the float32 weights; the maximum
-    over the matrices a gated cell uses). For note 3 the singular values of [[0, 2], [ε, 0]] are 2 and ε."""
+    """λ1 = ||W_rec||_2 of the recurrent matrix at initialisation.
+
+    Float64 from the float32 weights; the maximum over the matrices a gated cell uses. For note 3 the singular values
+    of [[0, 2], [ε, 0]] are 2 and ε.
+
+    Args:
+      config: the network (cell, weight family, spectral radius, ε, seed, hidden size).
+
+    Returns:
+      λ1 as a float.
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), "On the difficulty of training recurrent neural networks",
+      arXiv:1211.5063, Sec. 2.1 (λ1 in the sufficient condition for vanishing gradients).
+    """
     if config.family == "note3":
         return max(2.0, float(np.float32(config.eps)))
     host = _config_draws(config)
@@ -277,15 +290,39 @@ def _spectral_radius(config: RNNConfig) -> float:
 
 
 def pascanu_threshold(activation: str) -> float:
-    """1/g, g = sup|σ'| (Pascanu et al. 2013, Sec. 2.1): 1 for tanh, relu and linear, 4 for sigmoid."""
+    """1/g with g = sup|σ'|: the largest singular value below which the vanilla cell's gradients must vanish.
+
+    Args:
+      activation: one of ``RNN_ACTIVATIONS``.
+
+    Returns:
+      1/g: 1 for tanh, relu and linear, 4 for sigmoid.
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), "On the difficulty of training recurrent neural networks",
+      arXiv:1211.5063, Sec. 2.1 (γ = 1 for tanh, 1/4 for sigmoid).
+    """
     check_choice("activation", activation, RNN_ACTIVATIONS)
     return 1.0 / activations.get(activation).max_derivative
 
 
 def pascanu_verdict(config: RNNConfig) -> PascanuVerdict:
-    """λ1 = ||W_rec||_2 against 1/g: λ1 < 1/g is *sufficient* for vanishing gradients ("vanishing guaranteed"),
-    λ1 > 1/g is *necessary* for exploding ones ("exploding possible"); "borderline" within 1e-6 relative (e.g. an
-    orthogonal W_rec at γ = 1 with tanh: neither can be concluded). Pascanu et al. (2013), Sec. 2.1."""
+    """λ1 = ||W_rec||_2 against 1/g, the sufficient and the necessary condition of Pascanu et al.
+
+    λ1 < 1/g is *sufficient* for vanishing gradients ("vanishing guaranteed"), λ1 > 1/g is *necessary* for exploding
+    ones ("exploding possible"); "borderline" within 1e-6 relative (e.g. an orthogonal W_rec at γ = 1 with tanh:
+    neither can be concluded). Gated cells: "not applicable" (the bound is about the vanilla recurrence).
+
+    Args:
+      config: the network.
+
+    Returns:
+      A :class:`PascanuVerdict`.
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), "On the difficulty of training recurrent neural networks",
+      arXiv:1211.5063, Sec. 2.1 (the conditions after Eq. 7).
+    """
     lam = largest_singular_value(config)
     rho = _spectral_radius(config)
     if config.cell != "vanilla":
@@ -315,12 +352,24 @@ def _pow10(a):
 
 
 def jacobian_norms(config: RNNConfig, exact: bool = False) -> JacobianNorms:
-    """||∂z_T/∂z_{T-k}||_2 for k = 0..T-1 on the fixed input sequence u_1..u_T ~ N(0, I) from z_0 = 0, beside the
-    bound (||W_rec||_2 g)^k of Pascanu et al. (2013, Sec. 2.1, Eqs. 6-7) for the vanilla cell.
+    """||∂z_T/∂z_{T-k}||_2 for k = 0..T-1 beside the bound (||W_rec||_2 g)^k of the vanilla cell.
 
-    The full product is propagated backward (J_{k+1} = J_k · ∂z_{T-k}/∂z_{T-k-1}, one H×H product per lag);
-    the 2-norm per lag is by warm-started power iteration (a lower estimate that tracks σ_max, see
-    ``_top_singular``), or by SVD with ``exact=True`` (same compiled program, about 0.2 ms more per lag at H = 64).
+    On the fixed input sequence u_1..u_T ~ N(0, I) from z_0 = 0. The full product is propagated backward
+    (J_{k+1} = J_k · ∂z_{T-k}/∂z_{T-k-1}, one H×H product per lag); the 2-norm per lag is by warm-started power
+    iteration (a lower estimate that tracks σ_max, see ``_top_singular``), or by SVD with ``exact=True`` (same compiled
+    program, about 0.2 ms more per lag at H = 64).
+
+    Args:
+      config: the network and the sequence length T.
+      exact: SVD per lag instead of power iteration.
+
+    Returns:
+      A :class:`JacobianNorms` (log10 exact over any range: the exponent is tracked separately).
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), "On the difficulty of training recurrent neural networks",
+      arXiv:1211.5063, Eq. 5 (the per-step Jacobian), Sec. 2.1 and Eqs. 6-7 (the bound).
+      Wikipedia, "Vanishing gradient problem", section "Recurrent network model".
     """
     host = _config_draws(config)
     sig, ex = _jacobian_program(
@@ -366,8 +415,10 @@ def _check_radii(radii) -> np.ndarray:
 
 
 def spectral_sweep(config: RNNConfig, radii) -> SpectralSweep:
-    """log10 ||∂z_T/∂z_{T-k}|| for every spectral radius in ``radii`` (rows) and lag k = 0..T-1 (columns), in one
-    vmapped, jitted call (the heatmap lag × spectral radius). Every other setting comes from ``config``.
+    """log10 ||∂z_T/∂z_{T-k}|| for every spectral radius in ``radii`` and every lag k = 0..T-1.
+
+    One vmapped, jitted call (the heatmap lag × spectral radius), the radius axis sharded over all visible devices.
+    Every other setting comes from ``config``.
 
     Estimator. The full H×H product of :func:`jacobian_norms` would cost about 1 s here (128 radii × T = 1000 ×
     H = 64 is 67 GFLOP on two cores), so for each radius the sweep propagates only SWEEP_PROBES = 2 rows P and
@@ -389,6 +440,20 @@ def spectral_sweep(config: RNNConfig, radii) -> SpectralSweep:
     :func:`jacobian_norms` gives the exact curve for the current radius. Cost: two forward passes, a short tangent
     pass and 2/H of the full backward product (≈ 125 ms for the case above with the vanilla cell; LSTM and GRU cost
     ≈ 5× and 3× more).
+
+    Args:
+      config: the network (its ``spectral_radius`` is replaced by each of ``radii``).
+      radii: 1 to 4096 finite spectral radii in [0, MAX_RADIUS].
+
+    Returns:
+      A :class:`SpectralSweep` (``log10_norm`` of shape (len(radii), T); NaN where the float32 forward pass
+      overflowed).
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), "On the difficulty of training recurrent neural networks",
+      arXiv:1211.5063, Sec. 2.1.
+      Oseledets (1968), "A multiplicative ergodic theorem", Trans. Moscow Math. Soc. 19 (Lyapunov subspaces);
+      Golub & Van Loan (2013), "Matrix Computations", 4th ed., Sec. 8.2.4 (orthogonal/subspace iteration).
     """
     r = _check_radii(radii)
     host = _config_draws(config)
@@ -411,11 +476,24 @@ def spectral_sweep(config: RNNConfig, radii) -> SpectralSweep:
 
 
 def note3_product(eps: float, c: float, steps: int) -> Note3Product:
-    """Wikipedia, "Vanishing gradient problem", note 3: W_rec = [[0, 2], [ε, 0]], D = c·I. W_rec has spectral
-    radius sqrt(2ε) (> 1 for ε > 1/2), yet (W_rec D)^2 = 2εc²·I, so (W_rec D)^{2N} = (2εc²)^N · I, which
-    vanishes or explodes with c: the spectral radius alone does not decide. Products are computed by repeated
+    """Note 3's products P_k = (W_rec D)^k in float64, k = 1..steps, with W_rec = [[0, 2], [ε, 0]] and D = c·I.
+
+    W_rec has spectral radius sqrt(2ε) (> 1 for ε > 1/2), yet (W_rec D)^2 = 2εc²·I, so (W_rec D)^{2N} = (2εc²)^N · I,
+    which vanishes or explodes with c: the spectral radius alone does not decide. Products are computed by repeated
     float64 multiplication (exact for dyadic ε, c while the powers fit the 53-bit mantissa); ``log10_norm`` uses
-    the closed form ||P_{2N}|| = (2εc²)^N, ||P_{2N+1}|| = (2εc²)^N · c·max(2, ε), which cannot overflow."""
+    the closed form ||P_{2N}|| = (2εc²)^N, ||P_{2N+1}|| = (2εc²)^N · c·max(2, ε), which cannot overflow.
+
+    Args:
+      eps: ε in [0, 100].
+      c: c in [0, 100].
+      steps: the number of powers, 1 to 100 000.
+
+    Returns:
+      A :class:`Note3Product`.
+
+    References:
+      Wikipedia, "Vanishing gradient problem", section "Recurrent network model", note 3.
+    """
     eps = check_float("eps", eps, 0.0, 100.0)
     c = check_float("c", c, 0.0, 100.0)
     steps = check_int("steps", steps, 1, 100_000)
@@ -449,10 +527,23 @@ def note3_product(eps: float, c: float, steps: int) -> Note3Product:
 
 
 def parameter_gradient_terms(config: RNNConfig) -> ParameterGradientTerms:
-    """Sizes of the terms ∂L/∂z_T · ∂z_T/∂z_{T-k} · ∇_θF(z_{T-k-1}, u_{T-k}, θ) of ∇_θ L (Wikipedia,
-    "loss differential"; Pascanu et al. 2013, Eqs. 3-5) for L = <g, z_T>, k = 0..T-1, on the same input sequence as
-    :func:`jacobian_norms`. The decay rate ρ = ||W_rec|| g bounds the ratio of consecutive terms' Jacobian
-    factors; with ρ < 1 the terms fall like M ρ^k and ``terms_for_99`` is O(1/(1-ρ))."""
+    """Sizes of the terms ∂L/∂z_T · ∂z_T/∂z_{T-k} · ∇_θF(z_{T-k-1}, u_{T-k}, θ) of ∇_θ L, k = 0..T-1.
+
+    For L = <g, z_T> (g a fixed random unit vector) on the same input sequence as :func:`jacobian_norms`. The decay
+    rate ρ = ||W_rec|| g bounds the ratio of consecutive terms' Jacobian factors; with ρ < 1 the terms fall like
+    M ρ^k and ``terms_for_99`` is O(1/(1-ρ)).
+
+    Args:
+      config: the network and the sequence length T.
+
+    Returns:
+      A :class:`ParameterGradientTerms` (per term: the global norm over θ = (W_rec, W_in, b) and per group).
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), "On the difficulty of training recurrent neural networks",
+      arXiv:1211.5063, Eqs. 3-5 and Sec. 2.1.
+      Wikipedia, "Vanishing gradient problem", section "Recurrent network model" (the "loss differential").
+    """
     host = _config_draws(config)
     logs, total = _terms_program(
         host.draws, _knobs(config), _inputs(config.seed, config.hidden_size, config.capacity), np.int32(config.T)
@@ -489,7 +580,19 @@ def parameter_gradient_terms(config: RNNConfig) -> ParameterGradientTerms:
 
 
 def weights(config: RNNConfig) -> RNNWeights:
-    """The network's parameters at initialisation and the analysis inputs u_1..u_T."""
+    """The network's parameters at initialisation and the analysis inputs u_1..u_T.
+
+    Args:
+      config: the network.
+
+    Returns:
+      A :class:`RNNWeights` (NumPy float32; W_rec includes the spectral radius).
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), "On the difficulty of training recurrent neural networks",
+      arXiv:1211.5063, Eq. 2 (the vanilla cell's W_rec, W_in, b); Mezzadri (2007), "How to generate random matrices from
+      the classical compact groups", Notices of the AMS 54(5) (the orthogonal family).
+    """
     p = jax.device_get(_params_program(_config_draws(config).draws, _knobs(config)))
     return RNNWeights(
         w_rec=np.asarray(p.w_rec),
@@ -501,9 +604,21 @@ def weights(config: RNNConfig) -> RNNWeights:
 
 
 def warm_up(hidden_sizes=(32,), n_radii: int | None = None) -> None:
-    """Compile the analysis programs for every T bucket (and the sweep for ``n_radii`` radii), so that moving the
-    radius, ε, c, input scale, activation, cell, family or T never compiles afterwards. Training programs compile
-    on first use per (hidden size, batch, length bucket, optimizer, chunk)."""
+    """Compile the analysis programs for every T bucket (and the sweep for ``n_radii`` radii).
+
+    Afterwards moving the radius, ε, c, input scale, activation, cell, family or T never compiles. Training programs
+    compile on first use per (hidden size, batch, length bucket, optimizer, chunk).
+
+    Args:
+      hidden_sizes: the hidden sizes to compile for (one program set each).
+      n_radii: the number of radii of the spectral sweep to compile for (None: no sweep).
+
+    Returns:
+      None.
+
+    References:
+      JAX documentation, "Just-in-time compilation" (one compiled program per input shape and static argument).
+    """
     for hidden in hidden_sizes:
         for cap in T_BUCKETS:
             cfg = RNNConfig(hidden_size=hidden, T=cap)

@@ -108,7 +108,23 @@ def _data_keys(seed: int):
 def memory_task_batch(
     task: str = "adding", length: int = 100, batch_size: int = 32, seed: int = 0, step: int = 0
 ) -> MemoryTaskBatch:
-    """The batch that :func:`train_memory_task` trains on at update ``step`` (same seed, length and batch size)."""
+    """The batch that :func:`train_memory_task` trains on at update ``step`` (same seed, length and batch size).
+
+    Args:
+      task: "adding", "temporal_order" or "copy_first".
+      length: the sequence length, MIN_TASK_LENGTH to MAX_T.
+      batch_size: sequences per batch, 1 to 4096.
+      seed: the data seed.
+      step: the training update whose batch to return.
+
+    Returns:
+      A :class:`MemoryTaskBatch` (inputs (batch, length, INPUT_DIM), regression target, class label).
+
+    References:
+      Hochreiter & Schmidhuber (1997), "Long short-term memory", Neural Computation 9(8), Sec. 5: Experiment 4
+      (adding) and Experiment 6a (temporal order); Wikipedia, "Vanishing gradient problem", section "Dynamical
+      systems model" (copying the first input).
+    """
     task = check_choice("task", task, TASKS)
     length = check_int("length", length, MIN_TASK_LENGTH, MAX_T)
     batch_size = check_int("batch_size", batch_size, 1, 4096)

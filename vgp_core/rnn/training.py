@@ -159,15 +159,34 @@ def train_memory_task_iter(
     batch_size: int = 32,
     chunk: int = 50,
 ) -> Iterator[MemoryTaskTrace]:
-    """Train ``config``'s network (cell, activation, weight family and radius at initialisation) on a synthetic
-    long-range task, yielding the trace so far after every ``chunk`` updates (stop iterating to cancel). The last
-    trace also holds the held-out evaluation; earlier ones have NaN there.
+    """Train ``config``'s network on a synthetic long-range task, yielding the trace after every ``chunk`` updates.
 
-    Data come from the seed alone (a fresh batch per update, ``jax.random.fold_in(key, step)``), so runs that differ
-    only in cell, activation, radius or clipping see exactly the same sequences. ``length`` defaults to config.T.
-    Gradients are exact back-propagation through time (a reverse loop of per-step VJPs over the traced length,
-    on checkpointed segments). Every chunk runs in one compiled program; a shorter last chunk skips its extra steps,
-    so exactly ``steps`` updates are made.
+    The network is ``config``'s cell, activation, weight family and radius at initialisation; stop iterating to
+    cancel. The last trace also holds the held-out evaluation; earlier ones have NaN there. Data come from the seed
+    alone (a fresh batch per update, ``jax.random.fold_in(key, step)``), so runs that differ only in cell, activation,
+    radius or clipping see exactly the same sequences. Gradients are exact back-propagation through time (a reverse
+    loop of per-step VJPs over the traced length, on checkpointed segments). Every chunk runs in one compiled
+    program; a shorter last chunk skips its extra steps, so exactly ``steps`` updates are made.
+
+    Args:
+      config: the network at initialisation (and the default length, ``config.T``).
+      task: "adding", "temporal_order" or "copy_first".
+      length: the task's sequence length (None: ``config.T``).
+      steps: the number of updates.
+      clip_norm: the gradient-norm clipping threshold (None: no clipping).
+      optimizer: "adam" or "sgd" (``vgp_core.optimizers``).
+      learning_rate: the optimizer's step size.
+      batch_size: sequences per update.
+      chunk: updates per compiled program call (and per yielded trace).
+
+    Returns:
+      An iterator of :class:`MemoryTaskTrace`, each holding every update so far.
+
+    References:
+      Werbos (1990), "Backpropagation through time: what it does and how to do it", Proc. IEEE 78(10).
+      Pascanu, Mikolov & Bengio (2013), "On the difficulty of training recurrent neural networks",
+      arXiv:1211.5063, Sec. 3.2 and Algorithm 1 (clipping).
+      Hochreiter & Schmidhuber (1997), Neural Computation 9(8), Sec. 5 (the tasks).
     """
     task = check_choice("task", task, TASKS)
     length = config.T if length is None else length
@@ -257,7 +276,18 @@ def train_memory_task(
     batch_size: int = 32,
     chunk: int = 50,
 ) -> MemoryTaskTrace:
-    """The full training trace (see :func:`train_memory_task_iter`)."""
+    """The full training trace of :func:`train_memory_task_iter`.
+
+    Args:
+      config, task, length, steps, clip_norm, optimizer, learning_rate, batch_size, chunk: as for
+        :func:`train_memory_task_iter`.
+
+    Returns:
+      The last :class:`MemoryTaskTrace` (with the held-out evaluation).
+
+    References:
+      Hochreiter & Schmidhuber (1997), Neural Computation 9(8), Sec. 5.
+    """
     trace = None
     args = (config, task, length, steps, clip_norm, optimizer, learning_rate, batch_size, chunk)
     for trace in train_memory_task_iter(*args):  # noqa: B007 (the loop keeps the last item)
