@@ -104,31 +104,98 @@ _BRANCHES = tuple(a.fn for a in _REGISTRY)
 
 
 def names() -> tuple[str, ...]:
-    """Names of all registered activations, in registry order."""
+    """The names of all registered activations, in registry order.
+
+    Args:
+      None.
+
+    Returns:
+      A tuple of names; position i is the traced index :func:`apply` switches on.
+
+    References:
+      JAX documentation, ``jax.lax.switch`` (branch i of a traced index).
+    """
     return tuple(a.name for a in _REGISTRY)
 
 
 def get(name: str) -> Activation:
-    """The activation called ``name``; raises ConfigError listing the known names otherwise."""
+    """The activation called ``name``.
+
+    Args:
+      name: a registered name (see :func:`names`).
+
+    Returns:
+      Its :class:`Activation` (function, sup |phi'| and description). Raises ``ConfigError`` listing the known names
+      otherwise.
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), arXiv:1211.5063, Sec. 2.1 (``max_derivative`` is their g).
+    """
     return _BY_NAME[check_choice("activation", name, _BY_NAME)]
 
 
 def index(name: str) -> int:
-    """Position of ``name`` in the registry: the traced index that :func:`apply` switches on."""
+    """The position of ``name`` in the registry: the traced index that :func:`apply` switches on.
+
+    Args:
+      name: a registered name.
+
+    Returns:
+      Its index, an int.
+
+    References:
+      JAX documentation, ``jax.lax.switch``.
+    """
     return names().index(get(name).name)
 
 
 def apply(idx, x, slope=PRELU_INIT_SLOPE):
-    """phi_idx(x) for a (possibly traced) registry index, via ``lax.switch`` (no recompilation per activation)."""
+    """phi_idx(x) for a (possibly traced) registry index, via ``lax.switch`` (no recompilation per activation).
+
+    Args:
+      idx: the activation's registry index (an int or a traced int32).
+      x: the pre-activations (any shape).
+      slope: PReLU's negative slope (ignored by the other activations).
+
+    Returns:
+      phi(x), elementwise, of x's shape.
+
+    References:
+      JAX documentation, ``jax.lax.switch``; He et al. (2015), "Delving deep into rectifiers", arXiv:1502.01852,
+      Eq. 1 (PReLU).
+    """
     slope = jnp.asarray(slope, x.dtype)
     return jax.lax.switch(idx, _BRANCHES, x, slope)
 
 
 def value_and_derivative(idx, x, slope=PRELU_INIT_SLOPE):
-    """(phi(x), phi'(x)) elementwise, by forward-mode autodiff of the selected branch."""
+    """(phi(x), phi'(x)) elementwise, by forward-mode autodiff of the selected branch.
+
+    Args:
+      idx: the activation's registry index (an int or a traced int32).
+      x: the pre-activations (any shape).
+      slope: PReLU's negative slope (ignored by the other activations).
+
+    Returns:
+      The pair (phi(x), phi'(x)), each of x's shape.
+
+    References:
+      JAX documentation, ``jax.jvp`` (a Jacobian-vector product with a vector of ones gives an elementwise function's
+      derivative).
+    """
     return jax.jvp(lambda v: apply(idx, v, slope), (x,), (jnp.ones_like(x),))
 
 
 def max_derivatives() -> jax.Array:
-    """sup |phi'| of every activation, indexable by a traced registry index."""
+    """sup |phi'| of every activation, indexable by a traced registry index.
+
+    Args:
+      None.
+
+    Returns:
+      A float32 array of one value per registered activation.
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), arXiv:1211.5063, Sec. 2.1 (g = sup |phi'|: 1 for tanh, 1/4 for sigmoid).
+    """
     return jnp.asarray([a.max_derivative for a in _REGISTRY], jnp.float32)

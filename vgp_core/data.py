@@ -24,7 +24,26 @@ DEFAULT_SEPARATION = 0.5
 
 
 def gaussian_mixture(task_key, batch_key, n: int, input_dim: int, n_classes: int, separation=DEFAULT_SEPARATION):
-    """(x, y): ``n`` examples, x of shape (n, input_dim) with unit-variance coordinates, integer labels y."""
+    """A batch of the Gaussian-mixture classification task that the Deep network page trains on.
+
+    Each class c has a centre mu_c ~ N(0, I) fixed by ``task_key``; an example of class y is
+    x = a·mu_y + sqrt(1 - a²)·eps, eps ~ N(0, I), so every coordinate has unit variance whatever the separation a.
+
+    Args:
+      task_key: the PRNG key of the class centres (the task).
+      batch_key: the PRNG key of this batch's labels and noise.
+      n: the number of examples.
+      input_dim: the input dimension.
+      n_classes: the number of classes.
+      separation: a in [0, 1], the weight of the class centre.
+
+    Returns:
+      (x, y): x of shape (n, input_dim) float32, integer labels y of shape (n,).
+
+    References:
+      Poole et al. (2016), "Exponential expressivity in deep neural networks through transient chaos", NeurIPS,
+      Sec. 2 (the input length q^0 = 1 of mean-field theory, which unit-variance coordinates give).
+    """
     centres = jax.random.normal(task_key, (n_classes, input_dim), jnp.float32)
     k_y, k_eps = jax.random.split(batch_key)
     y = jax.random.randint(k_y, (n,), 0, n_classes)
@@ -214,12 +233,25 @@ def _check_shapeset_args(key, n, size):
 
 
 def shapeset_details(key, n: int, size: int = 32) -> ShapesetBatch:
-    """Like :func:`shapeset`, also returning the shape masks, shape ids, overlap check and inversion flags."""
+    """Like :func:`shapeset`, also returning the shape masks, shape ids, overlap check and inversion flags.
+
+    Args:
+      key: a JAX PRNG key.
+      n: the number of images.
+      size: the image side in pixels.
+
+    Returns:
+      A :class:`ShapesetBatch`.
+
+    References:
+      Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks", AISTATS,
+      Sec. 2.1 and Fig. 1.
+    """
     return _shapeset_batch(*_check_shapeset_args(key, n, size))
 
 
 def shapeset(key, n: int, size: int = 32):
-    """(images, labels): ``n`` Shapeset-3x2 images (Glorot & Bengio 2010, Sec. 2.1), seeded by ``key``.
+    """(images, labels): ``n`` Shapeset-3x2 images, seeded by ``key``.
 
     Each image of ``size``×``size`` grey pixels in [-1, 1] holds one or two convex polygons among triangle,
     parallelogram and ellipse (a 20-gon). The class (0–8, :data:`SHAPESET_CLASS_NAMES`) is drawn uniformly: 3 single
@@ -231,6 +263,18 @@ def shapeset(key, n: int, size: int = 32):
 
     Rasterisation tests each pixel centre against the polygon's edges (half-plane tests), vmapped over the batch and
     jitted (one compilation per (n, size)); one call makes a fresh batch, fast enough to stream during training.
+
+    Args:
+      key: a JAX PRNG key.
+      n: the number of images.
+      size: the image side in pixels.
+
+    Returns:
+      (images, labels): float32 images of shape (n, size, size) in [-1, 1] and int32 labels of shape (n,).
+
+    References:
+      Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks", AISTATS,
+      Sec. 2.1 and Fig. 1.
     """
     batch = shapeset_details(key, n, size)
     return batch.images, batch.labels

@@ -227,10 +227,24 @@ def _check(config: mlp.MLPConfig, es: ESConfig):
 def evolve_iter(
     config: mlp.MLPConfig, es_config: ESConfig = ESConfig(), params: mlp.Params | None = None
 ) -> Iterator[tuple[ESTrace, mlp.Params]]:
-    """Run the evolution strategy on ``config``'s network and task from ``params`` (default: its initialization)
-    and yield (trace so far, current mean parameters) after every CHUNK generations (the last chunk is trimmed).
+    """Run the evolution strategy on ``config``'s network and task, yielding after every CHUNK generations.
 
-    Generation k uses the same minibatch as step k of :func:`vgp_core.mlp.train_iter`, so loss curves line up."""
+    Generation k uses the same minibatch as step k of :func:`vgp_core.mlp.train_iter`, so loss curves line up; the
+    last chunk is trimmed.
+
+    Args:
+      config: the network and its task.
+      es_config: generations, antithetic pairs, noise scale σ, Adam step, seed and batch size.
+      params: the parameters to start from (None: the network's initialization).
+
+    Returns:
+      An iterator of (trace so far, current mean parameters).
+
+    References:
+      Salimans, Ho, Chen, Sidor & Sutskever (2017), "Evolution strategies as a scalable alternative to reinforcement
+      learning", arXiv:1703.03864, Algorithm 2 and Sec. 2.2 (fitness shaping); Brockhoff et al. (2010), "Mirrored
+      sampling and sequential selection for evolution strategies", PPSN XI (antithetic pairs).
+    """
     _check(config, es_config)
     es = es_config
     params = mlp.init_params(config) if params is None else mlp.check_params(config, params)
@@ -269,8 +283,22 @@ def evolve_iter(
 def evolve(
     config: mlp.MLPConfig, es_config: ESConfig = ESConfig(), params: mlp.Params | None = None
 ) -> tuple[ESTrace, mlp.Params]:
-    """(trace, final mean parameters) of :func:`evolve_iter`. ``generations`` must be a multiple of CHUNK, so the
-    parameters have seen exactly the generations in the trace (ConfigError otherwise)."""
+    """(trace, final mean parameters) of :func:`evolve_iter`.
+
+    ``es_config.generations`` must be a multiple of CHUNK, so the parameters have seen exactly the generations in the
+    trace (ConfigError otherwise).
+
+    Args:
+      config: the network and its task.
+      es_config: as for :func:`evolve_iter`.
+      params: the parameters to start from (None: the network's initialization).
+
+    Returns:
+      (:class:`ESTrace`, the final mean parameters).
+
+    References:
+      Salimans et al. (2017), arXiv:1703.03864, Algorithm 2.
+    """
     if es_config.generations % CHUNK:
         raise ConfigError(f"generations must be a multiple of {CHUNK} in evolve, got {es_config.generations}")
     out = None

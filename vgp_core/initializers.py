@@ -94,22 +94,66 @@ _BRANCHES = tuple(fn for _, fn in _REGISTRY)
 
 
 def names() -> tuple[str, ...]:
+    """The names of all registered initializers, in registry order.
+
+    Args:
+      None.
+
+    Returns:
+      A tuple of names; position i is the traced index :func:`apply` switches on.
+
+    References:
+      The table of this module's docstring (one source per initializer).
+    """
     return tuple(init.name for init, _ in _REGISTRY)
 
 
 def get(name: str) -> Initializer:
+    """The initializer called ``name``.
+
+    Args:
+      name: a registered name (see :func:`names`).
+
+    Returns:
+      Its :class:`Initializer`. Raises ``ConfigError`` listing the known names otherwise.
+
+    References:
+      The table of this module's docstring.
+    """
     return _BY_NAME[check_choice("initializer", name, _BY_NAME)]
 
 
 def index(name: str) -> int:
+    """The position of ``name`` in the registry: the traced index that :func:`apply` switches on.
+
+    Args:
+      name: a registered name.
+
+    Returns:
+      Its index, an int.
+
+    References:
+      JAX documentation, ``jax.lax.switch``.
+    """
     return names().index(get(name).name)
 
 
 def orthogonal_from_normal(z: jax.Array) -> jax.Array:
-    """The (semi-)orthogonal factor of a Gaussian matrix, sign-corrected so it is Haar-distributed (Mezzadri 2007).
+    """The (semi-)orthogonal factor of a Gaussian matrix, sign-corrected so it is Haar-distributed.
 
     Works on a trailing (n_in, n_out) matrix, batched over leading axes; the result has orthonormal columns when
     n_in >= n_out and orthonormal rows otherwise.
+
+    Args:
+      z: standard-normal draws of shape (..., n_in, n_out).
+
+    Returns:
+      Q of z's shape: Q diag(sign(diag R)) from the QR factorisation z = QR.
+
+    References:
+      Mezzadri (2007), "How to generate random matrices from the classical compact groups", Notices of the AMS 54(5),
+      Sec. 5; Saxe, McClelland & Ganguli (2014), "Exact solutions to the nonlinear dynamics of learning in deep linear
+      neural networks", ICLR (orthogonal initialization).
     """
     n_in, n_out = z.shape[-2:]
     flip = n_in < n_out
@@ -120,13 +164,41 @@ def orthogonal_from_normal(z: jax.Array) -> jax.Array:
 
 
 def apply(idx, z, q, gain):
-    """gain × initializer_idx(z, q): a (possibly traced) registry index selected with ``lax.switch``."""
+    """gain × initializer_idx(z, q): a (possibly traced) registry index selected with ``lax.switch``.
+
+    Args:
+      idx: the initializer's registry index (an int or a traced int32).
+      z: standard-normal draws of the weight matrix's shape (fan_in, fan_out).
+      q: the orthogonal factor of z (:func:`orthogonal_from_normal`), used by ``orthogonal``.
+      gain: the factor every weight is multiplied by.
+
+    Returns:
+      The weight matrix, of z's shape.
+
+    References:
+      The table of this module's docstring; uniform draws by the probability integral transform u = erf(z/√2)
+      (Casella & Berger 2002, "Statistical Inference", 2nd ed., Theorem 2.1.10).
+    """
     n_in, n_out = z.shape[-2:]
     return gain * jax.lax.switch(idx, _BRANCHES, z, q, jnp.float32(n_in), jnp.float32(n_out))
 
 
 def sample(name: str, key: jax.Array, fan_in: int, fan_out: int, gain: float = 1.0) -> jax.Array:
-    """A (fan_in, fan_out) weight matrix drawn from initializer ``name``, times ``gain``."""
+    """A (fan_in, fan_out) weight matrix drawn from initializer ``name``, times ``gain``.
+
+    Args:
+      name: a registered initializer.
+      key: a JAX PRNG key.
+      fan_in: rows (inputs of the layer).
+      fan_out: columns (outputs of the layer).
+      gain: the factor every weight is multiplied by.
+
+    Returns:
+      A float32 array of shape (fan_in, fan_out).
+
+    References:
+      The table of this module's docstring.
+    """
     idx = index(name)
     fan_in = check_int("fan_in", fan_in, 1, 1 << 16)
     fan_out = check_int("fan_out", fan_out, 1, 1 << 16)
@@ -137,10 +209,23 @@ def sample(name: str, key: jax.Array, fan_in: int, fan_out: int, gain: float = 1
 
 
 def sigma_w2(name: str, fan_in: int, fan_out: int, gain: float = 1.0) -> float:
-    """Mean-field weight variance sigma_w^2 = n_in · E[W_ij^2] of initializer ``name`` (table above).
+    """Mean-field weight variance sigma_w^2 = n_in · E[W_ij^2] of initializer ``name`` (the table above).
 
     For ``yilmaz_poli`` this is the second moment including the mean, but mean-field theory (zero-mean weights)
     does not apply to it; check ``get(name).mean_field``.
+
+    Args:
+      name: a registered initializer.
+      fan_in: the layer's inputs n_in.
+      fan_out: the layer's outputs n_out.
+      gain: the factor every weight is multiplied by.
+
+    Returns:
+      sigma_w^2 as a float.
+
+    References:
+      Poole et al. (2016), "Exponential expressivity in deep neural networks through transient chaos", NeurIPS, Eq. 3
+      (sigma_w^2 / N is the weights' variance); the table of this module's docstring.
     """
     n_in, n_out, g2 = float(fan_in), float(fan_out), float(gain) ** 2
     per_init = {

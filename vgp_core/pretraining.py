@@ -174,10 +174,24 @@ def _pretrain_program(params: mlp.Params, x, key, depth, method, updates, lr, ba
 def pretrain(
     config: mlp.MLPConfig, pretrain_config: PretrainConfig = PretrainConfig(), params: mlp.Params | None = None
 ) -> tuple[mlp.Params, PretrainTrace]:
-    """Greedy layer-wise pre-training of ``config``'s hidden layers, starting from ``params`` (default: the
-    network's initialization, :func:`vgp_core.mlp.init_params`); returns the pre-trained parameters (output layer
-    unchanged) and the trace. Requires the logistic-sigmoid activation, no batch norm, no residuals and gain 1
-    (the layers must be the RBMs' conditional p(h | v)); ConfigError otherwise.
+    """Greedy layer-wise pre-training of ``config``'s hidden layers.
+
+    Starts from ``params`` (default: the network's initialization, :func:`vgp_core.mlp.init_params`). Requires the
+    logistic-sigmoid activation, no batch norm, no residuals and gain 1 (the layers must be the RBMs' conditional
+    p(h | v)); ConfigError otherwise.
+
+    Args:
+      config: the network.
+      pretrain_config: the method, updates per layer, learning rate, examples, batch size and seed.
+      params: the parameters to start from (None: the initialization).
+
+    Returns:
+      (pre-trained parameters with the output layer unchanged, :class:`PretrainTrace`).
+
+    References:
+      Hinton, Osindero & Teh (2006), "A fast learning algorithm for deep belief nets", Neural Computation 18(7),
+      Sec. 4; Hinton (2002), "Training products of experts by minimizing contrastive divergence", Eq. 5 (CD-1);
+      Bengio et al. (2007), "Greedy layer-wise training of deep networks", NeurIPS.
     """
     if not isinstance(pretrain_config, PretrainConfig):
         raise ConfigError(f"pretrain_config must be a PretrainConfig, got {type(pretrain_config).__name__}")
