@@ -155,7 +155,7 @@ def histogram_range(spectrum: js.JacobianSpectrum) -> tuple[np.ndarray, float, f
     return resolved, lo, hi
 
 
-def _spectrum_and_prediction(config: sp.PropagationConfig):
+def spectrum_and_prediction(config: sp.PropagationConfig):
     """The measured spectrum and the predicted density on a grid spanning the histogram and the float32 floor."""
     spectrum = js.measure(config, full=True)
     span = histogram_range(spectrum)
@@ -165,7 +165,7 @@ def _spectrum_and_prediction(config: sp.PropagationConfig):
 
 
 def _spectrum(config: sp.PropagationConfig):
-    return RESULTS.get_or_compute(("eoc.spectrum", config), lambda: _spectrum_and_prediction(config))
+    return RESULTS.get_or_compute(("eoc.spectrum", config), lambda: spectrum_and_prediction(config))
 
 
 def _figure(title: str, x: str, y: str, **kw):
