@@ -197,16 +197,50 @@ def _doya_args(w, eps, x0, target, steps, method):
 def loss(
     b, steps=doya.DEFAULT_STEPS, *, eps=doya.DEFAULT_EPS, w=CLIFF_W, x0=CLIFF_X0, target=CLIFF_TARGET, method="discrete"
 ) -> LossCurve:
-    """L(b) = (0.855 - x(T))² with w = 5, x(0) = 0.5, u = 0 (Wikipedia, "Geometric model"), and dL/db, for a
-    scalar b or a 1-D grid of b (one vmapped call; each grid size compiles once)."""
+    """L(b) = (0.855 - x(T))² of Doya's neuron and dL/db, for a scalar b or a 1-D grid of b.
+
+    With w = 5, x(0) = 0.5, u = 0 by default; one vmapped call (each grid size compiles once).
+
+    Args:
+      b: the bias, a number or a 1-D grid.
+      steps: T, the number of steps of the network.
+      eps: the time step ε of the map.
+      w: the recurrent weight.
+      x0: the initial state x(0).
+      target: the target of x(T).
+      method: "discrete" (the map) or "continuous" (RK4 of the flow).
+
+    Returns:
+      A :class:`LossCurve` (b, L, dL/db, x(T)).
+
+    References:
+      Wikipedia, "Vanishing gradient problem", section "Geometric model" and its note 4 (the cliff at b = -2.5).
+      Doya (1993), "Bifurcations of recurrent neural networks in gradient descent learning".
+    """
     bg = doya._grid("b", b, doya.B_RANGE)
     loss_, g, x_t = _doya_curve(bg.astype(np.float32), *_doya_args(w, eps, x0, target, steps, method))
     return LossCurve(b=bg, loss=np.asarray(loss_), grad=np.asarray(g), x_T=np.asarray(x_t))
 
 
 def pascanu_loss(w, b, steps=PASCANU_STEPS, *, x0=PASCANU_X0, target=PASCANU_TARGET) -> PascanuSurface:
-    """E = (σ(x_T) - 0.7)² with x_t = w σ(x_{t-1}) + b, x_0 = 0.5 (Pascanu et al. 2013, Fig. 6) and its
-    gradient (forward mode) over the grid w × b (scalars are 1-point grids)."""
+    """E = (σ(x_T) - 0.7)² with x_t = w σ(x_{t-1}) + b, x_0 = 0.5, and its gradient over the grid w × b.
+
+    The gradient is by forward-mode autodiff; scalars are 1-point grids.
+
+    Args:
+      w: the recurrent weight, a number or a 1-D grid.
+      b: the bias, a number or a 1-D grid.
+      steps: T (50 in the paper).
+      x0: the initial state.
+      target: the target of σ(x_T).
+
+    Returns:
+      A :class:`PascanuSurface` (E, ∂E/∂w, ∂E/∂b and x_T over the (b, w) grid).
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), "On the difficulty of training recurrent neural networks", arXiv:1211.5063,
+      Sec. 3.2 and Fig. 6.
+    """
     wg = doya._grid("w", w, doya.W_RANGE)
     bg = doya._grid("b", b, doya.B_RANGE)
     args = (
@@ -234,14 +268,33 @@ def descend(
     target=None,
     method="discrete",
 ) -> Descent:
-    """Gradient-descent paths from ``start`` with and without global-norm clipping (Pascanu et al. 2013,
-    Algorithm 1 and Fig. 6), via optax.clip_by_global_norm + optax.sgd.
+    """Gradient-descent paths from ``start`` with and without global-norm clipping.
 
-    ``problem="doya"``: start is b (a number or a 1-sequence), the loss is ``loss`` (w, ε, x0, target as there,
+    ``problem="doya"``: start is b (a number or a 1-sequence), the loss is :func:`loss` (w, ε, x0, target as there,
     T = ``loss_steps``, default ``doya.DEFAULT_STEPS``). ``problem="pascanu"``: start is (w, b), the loss is
-    ``pascanu_loss`` (T = ``loss_steps``, default 50). Both paths are computed in one call (the plain one with
-    threshold inf); ``clipped`` is None when ``clip_norm`` is None. A clipped step moves the parameters by at most
-    learning_rate × clip_norm.
+    :func:`pascanu_loss` (T = ``loss_steps``, default 50). Both paths are computed in one call (the plain one with
+    threshold inf, ``vgp_core.optimizers.clipped("sgd", ...)``); ``clipped`` is None when ``clip_norm`` is None. A
+    clipped step moves the parameters by at most learning_rate × clip_norm.
+
+    Args:
+      start: the starting parameters (b, or (w, b)).
+      learning_rate: SGD's step size.
+      steps: the number of descent steps (at most MAX_DESCENT_STEPS).
+      clip_norm: the clipping threshold (None: the plain path only).
+      problem: "doya" or "pascanu".
+      loss_steps: T of the loss (None: the problem's default).
+      eps: the time step ε (doya).
+      w: the recurrent weight (doya).
+      x0: the initial state (None: the problem's default).
+      target: the target (None: the problem's default).
+      method: "discrete" or "continuous" (doya).
+
+    Returns:
+      A :class:`Descent` (the plain path and, with ``clip_norm``, the clipped one: parameters, loss and gradient at
+      every visited point).
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), arXiv:1211.5063, Algorithm 1 and Fig. 6.
     """
     problem = check_choice("problem", problem, PROBLEMS)
     lr = np.float32(check_float("learning_rate", learning_rate, *LR_RANGE))
@@ -300,8 +353,18 @@ def descend(
 
 
 def warm_up(loss_grid=200, surface_shape=(100, 100)) -> None:
-    """Compile every program of this module for these grid sizes (``loss`` over ``loss_grid`` values of b and
-    ``pascanu_loss`` over ``surface_shape`` = (n_w, n_b)), single points, and both descents (fixed shapes)."""
+    """Compile every program of this module for these grid sizes, single points and both descents.
+
+    Args:
+      loss_grid: the number of b values of :func:`loss`'s grid.
+      surface_shape: (n_w, n_b) of :func:`pascanu_loss`'s grid.
+
+    Returns:
+      None.
+
+    References:
+      JAX documentation, "Just-in-time compilation" (one compiled program per input shape).
+    """
     loss(np.linspace(-3.0, -2.0, loss_grid), steps=1)
     loss(-2.5, steps=1)
     n_w, n_b = surface_shape

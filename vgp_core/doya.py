@@ -418,11 +418,26 @@ def _classify(y, w, eps):
 
 
 def fixed_points(b, w=DEFAULT_W, *, eps=DEFAULT_EPS, u=0.0, w_in=0.0) -> FixedPoints:
-    """All equilibria of the one-neuron network at (b, w) with constant input u (Doya 1993).
+    """All equilibria of the one-neuron network at (b, w) with constant input u.
 
     Solves b + w w'u = logit(y) - w y on every monotone branch (bisection in z = logit y, float64, to ~4e-16:
-    |x - σ(w x + b) - w'u| is ~1e-16) and returns x = y + w'u with the stability from the map's
-    derivative 1 - ε + ε w y(1-y). At a fold the double root is reported once.
+    |x - σ(w x + b) - w'u| is ~1e-16) and returns x = y + w'u with the stability from the map's derivative
+    1 - ε + ε w y(1-y). At a fold the double root is reported once.
+
+    Args:
+      b: the bias.
+      w: the recurrent weight.
+      eps: the time step ε (it sets the stability through the map's derivative).
+      u: the constant input.
+      w_in: the input weight w'.
+
+    Returns:
+      A :class:`FixedPoints` (the equilibria, their stability for the map and the flow, the map's derivative
+      and ∂x*/∂b at each).
+
+    References:
+      Doya (1993), "Bifurcations of recurrent neural networks in gradient descent learning".
+      Wikipedia, "Vanishing gradient problem", section "Dynamical systems model".
     """
     b = check_float("b", b, *B_RANGE)
     w = check_float("w", w, *W_RANGE)
@@ -438,7 +453,20 @@ def fixed_points(b, w=DEFAULT_W, *, eps=DEFAULT_EPS, u=0.0, w_in=0.0) -> FixedPo
 
 
 def fold_points(w=DEFAULT_W, *, u=0.0, w_in=0.0):
-    """(b, x) of the saddle-node folds, where w y(1-y) = 1 (y = (1 ± sqrt(1 - 4/w))/2); empty for w <= 4."""
+    """(b, x) of the saddle-node folds, where w y(1-y) = 1, i.e. y = (1 ± sqrt(1 - 4/w))/2.
+
+    Args:
+      w: the recurrent weight.
+      u: the constant input.
+      w_in: the input weight w'.
+
+    Returns:
+      (b, x), two float64 arrays: empty for w <= 4, two folds otherwise.
+
+    References:
+      Doya (1993), "Bifurcations of recurrent neural networks in gradient descent learning".
+      Wikipedia, "Vanishing gradient problem", section "Dynamical systems model" (the bifurcation diagram at w = 5).
+    """
     w = check_float("w", w, *W_RANGE)
     c = check_float("u", u, *U_RANGE) * check_float("w_in", w_in, *W_IN_RANGE)
     y = _fold_y(w)
@@ -448,12 +476,26 @@ def fold_points(w=DEFAULT_W, *, u=0.0, w_in=0.0):
 def bifurcation_diagram(
     w=DEFAULT_W, b_range=(-3.0, -2.0), n=200, *, eps=DEFAULT_EPS, u=0.0, w_in=0.0
 ) -> BifurcationDiagram:
-    """Equilibrium curve over ``b_range`` split into stable/unstable segments, with the exact folds (the
-    bifurcation diagram of Wikipedia's "Dynamical systems model": w = 5, b in [-3, -2]; Doya 1993).
+    """Equilibrium curve over ``b_range`` split into stable and unstable segments, with the exact folds.
 
     The curve is b = logit(y) - w y - w c, x = y + c (c = w'u). Each monotone branch is sampled at the b_grid values
     where it exists (uniform in b, roots by bisection) and at n values uniform in x (b from the formula), so it is
     resolved both where it is steep and near the folds; branch ends are the exact folds when these are in range.
+
+    Args:
+      w: the recurrent weight.
+      b_range: (low, high) of b.
+      n: samples per branch.
+      eps: the time step ε (stability).
+      u: the constant input.
+      w_in: the input weight w'.
+
+    Returns:
+      A :class:`BifurcationDiagram`.
+
+    References:
+      Wikipedia, "Vanishing gradient problem", section "Dynamical systems model" (w = 5, b in [-3, -2]).
+      Doya (1993), "Bifurcations of recurrent neural networks in gradient descent learning".
     """
     w = check_float("w", w, *W_RANGE)
     lo, hi = _range("b_range", b_range, B_RANGE)
@@ -529,10 +571,27 @@ def _common(w, eps, u, w_in, steps, method):
 def simulate(
     x0, b, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_in=0.0, *, method="discrete"
 ) -> Trajectory:
-    """Trajectory of x_{t+1} = (1-ε) x_t + ε σ(w x_t + b) + ε w' u_t, t = 0..steps (Doya 1993).
+    """Trajectory of x_{t+1} = (1-ε) x_t + ε σ(w x_t + b) + ε w' u_t, t = 0..steps.
 
-    ``u`` is a constant or an array u_0..u_{steps-1}; ``method="continuous"`` integrates the small-ε limit
-    dx/dt = -x + σ(w x + b) + w'u (RK4) at the same times t·ε. One compiled program serves all settings.
+    ``method="continuous"`` integrates the small-ε limit dx/dt = -x + σ(w x + b) + w'u (RK4) at the same times t·ε.
+    One compiled program serves all settings.
+
+    Args:
+      x0: the initial state.
+      b: the bias.
+      w: the recurrent weight.
+      eps: the time step ε of the map.
+      steps: T, the number of steps.
+      u: the input (a constant, or an array u_0..u_{steps-1}).
+      w_in: the input weight w'.
+      method: "discrete" (the map) or "continuous" (RK4 of the flow at the same times).
+
+    Returns:
+      A :class:`Trajectory` (t·ε and x_t).
+
+    References:
+      Wikipedia, "Vanishing gradient problem", section "Dynamical systems model" (the map).
+      Doya (1993), "Bifurcations of recurrent neural networks in gradient descent learning".
     """
     x0 = _scalar("x0", x0, X_RANGE)
     b = _scalar("b", b, B_RANGE)
@@ -554,12 +613,30 @@ def hysteresis(
     x_start=None,
     method="discrete",
 ) -> Hysteresis:
-    """Hysteresis loop (Wikipedia's bifurcation-diagram caption: "the system exhibits hysteresis, and can be used as
-    a one-bit memory").
+    """Hysteresis loop: b swept down and back up, the state carried from one b to the next.
 
     b sweeps from b_range[1] down to b_range[0] and back up in n values each; at each b the network runs
     ``steps_per_b`` steps from the state left by the previous b. The sweep starts from ``x_start`` or, by default,
     from the largest stable equilibrium at b_range[1]. Each distinct n compiles once.
+
+    Args:
+      w: the recurrent weight.
+      b_range: (low, high) of b.
+      n: b values per direction.
+      eps: the time step ε.
+      steps_per_b: steps run at each b.
+      u: the constant input.
+      w_in: the input weight w'.
+      x_start: the state the sweep starts from (None: the largest stable equilibrium at b_range[1]).
+      method: "discrete" or "continuous".
+
+    Returns:
+      A :class:`Hysteresis` (b and the settled x of the down and the up sweep).
+
+    References:
+      Wikipedia, "Vanishing gradient problem", section "Dynamical systems model", the bifurcation diagram's
+      caption ("the system exhibits hysteresis, and can be used as a one-bit memory").
+      Doya (1993), "Bifurcations of recurrent neural networks in gradient descent learning".
     """
     lo, hi = _range("b_range", b_range, B_RANGE)
     n = check_int("n", n, 2, MAX_GRID)
@@ -599,12 +676,28 @@ def hysteresis(
 def sensitivity(
     x0, b, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_in=0.0, *, method="discrete"
 ) -> Sensitivity:
-    """∂x(T)/∂x(0) and ∂x(T)/∂b by forward-mode autodiff, and the equilibrium value
-    ∂x(T)/∂b ≈ (1/(x(T)(1-x(T))) - w)^{-1} (Wikipedia, "Dynamical systems model", with w = 5 there; y = x(T) - w'u
-    when an input is on).
+    """∂x(T)/∂x(0) and ∂x(T)/∂b by forward-mode autodiff, with the equilibrium value of ∂x(T)/∂b.
 
-    Near the unstable equilibrium both derivatives explode; far from it ∂x(T)/∂x(0) vanishes while ∂x(T)/∂b
-    stays finite — "the only well-behaved gradient".
+    The equilibrium value is ∂x(T)/∂b ≈ (1/(y(1-y)) - w)^{-1}, y = x(T) - w'u. Near the unstable equilibrium both
+    derivatives explode; far from it ∂x(T)/∂x(0) vanishes while ∂x(T)/∂b stays finite — "the only well-behaved
+    gradient".
+
+    Args:
+      x0: the initial state.
+      b: the bias.
+      w: the recurrent weight.
+      eps: the time step ε of the map.
+      steps: T, the number of steps.
+      u: the input (a constant, or an array u_0..u_{steps-1}).
+      w_in: the input weight w'.
+      method: "discrete" (the map) or "continuous" (RK4 of the flow at the same times).
+
+    Returns:
+      A :class:`Sensitivity`.
+
+    References:
+      Wikipedia, "Vanishing gradient problem", section "Dynamical systems model" (with w = 5 there).
+      Doya (1993), "Bifurcations of recurrent neural networks in gradient descent learning".
     """
     x0 = _scalar("x0", x0, X_RANGE)
     b = _scalar("b", b, B_RANGE)
@@ -623,12 +716,28 @@ def sensitivity(
 def sensitivity_map(
     b_grid, x0_grid, w=DEFAULT_W, eps=DEFAULT_EPS, steps=DEFAULT_STEPS, u=0.0, w_in=0.0, *, method="discrete"
 ) -> SensitivityMap:
-    """log10|∂x(T)/∂x(0)| (and log10|∂x(T)/∂b|) over the (b, x0) plane in one vmapped, jitted call
-    (the exploding and vanishing cases of Wikipedia's "Dynamical systems model").
+    """log10|∂x(T)/∂x(0)| and log10|∂x(T)/∂b| over the (b, x0) plane in one vmapped, jitted call.
 
-    ∂x(T)/∂x(0) = Π_t f'(x_t) is accumulated as Σ_t log|f'(x_t)| (each f' by autodiff of the step), so the map
-    shows vanishing values like 1e-40 instead of a float32 underflow to 0; ∂x(T)/∂b follows the forward-mode
-    recursion d_{t+1} = f'(x_t) d_t + ∂f/∂b. The large values trace the separatrix (the unstable branch).
+    ∂x(T)/∂x(0) = Π_t f'(x_t) is accumulated as Σ_t log|f'(x_t)| (each f' by autodiff of the step), so the map shows
+    vanishing values like 1e-40 instead of a float32 underflow to 0; ∂x(T)/∂b follows the forward-mode recursion
+    d_{t+1} = f'(x_t) d_t + ∂f/∂b. The large values trace the separatrix (the unstable branch).
+
+    Args:
+      b_grid: the b values (columns).
+      x0_grid: the x(0) values (rows).
+      w: the recurrent weight.
+      eps: the time step ε of the map.
+      steps: T, the number of steps.
+      u: the input (a constant, or an array u_0..u_{steps-1}).
+      w_in: the input weight w'.
+      method: "discrete" (the map) or "continuous" (RK4 of the flow at the same times).
+
+    Returns:
+      A :class:`SensitivityMap` of shape (len(x0_grid), len(b_grid)).
+
+    References:
+      Wikipedia, "Vanishing gradient problem", section "Dynamical systems model" (the exploding and vanishing cases).
+      Doya (1993), "Bifurcations of recurrent neural networks in gradient descent learning".
     """
     bg = _grid("b_grid", b_grid, B_RANGE)
     xg = _grid("x0_grid", x0_grid, X_RANGE)
@@ -638,9 +747,18 @@ def sensitivity_map(
 
 
 def warm_up(map_shape=(200, 200), hysteresis_n=200) -> None:
-    """Compile every program of this module for these shapes (trajectory, sensitivity, the (b, x0) map of
-    ``map_shape`` = (n_x0, n_b) and the hysteresis sweep of ``hysteresis_n`` values), so that later control changes
-    never compile. One compile per program; the persistent compilation cache makes later processes fast."""
+    """Compile every program of this module for these shapes, so that later control changes never compile.
+
+    Args:
+      map_shape: (n_x0, n_b) of :func:`sensitivity_map`.
+      hysteresis_n: the n of :func:`hysteresis`.
+
+    Returns:
+      None (one compile per program; the persistent compilation cache makes later processes fast).
+
+    References:
+      JAX documentation, "Persistent compilation cache".
+    """
     simulate(0.5, -2.5, steps=1)
     sensitivity(0.5, -2.5, steps=1)
     n_x0, n_b = map_shape
