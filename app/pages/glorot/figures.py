@@ -378,16 +378,16 @@ class GlorotFigures:
         self.readout = browser_only(pn.pane.HTML)("", margin=(0, 5), width=1060)
         self.table_text = pn.pane.Markdown("", disable_math=True, margin=(0, 10), width=520)
 
-    def _histogram_figure(self, title, x_label):
-        main = ColumnDataSource(data={"x": np.zeros(0), **self._layer_columns("l")})
-        cmp = ColumnDataSource(data=_empty_lines())  # the other init, one dashed line per layer
-        hl = ColumnDataSource(data=dict(x=np.zeros(0), y=np.zeros(0)))
-        marks = ColumnDataSource(data=_Marks().data())
-        fig = self._fig(title, x_label, "fraction of values per bin")
-        renderers = []
-        for i in range(1, MAX_DEPTH + 1):
-            c = LAYER_COLORS[i - 1]
-            renderers.append(fig.line("x", f"l{i}", source=main, color=c, line_width=1.8, legend_label=f"layer {i}"))
+    @staticmethod
+    def _per_layer_curves(fig, main, cmp, hl, prefix: str) -> list:
+        """One solid line per layer (columns ``{prefix}1``.. of ``main``), the other initialization's dashed lines
+        (``cmp``) and the chosen layer's wide grey line (``hl``). Returns the per-layer renderers (for hovering)."""
+        renderers = [
+            fig.line(
+                "x", f"{prefix}{i}", source=main, color=LAYER_COLORS[i - 1], line_width=1.8, legend_label=f"layer {i}"
+            )
+            for i in range(1, MAX_DEPTH + 1)
+        ]
         fig.multi_line(
             "xs",
             "ys",
@@ -399,6 +399,15 @@ class GlorotFigures:
             legend_label=CMP_LABEL,
         )
         fig.line("x", "y", source=hl, color="black", line_width=4, line_alpha=0.3, legend_label="chosen layer")
+        return renderers
+
+    def _histogram_figure(self, title, x_label):
+        main = ColumnDataSource(data={"x": np.zeros(0), **self._layer_columns("l")})
+        cmp = ColumnDataSource(data=_empty_lines())  # the other init, one dashed line per layer
+        hl = ColumnDataSource(data=dict(x=np.zeros(0), y=np.zeros(0)))
+        marks = ColumnDataSource(data=_Marks().data())
+        fig = self._fig(title, x_label, "fraction of values per bin")
+        renderers = self._per_layer_curves(fig, main, cmp, hl, "l")
         self._marks_renderer(fig, marks)
         fig.add_tools(
             HoverTool(
@@ -418,21 +427,7 @@ class GlorotFigures:
         ckpt = ColumnDataSource(data=dict(x=np.zeros(0), y=np.zeros(0), color=[]))
         marks = ColumnDataSource(data=_Marks().data())
         fig = self._fig(title, "updates", y_label, y_axis_type="log")
-        renderers = []
-        for i in range(1, MAX_DEPTH + 1):
-            c = LAYER_COLORS[i - 1]
-            renderers.append(fig.line("x", f"v{i}", source=main, color=c, line_width=1.8, legend_label=f"layer {i}"))
-        fig.multi_line(
-            "xs",
-            "ys",
-            source=cmp,
-            color="color",
-            line_width=1.2,
-            line_dash="dashed",
-            line_alpha=0.8,
-            legend_label=CMP_LABEL,
-        )
-        fig.line("x", "y", source=hl, color="black", line_width=4, line_alpha=0.3, legend_label="chosen layer")
+        renderers = self._per_layer_curves(fig, main, cmp, hl, "v")
         fig.scatter("x", "y", source=ckpt, size=8, color="color", line_color="black")
         self._marks_renderer(fig, marks)
         fig.add_tools(
