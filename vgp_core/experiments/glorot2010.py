@@ -176,8 +176,26 @@ def _keys(seed: int) -> _Keys:
 
 
 def init_params(key, init: str, depth: int, width: int, input_dim: int, n_classes: int = N_CLASSES):
-    """((W^1, b^1), ..., (W^{depth+1}, b^{depth+1})): weights from ``init`` (standard, Eq. 1, or normalized, Eq. 16),
-    biases 0 (paper). Layer l's weights come from ``fold_in(key, l)``, so both inits rescale the same draws."""
+    """The network's parameters ((W^1, b^1), ..., (W^{depth+1}, b^{depth+1})) at initialization.
+
+    Weights from ``init`` (standard, Eq. 1, or normalized, Eq. 16), biases 0 (as in the paper). Layer l's weights come
+    from ``fold_in(key, l)``, so both inits rescale the same draws.
+
+    Args:
+      key: a JAX PRNG key.
+      init: "standard" or "glorot_uniform".
+      depth: the number of hidden layers.
+      width: units per hidden layer.
+      input_dim: the input dimension.
+      n_classes: the outputs (softmax classes).
+
+    Returns:
+      A tuple of depth + 1 (W, b) pairs.
+
+    References:
+      Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks",
+      AISTATS, Eq. 1 and Eq. 16.
+    """
     init = _init_name(init)
     dims = [input_dim] + [width] * depth + [n_classes]
     return tuple(
@@ -328,7 +346,20 @@ def _jacobian_sv_means(params, act_idx, x):
 
 
 def jacobian_sv_mean(params, activation: str, x) -> np.ndarray:
-    """Public wrapper of the per-layer mean Jacobian singular value for examples ``x`` (n, input_dim)."""
+    """The mean singular value of each layer's Jacobian ∂z^{i+1}/∂z^i, averaged over examples ``x``.
+
+    Args:
+      params: the network's parameters (:func:`init_params` layout).
+      activation: "sigmoid", "tanh" or "softsign".
+      x: examples of shape (n, input_dim).
+
+    Returns:
+      A float64 array of one value per hidden layer.
+
+    References:
+      Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks",
+      AISTATS, Sec. 4.2.1 (0.8 for the normalized init, 0.5 for the standard one, tanh).
+    """
     act_idx = jnp.int32(activations.index(check_choice("activation", activation, ACTIVATIONS)))
     return np.asarray(_jacobian_sv_means(params, act_idx, jnp.asarray(x, jnp.float32)))
 
@@ -536,7 +567,20 @@ def _datasets(seed: int, validation_size: int, test_size: int, image_size: int):
 
 
 def evaluate(params, activation: str, dataset: _Data) -> tuple[float, float]:
-    """(error rate, mean NLL) of the network on ``dataset`` (evaluated in blocks of EVAL_BLOCK)."""
+    """(error rate, mean negative log-likelihood) of the network on ``dataset``, evaluated in blocks of EVAL_BLOCK.
+
+    Args:
+      params: the network's parameters.
+      activation: the hidden layers' activation.
+      dataset: the images and labels.
+
+    Returns:
+      (error rate in [0, 1], mean NLL).
+
+    References:
+      Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks",
+      AISTATS, Table 1 (test errors).
+    """
     act_idx = jnp.int32(activations.index(activation))
     n = int(dataset.y.shape[0])
     errors, nll = 0.0, 0.0
@@ -570,7 +614,22 @@ def _grad_edges(values, bins: int) -> np.ndarray:
 
 
 def snapshot(config: Glorot2010Config, params, activation: str, updates: int, probe: _Data) -> Snapshot:
-    """Histograms and Jacobian singular values of ``params`` on the probe set."""
+    """Histograms and Jacobian singular values of ``params`` on the probe set, after ``updates`` updates.
+
+    Args:
+      config: the experiment's configuration (bins, probe size).
+      params: the network's parameters.
+      activation: the hidden layers' activation.
+      updates: the number of updates made so far (recorded in the snapshot).
+      probe: the probe images and labels.
+
+    Returns:
+      A :class:`Snapshot` (activation and gradient histograms per layer, the Jacobians' mean singular values).
+
+    References:
+      Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks",
+      AISTATS, Figs. 6-7 (histograms) and Sec. 4.2.1 (singular values).
+    """
     act_idx = jnp.int32(activations.index(activation))
     hs, deltas, wgrads = _snapshot_values(params, act_idx, probe.x, probe.y, batch_size=config.batch_size)
     bins = config.hist_bins
@@ -635,7 +694,22 @@ def _finite(params) -> bool:
 def train_run(
     config: Glorot2010Config, activation: str, init: str, learning_rate: float, updates: int | None = None
 ) -> RunResult:
-    """Train one (activation, init, learning rate) for ``updates`` (default ``config.updates``) with all statistics."""
+    """Train one (activation, init, learning rate) with all the per-layer statistics of the paper.
+
+    Args:
+      config: the experiment's configuration.
+      activation: "sigmoid", "tanh" or "softsign".
+      init: "standard" or "glorot_uniform".
+      learning_rate: SGD's step size.
+      updates: the number of updates (None: ``config.updates``).
+
+    Returns:
+      A :class:`RunResult` (statistics at every checkpoint, snapshots at initialization and after training, errors).
+
+    References:
+      Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks",
+      AISTATS, Sec. 3 and Figs. 2-9.
+    """
     t0 = time.perf_counter()
     activation = check_choice("activation", activation, ACTIVATIONS)
     init = _init_name(init)
@@ -690,8 +764,24 @@ def train_run(
 def validation_error(
     config: Glorot2010Config, activation: str, init: str, learning_rate: float, updates: int
 ) -> tuple[float, float]:
-    """(error, mean NLL) on the validation set after ``updates`` updates, without statistics (the learning-rate
-    search); (1.0, NaN) if training diverged."""
+    """(error, mean NLL) on the validation set after ``updates`` updates, without statistics.
+
+    The learning-rate search's measure; (1.0, NaN) if training diverged.
+
+    Args:
+      config: the experiment's configuration.
+      activation: the hidden layers' activation.
+      init: the initialization.
+      learning_rate: SGD's step size.
+      updates: the number of updates.
+
+    Returns:
+      (validation error, mean NLL).
+
+    References:
+      Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks",
+      AISTATS, Sec. 2.3 (the learning rate optimized on a validation set).
+    """
     act_idx = jnp.int32(activations.index(check_choice("activation", activation, ACTIVATIONS)))
     validation, _ = _datasets(config.seed, config.validation_size, config.test_size, config.image_size)
     params = init_params(_keys(config.seed).init, init, config.depth, config.width, config.input_dim)
@@ -709,8 +799,21 @@ def _best(errors, nlls) -> int:
 def run_combination(
     config: Glorot2010Config, activation: str, init: str, progress: Callable[[str], None] | None = None
 ) -> CombinationResult:
-    """Choose the learning rate on the validation set (paper: the learning rate was optimized on a validation set
-    for each combination), then report the run trained with that rate."""
+    """Choose the learning rate on the validation set, then report the run trained with that rate.
+
+    Args:
+      config: the experiment's configuration (learning-rate grid, budgets).
+      activation: the hidden layers' activation.
+      init: the initialization.
+      progress: called with a line of text after each step (None: silent).
+
+    Returns:
+      A :class:`CombinationResult`.
+
+    References:
+      Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks",
+      AISTATS, Sec. 2.3 ("the learning rate was optimized on a validation set" for each combination).
+    """
     activation = check_choice("activation", activation, ACTIVATIONS)
     init = _init_name(init)
     say = progress or (lambda s: None)
@@ -747,7 +850,20 @@ def run_combination(
 def run(
     config: Glorot2010Config, progress: Callable[[str], None] | None = None, command: str | None = None
 ) -> Glorot2010Result:
-    """Every (activation, init) of ``config``: learning-rate search, then the full statistics of the chosen run."""
+    """Every (activation, init) of ``config``: learning-rate search, then the full statistics of the chosen run.
+
+    Args:
+      config: the experiment's configuration.
+      progress: called with a line of text after each step (None: silent).
+      command: the command line that produced the run (recorded in the result).
+
+    Returns:
+      A :class:`Glorot2010Result` (written to ``assets/glorot2010/`` by :func:`main`).
+
+    References:
+      Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks",
+      AISTATS, Sec. 2-4, Figs. 2-9 and Table 1.
+    """
     t0 = time.perf_counter()
     combos = []
     for activation in config.activations:
@@ -795,6 +911,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line of the reproduction: parse ``argv``, run, write the JSON results.
+
+    Args:
+      argv: the arguments (None: ``sys.argv[1:]``); ``--help`` lists them.
+
+    Returns:
+      The process's exit status (0 on success).
+
+    References:
+      Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks",
+      AISTATS.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     args = parser.parse_args(argv)

@@ -271,12 +271,32 @@ _BY_NAME = {r.name: r for r in REMEDIES}
 
 
 def names() -> tuple[str, ...]:
-    """Names of all lab entries, baseline first."""
+    """The names of all lab entries, baseline first.
+
+    Args:
+      None.
+
+    Returns:
+      A tuple of names.
+
+    References:
+      Wikipedia, "Vanishing gradient problem", section "Solutions" (the remedies the lab measures).
+    """
     return tuple(_BY_NAME)
 
 
 def remedy(name: str) -> Remedy:
-    """The lab entry called ``name``; ConfigError listing the valid names otherwise."""
+    """The lab entry called ``name``.
+
+    Args:
+      name: one of :func:`names`.
+
+    Returns:
+      Its :class:`Remedy`. Raises ``ConfigError`` listing the valid names otherwise.
+
+    References:
+      Wikipedia, "Vanishing gradient problem", section "Solutions".
+    """
     return _BY_NAME[check_choice("remedy", name, _BY_NAME)]
 
 
@@ -516,8 +536,18 @@ LSTM_HIDDEN = 32
 def run_remedy(name: str, config: LabConfig = LabConfig(), baseline: RemedyResult | None = None) -> RemedyResult:
     """Measure one lab entry on ``config`` (see the module docstring for what is measured and how it is judged).
 
-    ``baseline``: the baseline's result on the same config, for the ratios; without it the baseline's input-layer
-    gradient at initialization is measured here (cheap) and ``trained_input_grad_ratio`` is NaN.
+    Args:
+      name: the entry.
+      config: the lab's shared settings.
+      baseline: the baseline's result on the same config, for the ratios; without it the baseline's input-layer
+        gradient at initialization is measured here (cheap) and ``trained_input_grad_ratio`` is NaN.
+
+    Returns:
+      A :class:`RemedyResult`.
+
+    References:
+      The entry's own source (``remedy(name).source``), e.g. Pascanu et al. (2013), arXiv:1211.5063, Algorithm 1 for
+      clipping; He et al. (2016), "Deep residual learning for image recognition", CVPR, Eq. 1 for residuals.
     """
     r = remedy(name)
     if not isinstance(config, LabConfig):
@@ -663,8 +693,21 @@ def run_remedy(name: str, config: LabConfig = LabConfig(), baseline: RemedyResul
 
 
 def run_lab_iter(config: LabConfig = LabConfig(), names: Sequence[str] | None = None) -> Iterator[RemedyResult]:
-    """The baseline first, then one result per requested remedy as it finishes (in the order given, duplicates
-    and "baseline" skipped; all of them when ``names`` is None). Unknown names raise ConfigError before any run."""
+    """The baseline first, then one result per requested remedy as it finishes.
+
+    In the order given, duplicates and "baseline" skipped; all entries when ``names`` is None. Unknown names raise
+    ConfigError before any run.
+
+    Args:
+      config: the lab's shared settings.
+      names: the remedies to run (None: all).
+
+    Returns:
+      An iterator of :class:`RemedyResult`.
+
+    References:
+      Wikipedia, "Vanishing gradient problem", section "Solutions".
+    """
     wanted = [remedy(n).name for n in (names if names is not None else [r.name for r in REMEDIES])]
     base = run_remedy("baseline", config)
     yield base
@@ -677,14 +720,37 @@ def run_lab_iter(config: LabConfig = LabConfig(), names: Sequence[str] | None = 
 
 
 def run_lab(config: LabConfig = LabConfig(), names: Sequence[str] | None = None) -> list[RemedyResult]:
-    """All results of :func:`run_lab_iter` as a list."""
+    """All results of :func:`run_lab_iter` as a list.
+
+    Args:
+      config: the lab's shared settings.
+      names: the remedies to run (None: all).
+
+    Returns:
+      A list of :class:`RemedyResult`, baseline first.
+
+    References:
+      Wikipedia, "Vanishing gradient problem", section "Solutions".
+    """
     return list(run_lab_iter(config, names))
 
 
 def rank(results: Sequence[RemedyResult]) -> list[RemedyResult]:
-    """Results ordered best first: by held-out loss after training (lower is better, rounded to 3 decimals so that
-    differences below the probe batch's noise do not decide), ties by the input-layer gradient ratio (higher
-    first); entries without a loss (the LSTM link) come last in their given order."""
+    """Results ordered best first.
+
+    By held-out loss after training (lower is better, rounded to 3 decimals so that differences below the probe
+    batch's noise do not decide), ties by the input-layer gradient ratio (higher first); entries without a loss (the
+    LSTM link) come last in their given order.
+
+    Args:
+      results: lab results.
+
+    Returns:
+      A new list, best first.
+
+    References:
+      None beyond this module's docstring (the lab's criteria).
+    """
 
     def key(item):
         i, r = item
@@ -735,13 +801,35 @@ def _check_blocks(n_blocks) -> int:
 
 
 def veit_path_counts(n_blocks: int) -> np.ndarray:
-    """Number of paths of each length k = 0..n through n residual blocks: C(n, k) (int64, exact)."""
+    """The number of paths of each length k = 0..n through n residual blocks: C(n, k).
+
+    Args:
+      n_blocks: n, 0 to MAX_VEIT_BLOCKS.
+
+    Returns:
+      An int64 array of shape (n + 1,) (exact).
+
+    References:
+      Veit, Wilber & Belongie (2016), "Residual networks behave like ensembles of relatively shallow networks",
+      NeurIPS, Sec. 3 (the unraveled view: 2^n paths).
+    """
     n = _check_blocks(n_blocks)
     return np.array([math.comb(n, k) for k in range(n + 1)], np.int64)
 
 
 def veit_path_distribution(n_blocks: int) -> np.ndarray:
-    """Fraction of the 2^n paths with length k: C(n, k) / 2^n, the Binomial(n, 1/2) pmf (Veit et al. 2016, Sec. 4)."""
+    """The fraction of the 2^n paths with length k: C(n, k) / 2^n, the Binomial(n, 1/2) pmf.
+
+    Args:
+      n_blocks: n, 0 to MAX_VEIT_BLOCKS.
+
+    Returns:
+      A float64 array of shape (n + 1,) summing to 1.
+
+    References:
+      Veit, Wilber & Belongie (2016), "Residual networks behave like ensembles of relatively shallow networks",
+      NeurIPS, Fig. 6(a).
+    """
     n = _check_blocks(n_blocks)
     return np.array([math.comb(n, k) / 2.0**n for k in range(n + 1)], np.float64)
 
@@ -807,10 +895,24 @@ def _veit_inputs(config: LabConfig, n_blocks, params):
 def veit_gradient_components(
     config: LabConfig = LabConfig(), n_blocks: int | None = None, params: mlp.Params | None = None
 ) -> np.ndarray:
-    """G_k for k = 0..n (shape (n + 1, VEIT_BATCH, width)): the part of ∂L/∂h_1 carried by the paths that take
-    exactly k residual branches, in the lab's residual net (``remedy("residual")`` on ``config``; n = depth - 1,
-    or ``n_blocks`` blocks when given). Σ_k G_k = ∂L/∂h_1. ``params`` (mlp.init_params layout): e.g. trained
-    weights; default the initialization. L is the mean loss over the first VEIT_BATCH probe examples."""
+    """G_k for k = 0..n: the part of ∂L/∂h_1 carried by the paths that take exactly k residual branches.
+
+    In the lab's residual net (``remedy("residual")`` on ``config``; n = depth - 1, or ``n_blocks`` blocks when given).
+    Σ_k G_k = ∂L/∂h_1. L is the mean loss over the first VEIT_BATCH probe examples.
+
+    Args:
+      config: the lab's shared settings.
+      n_blocks: the number of residual blocks (None: depth - 1).
+      params: the parameters (``mlp.init_params`` layout), e.g. trained weights (None: the initialization).
+
+    Returns:
+      A float32 array of shape (n + 1, VEIT_BATCH, width).
+
+    References:
+      Veit, Wilber & Belongie (2016), "Residual networks behave like ensembles of relatively shallow networks",
+      NeurIPS, Sec. 3 (the unraveled view) and Fig. 6 (here the expansion is exact instead of
+      sampled).
+    """
     cfg, params, act, x, y = _veit_inputs(config, n_blocks, params)
     coef = _veit_program(params, act, jnp.int32(cfg.depth), x, y)
     return np.asarray(coef)[: cfg.depth]
@@ -819,9 +921,22 @@ def veit_gradient_components(
 def veit_gradient_by_path_length(
     config: LabConfig = LabConfig(), n_blocks: int | None = None, params: mlp.Params | None = None
 ) -> np.ndarray:
-    """‖G_k‖ for k = 0..n: the measured gradient magnitude that paths of length k contribute at the first block's
-    input (Veit et al. 2016, Fig. 6; exact expansion instead of their path sampling). See
-    :func:`veit_gradient_components`."""
+    """‖G_k‖ for k = 0..n: the gradient magnitude that paths of length k contribute at the first block's input.
+
+    An exact expansion instead of the paper's path sampling; see :func:`veit_gradient_components`.
+
+    Args:
+      config: the lab's shared settings.
+      n_blocks: the number of residual blocks (None: depth - 1).
+      params: the parameters (None: the initialization).
+
+    Returns:
+      A float64 array of shape (n + 1,).
+
+    References:
+      Veit, Wilber & Belongie (2016), "Residual networks behave like ensembles of relatively shallow networks",
+      NeurIPS, Fig. 6(b).
+    """
     comps = veit_gradient_components(config, n_blocks, params)
     return np.linalg.norm(comps.reshape(comps.shape[0], -1).astype(np.float64), axis=1)
 
@@ -829,7 +944,20 @@ def veit_gradient_by_path_length(
 def veit_analysis(
     config: LabConfig = LabConfig(), n_blocks: int | None = None, params: mlp.Params | None = None
 ) -> VeitAnalysis:
-    """Path counts, their Binomial(n, 1/2) distribution and the measured gradient by path length, side by side."""
+    """Path counts, their Binomial(n, 1/2) distribution and the measured gradient by path length, side by side.
+
+    Args:
+      config: the lab's shared settings.
+      n_blocks: the number of residual blocks (None: depth - 1).
+      params: the parameters (None: the initialization).
+
+    Returns:
+      A :class:`VeitAnalysis`.
+
+    References:
+      Veit, Wilber & Belongie (2016), "Residual networks behave like ensembles of relatively shallow networks",
+      NeurIPS, Sec. 3 and Fig. 6.
+    """
     comps = veit_gradient_components(config, n_blocks, params).astype(np.float64)
     n = comps.shape[0] - 1
     by_len = np.linalg.norm(comps.reshape(n + 1, -1), axis=1)
@@ -846,10 +974,21 @@ def veit_analysis(
 
 
 def warm_up(config: LabConfig = LabConfig()) -> None:
-    """Compile every program the lab uses for ``config``'s shapes (width, batch): the deep-net training chunk for
-    SGD and Rprop, the profiles, pre-training, the evolution strategy, the LSTM comparison and the Veit expansion,
-    by running every entry for one chunk. Depth, steps and every other setting are traced, so later runs with the
-    same width and batch size compile nothing."""
+    """Compile every program the lab uses for ``config``'s shapes (width, batch).
+
+    The deep-net training chunk for SGD and Rprop, the profiles, pre-training, the evolution strategy, the LSTM
+    comparison and the Veit expansion, by running every entry for one chunk. Depth, steps and every other setting are
+    traced, so later runs with the same width and batch size compile nothing.
+
+    Args:
+      config: the lab's shared settings (its width and batch size fix the shapes).
+
+    Returns:
+      None.
+
+    References:
+      JAX documentation, "Just-in-time compilation".
+    """
     small = config.replace(steps=CHUNK, pretrain_updates=1)
     for _ in run_lab_iter(small):
         pass
