@@ -1,8 +1,9 @@
 """Throughput of the trainability phase diagram (Schoenholz et al. 2017, Fig. 5; issue 14's benchmark).
 
-1. The grid: networks trained per second when every σ_w² of one depth trains as one vmapped batch
-   (``vgp_core.experiments.trainability.train_depth``), at a few depths of the committed run's configuration, on every
-   device JAX sees (CPU here; a GPU or several when present: the net axis is sharded over them).
+1. The grid: networks trained per second when every σ_w² of one depth trains as one batch
+   (``vgp_core.experiments.trainability.train_depth``), as one ``jax.vmap`` and as a ``lax.map`` loop, at a few
+   depths of the committed run's configuration, on every device JAX sees (CPU here; a GPU or several when present:
+   the net axis is sharded over them).
 2. The page's live retraining: seconds to retrain one cell (``train_one``) at the same depths.
 3. The committed run: its command, budget, device and wall time, read from ``assets/trainability/results.json``.
 
@@ -49,15 +50,16 @@ def main() -> None:
     config = base.replace(steps=args.steps, chunk=min(base.chunk, args.steps))
     n = len(config.sigma_w2)
     print(f"devices: {jax.devices()}; {n} nets per depth, width {config.width}, batch {config.batch_size}")
+    scale = base.steps / args.steps
     for depth in args.depths:
-        grid = timed(lambda d=depth: tr.train_depth(config.replace(depths=(d,)), d), args.repeats)
+        for vectorize, name in ((True, "vmap"), (False, "lax.map")):
+            grid = timed(lambda d=depth, v=vectorize: tr.train_depth(config, d, vectorize=v), args.repeats)
+            print(
+                f"depth {depth:4d}, grid as {name:7s}: {n / np.median(grid):8.2f} nets/s at {args.steps} steps "
+                f"({n / np.median(grid) / scale:7.2f} nets/s at the committed {base.steps}; max {grid.max():.2f} s)"
+            )
         one = timed(lambda d=depth: tr.train_one(config.sigma_w2[0], d, config), args.repeats)
-        scale = base.steps / args.steps
-        print(
-            f"depth {depth:4d}: grid {n / np.median(grid):8.2f} nets/s at {args.steps} steps "
-            f"({n / np.median(grid) / scale:7.2f} nets/s at the committed {base.steps}; max {grid.max():.2f} s); "
-            f"one net (page retraining) {np.median(one) * scale:6.2f} s for {base.steps} steps"
-        )
+        print(f"depth {depth:4d}, one net (the page's retraining): {np.median(one) * scale:6.2f} s, {base.steps} steps")
     try:
         r = tr.load_committed()
         print(

@@ -92,10 +92,11 @@ def run_summary(result: tr.TrainabilityResult) -> str:
         f"Budget: {c.steps} SGD steps per network (minibatch {c.batch_size}, learning rate {c.learning_rate:g}), "
         f"width {c.width}, seed {c.seed}; {len(result.sigma_w2)} × {len(result.depths)} networks in "
         f"{result.wall_time_s:.0f} s on {result.device} ({result.nets_per_second:.2f} networks/s, jax "
-        f"{result.jax_version}).\n"
+        f"{result.jax_version}{', one vmap per depth' if result.vectorized else ''}).\n"
         f"Critical σ_w² (χ₁ = 1): {result.critical_sigma_w2:.3f}. Of the {n_trained} cells above "
         f"{100 * (result.chance + agree.margin):.0f} % training accuracy, {agree.inside_trainable} lie "
-        f"inside L = 6 ξ_c; {agree.inside_trainable} of the {agree.inside_total} cells inside trained at this budget."
+        f"inside L = 6 ξ_c and none deeper than {agree.max_depth_ratio:.2f} × 6 ξ_c; {agree.inside_trainable} of the "
+        f"{agree.inside_total} cells inside trained at this budget."
     )
 
 
