@@ -142,11 +142,6 @@ def _srgb_to_linear(c: float) -> float:
     return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
 
 
-def _linear_to_srgb(c: float) -> float:
-    c = min(max(c, 0.0), 1.0)
-    return 12.92 * c if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055
-
-
 def lightness(color: str) -> float:
     """CIE L* (0 black … 100 white) of a ``#rrggbb`` colour."""
     r, g, b = (_srgb_to_linear(int(color[i : i + 2], 16) / 255) for i in (1, 3, 5))
