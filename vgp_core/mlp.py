@@ -532,9 +532,21 @@ def gradient_profile(
 ) -> GradientProfile:
     """Per-layer gradient and activation statistics of ``config``'s network at initialisation on a fixed batch.
 
-    ``with_jacobian=False`` skips the per-layer SVDs (jacobian_sv_mean is then NaN); the app uses it while a
-    slider is dragged. ``with_diagnostics`` (default: as ``with_jacobian``, the slower views together) measures
+    ``with_jacobian=False`` skips the per-layer SVDs (jacobian_sv_mean is then NaN); the app uses it while a slider is
+    dragged. ``with_diagnostics`` (default: as ``with_jacobian``, the slower views together) measures
     ``layer_diagnostics`` (histograms, dead units, grad:data) in the same call; else it is None.
+
+    Args:
+      config: the network.
+      with_jacobian: measure the layer Jacobians' mean singular values.
+      with_diagnostics: measure the per-layer diagnostics (None: as ``with_jacobian``).
+
+    Returns:
+      A :class:`GradientProfile` (per layer: ||∂L/∂h_l||, ||∂L/∂W_l||, activation mean/std, saturation, Jacobian).
+
+    References:
+      Glorot & Bengio (2010), AISTATS, Sec. 4.2 (back-propagated gradients per layer) and Sec. 4.2.1 (Jacobians);
+      Wikipedia, "Vanishing gradient problem", section "Prototypical models".
     """
     with_diagnostics = with_jacobian if with_diagnostics is None else with_diagnostics
     x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
@@ -578,10 +590,23 @@ _sweep = jax.jit(jax.vmap(_sweep_one, in_axes=(None, None, 0, None, None, None, 
 
 
 def gain_sweep(config: MLPConfig, gains, batch: int = SWEEP_BATCH) -> GainSweep:
-    """log10 ||∂L/∂h_l|| at initialisation for every gain in ``gains``: a (len(gains), depth) matrix from one
-    vmapped, jitted call whose gain axis is sharded over all visible devices (``jax.sharding``).
+    """log10 ||∂L/∂h_l|| at initialisation for every gain in ``gains``, in one vmapped, jitted call.
 
-    Uses the first ``batch`` examples of the probe batch (the per-gain cost is a full forward and backward pass).
+    The gain axis is sharded over all visible devices (``vgp_core.sharding``). Uses the first ``batch`` examples of the
+    probe batch (the per-gain cost is a full forward and backward pass).
+
+    Args:
+      config: the network (its gain is replaced by each of ``gains``).
+      gains: non-negative finite gains.
+      batch: examples of the probe batch used, 1 to ``config.batch_size``.
+
+    Returns:
+      A :class:`GainSweep` (a (len(gains), depth) matrix).
+
+    References:
+      Poole et al. (2016), "Exponential expressivity in deep neural networks through transient chaos", NeurIPS,
+      Sec. 3 (the order-to-chaos transition in the weight scale); Schoenholz et al. (2017), "Deep information
+      propagation", ICLR, Sec. 4 (gradients at the critical line).
     """
     gains = np.asarray(gains, np.float32).reshape(-1)
     if gains.size == 0 or not np.all(np.isfinite(gains)) or np.any(gains < 0):
@@ -665,20 +690,45 @@ def train_iter(
     params: Params | None = None,
     jacobians: bool = True,
 ) -> Iterator[TrainTrace]:
-    """Train ``config``'s network on the synthetic task (a fresh seeded batch per step) and yield the trace so
-    far after every ``chunk`` steps (the app streams these; stop iterating to cancel).
+    """Train ``config``'s network on its task, yielding the trace so far after every ``chunk`` steps.
 
-    Every chunk has the same length (one compiled program); the last one is trimmed to ``steps``. ``params``
-    (optional, e.g. pre-trained weights, see :func:`init_params` for the layout) replaces the initialisation.
-    ``jacobians=False`` skips the layer-Jacobian SVDs (``jacobian_sv_mean`` is then NaN throughout): on CPU they
-    cost several times the training step itself.
+    A fresh seeded batch per step; the app streams these traces (stop iterating to cancel). Every chunk has the same
+    length (one compiled program); the last one is trimmed to ``steps``. ``jacobians=False`` skips the layer-Jacobian
+    SVDs (``jacobian_sv_mean`` is then NaN throughout): on CPU they cost several times the training step itself.
+
+    Args:
+      config: the network and its task.
+      steps: the number of updates.
+      optimizer: one of ``OPTIMIZERS`` (``vgp_core.optimizers``).
+      learning_rate: the optimizer's step size.
+      clip_norm: the gradient-norm clipping threshold (None: no clipping).
+      chunk: updates per compiled program call.
+      params: parameters to start from (e.g. pre-trained; :func:`init_params` layout; None: the initialisation).
+      jacobians: measure the layer Jacobians every JACOBIAN_EVERY steps.
+
+    Returns:
+      An iterator of :class:`TrainTrace`, each holding every step so far.
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), arXiv:1211.5063, Algorithm 1 (clipping); optax documentation, "Optimizers".
     """
     for trace, _ in _train_states(config, steps, optimizer, learning_rate, clip_norm, chunk, params, jacobians):
         yield trace
 
 
 def check_params(config: MLPConfig, params: Params) -> Params:
-    """``params`` as float32 arrays of the shapes :func:`init_params` gives ``config`` (ConfigError otherwise)."""
+    """``params`` as float32 arrays of the shapes :func:`init_params` gives ``config``.
+
+    Args:
+      config: the network.
+      params: parameters in the :class:`Params` layout.
+
+    Returns:
+      The parameters as float32 arrays. Raises ``ConfigError`` naming the first mismatching field otherwise.
+
+    References:
+      None beyond this module (the :class:`Params` layout).
+    """
     c, w, k = config.capacity, config.width, config.n_classes
     want = Params(
         w_in=(config.input_dim, w),
@@ -737,7 +787,17 @@ def _train_states(config, steps, optimizer, learning_rate, clip_norm, chunk, par
 
 
 def init_params(config: MLPConfig) -> Params:
-    """The parameters ``config``'s network starts training from (gain folded into the weights)."""
+    """The parameters ``config``'s network starts training from (gain folded into the weights).
+
+    Args:
+      config: the network.
+
+    Returns:
+      A :class:`Params` of float32 arrays.
+
+    References:
+      The initializers' sources (``vgp_core.initializers``, e.g. Glorot & Bengio 2010, Eq. 16; He et al. 2015).
+    """
     return _init_params(
         _config_draws(config),
         jnp.int32(initializers.index(config.init)),
@@ -756,10 +816,26 @@ def train_with_params(
     params: Params | None = None,
     jacobians: bool = True,
 ) -> tuple[TrainTrace, Params]:
-    """(trace, trained parameters) after exactly ``steps`` updates from ``params`` (default: the initialisation).
+    """(trace, trained parameters) after exactly ``steps`` updates from ``params``.
 
-    ``steps`` must be a multiple of ``chunk`` (ConfigError otherwise), so the parameters have seen exactly the
-    steps in the trace.
+    ``steps`` must be a multiple of ``chunk`` (ConfigError otherwise), so the parameters have seen exactly the steps in
+    the trace.
+
+    Args:
+      config: the network and its task.
+      steps: the number of updates.
+      optimizer: one of ``OPTIMIZERS`` (``vgp_core.optimizers``).
+      learning_rate: the optimizer's step size.
+      clip_norm: the gradient-norm clipping threshold (None: no clipping).
+      chunk: updates per compiled program call.
+      params: parameters to start from (None: the initialisation).
+      jacobians: measure the layer Jacobians every JACOBIAN_EVERY steps.
+
+    Returns:
+      (:class:`TrainTrace`, the trained :class:`Params`).
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), arXiv:1211.5063, Algorithm 1 (clipping).
     """
     steps = check_int("steps", steps, 1, 100_000)
     chunk = check_int("chunk", chunk, 1, 10_000)
@@ -777,8 +853,19 @@ def _params_stats(params, settings, x, y, with_jacobian):
 
 
 def params_profile(config: MLPConfig, params: Params, with_jacobian: bool = False) -> GradientProfile:
-    """Like :func:`gradient_profile`, for given parameters (e.g. trained or pre-trained ones) on the same fixed
-    probe batch; ``params`` has the layout of :func:`init_params` (gain already folded into the weights)."""
+    """Like :func:`gradient_profile`, for given parameters on the same fixed probe batch.
+
+    Args:
+      config: the network.
+      params: e.g. trained or pre-trained parameters (:func:`init_params` layout, gain already folded in).
+      with_jacobian: measure the layer Jacobians' mean singular values.
+
+    Returns:
+      A :class:`GradientProfile`.
+
+    References:
+      Glorot & Bengio (2010), AISTATS, Sec. 4.2.
+    """
     params = check_params(config, params)
     x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
     stats = jax.device_get(_params_stats(params, _settings(config), x, y, jnp.bool_(with_jacobian)))
@@ -795,7 +882,18 @@ def params_profile(config: MLPConfig, params: Params, with_jacobian: bool = Fals
 
 
 def probe_accuracy(config: MLPConfig, params: Params) -> tuple[float, float]:
-    """(loss, accuracy) of ``params`` on the fixed probe batch (held out: training draws a separate stream)."""
+    """(loss, accuracy) of ``params`` on the fixed probe batch (held out: training draws a separate stream).
+
+    Args:
+      config: the network and its task.
+      params: the parameters (:func:`init_params` layout).
+
+    Returns:
+      (mean cross-entropy, accuracy in [0, 1]).
+
+    References:
+      None beyond this module (the probe batch of :func:`gradient_profile`).
+    """
     params = check_params(config, params)
     x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
     stats = jax.device_get(_params_stats(params, _settings(config), x, y, jnp.bool_(False)))
@@ -848,7 +946,22 @@ def train(
     clip_norm: float | None = None,
     chunk: int = 10,
 ) -> TrainTrace:
-    """The full training trace (see :func:`train_iter`)."""
+    """The full training trace (see :func:`train_iter`).
+
+    Args:
+      config: the network and its task.
+      steps: the number of updates.
+      optimizer: one of ``OPTIMIZERS`` (``vgp_core.optimizers``).
+      learning_rate: the optimizer's step size.
+      clip_norm: the gradient-norm clipping threshold (None: no clipping).
+      chunk: updates per compiled program call.
+
+    Returns:
+      The last :class:`TrainTrace`.
+
+    References:
+      Pascanu, Mikolov & Bengio (2013), arXiv:1211.5063, Algorithm 1 (clipping).
+    """
     trace = None
     for trace in train_iter(config, steps, optimizer, learning_rate, clip_norm, chunk):  # noqa: B007 (the loop keeps the last item)
         pass
@@ -866,8 +979,9 @@ def warm_up(
     capacities=CAPACITY_BUCKETS,
     critical_lines: bool = True,
 ) -> None:
-    """Compile every program the app uses for these shapes (each capacity bucket, both Jacobian modes, the sweep
-    and the training chunk), so that later control changes never compile. Costs seconds once; the persistent
+    """Compile every program the app uses for these shapes, so that later control changes never compile.
+
+    Each capacity bucket, both Jacobian modes, the sweep and the training chunk. Costs seconds once; the persistent
     compilation cache makes later processes fast.
 
     Args:
@@ -875,6 +989,12 @@ def warm_up(
       gains: the gain sweep's gains (its length fixes the sweep's shape).
       capacities: the capacity buckets to compile (default: all); the app warms one bucket per step.
       critical_lines: also tabulate every activation's edge-of-chaos line (cached after the first call).
+
+    Returns:
+      None.
+
+    References:
+      JAX documentation, "Persistent compilation cache".
     """
     for width in widths:
         for capacity in capacities:
