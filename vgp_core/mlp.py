@@ -605,8 +605,8 @@ def gain_sweep(config: MLPConfig, gains, batch: int = SWEEP_BATCH) -> GainSweep:
 
     References:
       Poole et al. (2016), "Exponential expressivity in deep neural networks through transient chaos", NeurIPS,
-      Sec. 3 (the order-to-chaos transition in the weight scale); Schoenholz et al. (2017), "Deep information
-      propagation", ICLR, Sec. 4 (gradients at the critical line).
+      Eqs. 3 and 5 (the weight scale's order-to-chaos transition); Schoenholz et al. (2017), "Deep information
+      propagation", ICLR, Eqs. 7-9 (how gradients grow or shrink with depth on either side of it).
     """
     gains = np.asarray(gains, np.float32).reshape(-1)
     if gains.size == 0 or not np.all(np.isfinite(gains)) or np.any(gains < 0):
