@@ -606,7 +606,7 @@ def gain_sweep(config: MLPConfig, gains, batch: int = SWEEP_BATCH) -> GainSweep:
     References:
       Poole et al. (2016), "Exponential expressivity in deep neural networks through transient chaos", NeurIPS,
       Eqs. 3 and 5 (the weight scale's order-to-chaos transition); Schoenholz et al. (2017), "Deep information
-      propagation", ICLR, Eqs. 7-9 (how gradients grow or shrink with depth on either side of it).
+      propagation", ICLR (gradients grow or shrink per layer by χ_1, the slope at that transition).
     """
     gains = np.asarray(gains, np.float32).reshape(-1)
     if gains.size == 0 or not np.all(np.isfinite(gains)) or np.any(gains < 0):
