@@ -1,8 +1,9 @@
 """Recurrent networks at initialisation: Jacobian-product norms per lag, the spectral-radius sweep, the terms of the
 parameter gradient, Pascanu's sufficient/necessary condition and note 3's closed form.
 
-(About 530 lines, one idea: the three jitted analysis programs and their public wrappers share the power iteration,
-the exponent tracking and the probe rows; splitting them would put one algorithm in two files.)
+(About 630 lines, a third of them docstrings, and one idea: the three jitted analysis programs and their public
+wrappers share the power iteration, the exponent tracking and the probe rows; splitting them would put one algorithm
+in two files.)
 
 References:
   Pascanu, Mikolov & Bengio (2013), arXiv:1211.5063, Sec. 2.1, Eqs. 3-7.
