@@ -18,12 +18,13 @@ sees the same minibatch stream, so the σ_w² axis is a paired comparison.
 Engineering: the networks of one depth are trained together as one batch of nets (one compiled program per depth),
 the net axis sharded over ``jax.devices()`` with a ``NamedSharding``, so the same command uses one CPU, a GPU or
 several. On accelerators the batch is one ``jax.vmap`` (batched matmuls); on the CPU it is a ``lax.map``, a loop of the
-single-net program inside one compiled call: XLA's CPU batched matmul made the vmapped grid 3× slower than the loop
-(measured on this project's 2-core machine: 11 nets × 60 layers × 50 steps, 5.2 s vmapped, 1.7 s mapped), and the
-loop is bit-identical to :func:`train_one`, which trains one configuration with the single-net program, chunk by chunk
-(the page retrains a clicked cell and streams its loss curve). The vmapped program agrees with it to float32 rounding
-(~1e-7) wherever training is stable; deep nets in the chaotic phase amplify that rounding, as they amplify any
-perturbation (measured: up to 45 % apart in loss at depth 60, σ_w² = 4, after 50 steps). Training runs in
+single-net program inside one compiled call, because that loop is bit-identical to :func:`train_one` (which trains one
+configuration with the single-net program, chunk by chunk: the page retrains a tapped cell and streams its loss
+curve), so a retrained cell reproduces its committed curve exactly, chaotic deep nets included. The vmapped program
+agrees with it only to float32 rounding (~1e-7) where training is stable; deep nets in the chaotic phase amplify that
+rounding as they amplify any perturbation (measured: 45 % apart in loss at depth 60, σ_w² = 4, after 50 steps). On
+this project's shared 2-core CPU neither is consistently faster (``bench/bench_trainability.py``: vmap 1.2× faster at
+depth 10 and 1.6× at depth 300, lax.map 1.8× faster at depth 60). Training runs in
 ``lax.scan`` chunks of ``chunk`` steps; the layers are a ``lax.scan`` over the stacked hidden weights.
 
 CLI: ``python -m vgp_core.experiments.trainability --out DIR`` writes ``DIR/results.json``.
