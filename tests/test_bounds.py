@@ -88,3 +88,14 @@ def test_remedies_page_controls_read_lab_config_bounds():
         assert RemediesModel.param[name].default == b[name].default
     with pytest.raises(ConfigError, match="multiple"):
         lab.LabConfig(steps=lab.CHUNK + 1)
+
+
+def test_deep_page_controls_lie_within_mlp_config_bounds():
+    from app.pages.deep import DeepNetworkModel
+    from vgp_core import mlp
+
+    checked = controls_within_config(DeepNetworkModel, mlp.MLPConfig)
+    assert set(checked) >= {"depth", "width", "activation", "init", "gain", "bias_std", "seed"}
+    with pytest.raises(ConfigError, match="residual must be true or false"):
+        mlp.MLPConfig(residual="yes")
+    assert mlp.MLPConfig(batchnorm=1).batchnorm is True

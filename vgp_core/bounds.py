@@ -18,15 +18,16 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import check_choice, check_float, check_int
+from .errors import ConfigError, check_choice, check_float, check_int
 
 
 @dataclasses.dataclass(frozen=True)
 class Bound:
     """What one config field accepts.
 
-    ``kind``: "int", "float" or "choice". ``low``/``high``: the closed valid range (numbers). ``choices``: the valid
-    values (choice). ``soft``: the sub-range an interface offers by default (None: all of [low, high]).
+    ``kind``: "int", "float", "flag" (a bool) or "choice". ``low``/``high``: the closed valid range (numbers).
+    ``choices``: the valid values (choice). ``soft``: the sub-range an interface offers by default (None: all of
+    [low, high]).
     ``label``: the field's name in error messages. ``default``: the field's default.
     """
 
@@ -50,6 +51,10 @@ class Bound:
             return check_int(name, value, self.low, self.high)
         if self.kind == "float":
             return check_float(name, value, self.low, self.high)
+        if self.kind == "flag":
+            if value not in (True, False, 0, 1):  # 0/1 from a URL or JSON; never a string
+                raise ConfigError(f"{name} must be true or false, got {value!r}")
+            return bool(value)
         return check_choice(name, value, self.choices)
 
 
@@ -121,12 +126,28 @@ def choice(default: str, choices: Sequence[str], *, label: str | None = None):
     return _field(Bound("choice", default, choices=tuple(choices), label=label))
 
 
+def flag(default: bool, *, label: str | None = None):
+    """A config field holding a bool (True, False, 1 or 0 accepted).
+
+    Args:
+      default: the field's default.
+      label: the field's name in error messages (default: the attribute name).
+
+    Returns:
+      A ``dataclasses.field`` whose metadata ``"bound"`` is the :class:`Bound`.
+
+    References:
+      Python documentation, ``dataclasses.field``.
+    """
+    return _field(Bound("flag", bool(default), label=label))
+
+
 def validate(instance) -> None:
     """Check and convert every bounded field of a frozen config dataclass in place (call from ``__post_init__``).
 
     Args:
-      instance: a dataclass instance whose fields were declared with :func:`integer`, :func:`real` or
-        :func:`choice` (other fields are left alone).
+      instance: a dataclass instance whose fields were declared with :func:`integer`, :func:`real`, :func:`flag`
+        or :func:`choice` (other fields are left alone).
 
     Returns:
       None. Raises ``ConfigError`` naming the first invalid field, its value and the accepted range.

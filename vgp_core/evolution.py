@@ -35,8 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import activations, data, mlp
-from .errors import ConfigError, check_float, check_int
+from . import activations, bounds, data, mlp
+from .errors import ConfigError, check_int
 
 #: Standard normals in the shared noise table (16 MiB of float32). Each slice is one tensor's noise (at most
 #: width² = 262,144 values), so offsets range over ≥ 16× the slice length and slices of different pairs rarely
@@ -52,22 +52,17 @@ class ESConfig:
     ``sigma``: noise scale σ; ``learning_rate``: Adam's step size; ``batch_size``: examples per loss evaluation
     (None: the network's batch size)."""
 
-    generations: int = 200
-    pairs: int = 16
-    sigma: float = 0.02
-    learning_rate: float = 0.02
-    seed: int = 0
-    batch_size: int | None = None
+    generations: int = bounds.integer(200, 1, 1_000_000)
+    pairs: int = bounds.integer(16, 1, 4096)
+    sigma: float = bounds.real(0.02, 1e-8, 100.0)
+    learning_rate: float = bounds.real(0.02, 1e-8, 100.0)
+    seed: int = bounds.integer(0, 0, 2**31 - 1)
+    batch_size: int | None = None  # checked below: None is allowed
 
     def __post_init__(self):
-        set_ = functools.partial(object.__setattr__, self)
-        set_("generations", check_int("generations", self.generations, 1, 1_000_000))
-        set_("pairs", check_int("pairs", self.pairs, 1, 4096))
-        set_("sigma", check_float("sigma", self.sigma, 1e-8, 100.0))
-        set_("learning_rate", check_float("learning_rate", self.learning_rate, 1e-8, 100.0))
-        set_("seed", check_int("seed", self.seed, 0, 2**31 - 1))
+        bounds.validate(self)
         if self.batch_size is not None:
-            set_("batch_size", check_int("batch_size", self.batch_size, 1, 4096))
+            object.__setattr__(self, "batch_size", check_int("batch_size", self.batch_size, 1, 4096))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import activations, data, diagnostics, initializers, optimizers, sharding, theory
+from . import activations, bounds, data, diagnostics, initializers, optimizers, sharding, theory
 from .errors import ConfigError, check_choice, check_float, check_int
 
 MAX_DEPTH = 256
@@ -59,36 +59,22 @@ OPTIMIZERS = optimizers.OPTIMIZERS
 class MLPConfig:
     """A deep feedforward network and the batch it is probed with. Validated on construction (ConfigError)."""
 
-    depth: int = 50
-    width: int = 128
-    activation: str = "tanh"
-    init: str = "glorot_normal"
-    gain: float = 1.0
-    bias_std: float = 0.0
-    residual: bool = False
-    batchnorm: bool = False
-    batch_size: int = 128
-    seed: int = 0
-    input_dim: int = 64
-    n_classes: int = 10
+    # Bounds declared once (vgp_core.bounds): ``soft`` is the range the Deep network page's controls offer.
+    depth: int = bounds.integer(50, 1, MAX_DEPTH)
+    width: int = bounds.integer(128, 2, MAX_WIDTH)
+    activation: str = bounds.choice("tanh", activations.names())
+    init: str = bounds.choice("glorot_normal", initializers.names(), label="initializer")
+    gain: float = bounds.real(1.0, 0.0, 100.0, soft=(0.1, 4.0))
+    bias_std: float = bounds.real(0.0, 0.0, 100.0, soft=(0.0, 1.0))
+    residual: bool = bounds.flag(False)
+    batchnorm: bool = bounds.flag(False)
+    batch_size: int = bounds.integer(128, 2, 4096)
+    seed: int = bounds.integer(0, 0, 2**31 - 1, soft=(0, 9999))
+    input_dim: int = bounds.integer(64, 1, 4096)
+    n_classes: int = bounds.integer(10, 2, 1000)
 
     def __post_init__(self):
-        set_ = functools.partial(object.__setattr__, self)
-        set_("depth", check_int("depth", self.depth, 1, MAX_DEPTH))
-        set_("width", check_int("width", self.width, 2, MAX_WIDTH))
-        set_("activation", check_choice("activation", self.activation, activations.names()))
-        set_("init", check_choice("initializer", self.init, initializers.names()))
-        set_("gain", check_float("gain", self.gain, 0.0, 100.0))
-        set_("bias_std", check_float("bias_std", self.bias_std, 0.0, 100.0))
-        for flag in ("residual", "batchnorm"):
-            value = getattr(self, flag)
-            if value not in (True, False, 0, 1):
-                raise ConfigError(f"{flag} must be true or false, got {value!r}")
-            set_(flag, bool(value))
-        set_("batch_size", check_int("batch_size", self.batch_size, 2, 4096))
-        set_("seed", check_int("seed", self.seed, 0, 2**31 - 1))
-        set_("input_dim", check_int("input_dim", self.input_dim, 1, 4096))
-        set_("n_classes", check_int("n_classes", self.n_classes, 2, 1000))
+        bounds.validate(self)
 
     @property
     def capacity(self) -> int:

@@ -38,8 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import data, mlp
-from .errors import ConfigError, check_choice, check_float, check_int
+from . import bounds, data, mlp
+from .errors import ConfigError
 
 METHODS = ("rbm", "autoencoder")
 #: Reconstruction-error curve resolution: each layer's updates are split into this many equal bins.
@@ -51,23 +51,17 @@ class PretrainConfig:
     """``updates``: minibatch updates per layer; ``n_examples``: size of the fixed unlabelled training set drawn from
     the network's task (its labels are never used); ``batch_size``: minibatch size (≤ n_examples)."""
 
-    method: str = "rbm"
-    updates: int = 100
-    learning_rate: float = 0.05
-    n_examples: int = 1024
-    batch_size: int = 64
-    seed: int = 0
+    method: str = bounds.choice("rbm", METHODS, label="pre-training method")
+    updates: int = bounds.integer(100, 1, 1_000_000)
+    learning_rate: float = bounds.real(0.05, 1e-8, 10.0)
+    n_examples: int = bounds.integer(1024, 2, 1 << 16)
+    batch_size: int = bounds.integer(64, 1, 4096)
+    seed: int = bounds.integer(0, 0, 2**31 - 1)
 
     def __post_init__(self):
-        set_ = functools.partial(object.__setattr__, self)
-        set_("method", check_choice("pre-training method", self.method, METHODS))
-        set_("updates", check_int("updates", self.updates, 1, 1_000_000))
-        set_("learning_rate", check_float("learning_rate", self.learning_rate, 1e-8, 10.0))
-        set_("n_examples", check_int("n_examples", self.n_examples, 2, 1 << 16))
-        set_("batch_size", check_int("batch_size", self.batch_size, 1, 4096))
+        bounds.validate(self)
         if self.batch_size > self.n_examples:
             raise ConfigError(f"batch_size ({self.batch_size}) must be at most n_examples ({self.n_examples})")
-        set_("seed", check_int("seed", self.seed, 0, 2**31 - 1))
 
 
 @dataclasses.dataclass(frozen=True)
