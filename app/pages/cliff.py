@@ -235,7 +235,8 @@ class LossCliffPage(Page):
         self._surface_steps = None
         self._cliff_b = float("nan")
         self._counts = {"surface": NonFinite(0, 0)}
-        self._replay_key = None  # the descents whose whole paths the browser holds
+        self._replay_of = None  # the descents whose whole paths the browser holds (held: compared by identity) ...
+        self._replay: dict = {}  # ... and those paths (``_replay_data``)
         self._refresh(set(ONE_D) | set(TWO_D))
 
     # ------------------------------------------------------------------------------------------------ figures
@@ -568,7 +569,10 @@ class LossCliffPage(Page):
         if d1 is None or d2 is None:
             return
         k = min(int(self.model.shown_step), d1.plain.params.shape[0] - 1)
-        full = self._replay_data()
+        fresh = self._replay_of is None or self._replay_of[0] is not d1 or self._replay_of[1] is not d2
+        if fresh:  # once per descent: every step's text costs ~0.1 ms
+            self._replay_of, self._replay = (d1, d2), self._replay_data()
+        full = self._replay
         with document_hold(self._doc):
             for key in ("plain", "clipped"):
                 self.path1[key].data = {c: full[f"{c}1_{key}"][: k + 1] for c in ("b", "loss", "grad")}
@@ -587,8 +591,7 @@ class LossCliffPage(Page):
             self.replay_text.object = self._replay_line(k)
             self._draw_summary()
             self._draw_overflow_notice()
-            if self._replay_key != (id(d1), id(d2)):
-                self._replay_key = (id(d1), id(d2))
+            if fresh:
                 self.replay_full.data = full
                 self.replay_version.value += 1  # after the data: the browser re-applies its step to the new paths
 
