@@ -185,7 +185,7 @@ def test_view_draws_the_grid_and_retrains_a_tapped_cell(tiny_result, tmp_path):
     view = host.view
     cells = view.cells.data
     assert len(cells["train"]) == 6 and np.allclose(np.sort(cells["sigma_w2"]), np.repeat(TINY.sigma_w2, 2))
-    assert view.critical.location == pytest.approx(tiny_result.critical_sigma_w2)
+    assert view.critical.data["x"][0] == pytest.approx(tiny_result.critical_sigma_w2)
     # a tap at the middle of cell (σ_w² = 2.0, depth 4) selects it; outside the grid nothing happens
     assert view_mod.cell_at(tiny_result, 2.0, 4.0) == (1, 1)
     assert view_mod.cell_at(tiny_result, 10.0, 4.0) is None

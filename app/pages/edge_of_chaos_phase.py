@@ -168,8 +168,11 @@ class PhaseDiagramView:
             "sigma_w2", "depth", source=self.boundary, color="white", line_dash="dashed", line_width=2.5,
             legend_label="L = 6 ξ_c",
         )  # fmt: skip
-        self.critical = Span(location=0.0, dimension="height", line_color="#d62728", line_dash="dashed", line_width=2)
-        fig.add_layout(self.critical)
+        self.critical = ColumnDataSource(data=dict(x=np.zeros(0), y=np.zeros(0)))  # a line: Spans have no legend
+        fig.line(
+            "x", "y", source=self.critical, color="#d62728", line_dash="dashed", line_width=2,
+            legend_label="χ₁ = 1 (order | chaos)",
+        )  # fmt: skip
         self.marker = ColumnDataSource(data=dict(left=[], right=[], bottom=[], top=[]))
         fig.quad(
             left="left", right="right", bottom="bottom", top="top", source=self.marker, fill_alpha=0,
@@ -206,8 +209,8 @@ class PhaseDiagramView:
 
     def _draw_result(self):
         r = self.result
-        self.critical.location = float(r.critical_sigma_w2)
         top = float(_edges(r.depths)[-1])
+        self.critical.data = dict(x=np.full(2, float(r.critical_sigma_w2)), y=np.array([0.0, 1.05 * top]))
         # 6 ξ_c is stored as null (NaN) only where it is infinite: at χ₁ = 1 (q* is finite for tanh)
         depth = np.where(np.isnan(r.boundary_depth), np.inf, r.boundary_depth)
         # clipped just above the grid, so the curve leaves the plot where 6 ξ_c exceeds every depth trained
