@@ -5,7 +5,12 @@ L = 6 ξ_c boundary, and the page view's live retraining (c* and ξ_c themselves
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import param
@@ -50,6 +55,46 @@ def test_mapped_grid_is_the_single_net_program():
     _, _, loss, _ = tr.train_depth(config, 30, vectorize=False)
     for i, sw2 in enumerate(config.sigma_w2):
         np.testing.assert_array_equal(tr.train_one(sw2, 30, config).loss, loss[i])
+
+
+@pytest.mark.slow  # a fresh interpreter with three devices compiles everything again (~40 s on two shared cores)
+def test_grid_sharded_over_three_devices_pads_and_matches_single_nets():
+    """Two nets on three forced CPU devices: the net axis is padded to 3 and sharded; both batchings give each net's
+    single-net curve (vmap: float32 rounding of a shallow, stable net, as above; lax.map: the same program)."""
+    code = textwrap.dedent(
+        """
+        import os, json
+        os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=3"
+        import jax, numpy as np
+        from vgp_core.experiments import trainability as tr
+        assert len(jax.devices()) == 3, jax.devices()
+        c = tr.TrainabilityConfig(sigma_w2=(1.2, 3.5), depths=(3,), width=16, steps=20, batch_size=16,
+                                  learning_rate=0.05, chunk=10)
+        out = {str(v): tr.train_depth(c, 3, vectorize=v)[2].tolist() for v in (True, False)}
+        out["one"] = [tr.train_one(s, 3, c).loss.tolist() for s in c.sigma_w2]
+        print(json.dumps(out))
+        """
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    one = np.array(got["one"])
+    assert one.shape == (2, 20)
+    np.testing.assert_allclose(np.array(got["True"]), one, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.array(got["False"]), one, rtol=1e-5, atol=1e-6)
+
+
+def test_no_compilation_after_warm_up():
+    """The page's retraining of a tapped cell compiles nothing once ``warm_up`` ran for its depth."""
+    from vgp_core.compilations import count_compilations
+
+    config = TINY.replace(width=24)  # shapes of their own: nothing compiled by the other tests
+    tr.warm_up(config, depths=(3,))
+    with count_compilations() as compiled:
+        tr.train_one(2.5, 3, config)
+    assert len(compiled) == 0
 
 
 def test_paired_draws_and_data_stream():
