@@ -44,6 +44,8 @@ COBWEB_STEPS = 30
 HISTOGRAM_BINS = 40
 
 CONTROLS = ["activation", "weights", "sigma_w2", "sigma_b2", "depth", "width"]
+#: the parameters mirrored in the URL (every control)
+URL_PARAMS = CONTROLS
 
 PRESETS = {
     "linear + Gaussian (Fuss–Catalan spread)": dict(
@@ -185,7 +187,7 @@ class EdgeOfChaosPage(Page):
     """The views of ``EdgeOfChaosModel``: created once per session, then updated in place."""
 
     Model = EdgeOfChaosModel
-    URL_PARAMS = CONTROLS
+    URL_PARAMS = URL_PARAMS
     REDRAWS = {"_on_controls": CONTROLS}
     title = "Edge of chaos"
 
