@@ -11,8 +11,12 @@ import dataclasses
 
 import panel as pn
 
+from .components.accessibility import install as install_accessibility
+from .components.lesson import lesson_panel, lesson_step, load_lesson, page_query
 from .components.memory import release_when_session_ends
 from .components.notices import Notices
+from .components.page import session_document
+from .components.page_layout import describe_figures
 from .components.presentation import (
     DISPLAY_PARAMS,
     DisplayController,
@@ -24,6 +28,9 @@ from .components.url_state import session_query
 from .pages import PAGES
 from .warmup import prioritize as prioritize_warmup
 
+#: the page's width is the device's (phones, tablets), never zoomed out to fit a transient overflow while figures
+#: first lay out; users may still zoom in (WCAG 1.4.4: no maximum-scale).
+VIEWPORT = "width=device-width, initial-scale=1, minimum-scale=1"
 HEADER_CSS = """
 :host { width: 100%; }
 .vgp-title { font-size: 1.4em; font-weight: 600; margin-right: 1.5em; }
@@ -49,9 +56,16 @@ def display_query(settings: DisplaySettings) -> str:
     return "".join(parts)
 
 
+def wrapping(row: pn.Row) -> pn.Row:
+    """``row``, its items wrapping onto more lines when the window is narrower than they are (phones)."""
+    row.stylesheets = list(row.stylesheets or []) + [":host { flex-wrap: wrap; max-width: 100%; }"]
+    return row
+
+
 def page_links(current: str, settings: DisplaySettings) -> str:
     extra = display_query(settings)
-    return " · ".join(f"**{p.title}**" if p.slug == current else f"[{p.title}](?page={p.slug}{extra})" for p in PAGES)
+    pages = [f"**{p.title}**" if p.slug == current else f"[{p.title}](?page={p.slug}{extra})" for p in PAGES]
+    return " · ".join(pages + [f"[Lesson](?lesson=1{extra})"])
 
 
 def make_site(page: str | None = None) -> Site:
@@ -59,8 +73,12 @@ def make_site(page: str | None = None) -> Site:
     release_when_session_ends()  # a class's closed tabs give their memory back
     query = session_query()
     slugs = [p.slug for p in PAGES]
-    requested = page or query.get("page", slugs[0])
     notices = []
+    steps = load_lesson()
+    step, lesson_notice = lesson_step(query, steps)  # ?lesson=N: the step's page, in the step's state
+    if lesson_notice:
+        notices.append(f"Lesson: {lesson_notice}")
+    requested = step.page if step is not None else page or query.get("page", slugs[0])
     if requested not in slugs:
         notices.append(f"Unknown page {requested!r}: showing {PAGES[0].title}. Pages: {', '.join(slugs)}.")
         requested = slugs[0]
@@ -68,13 +86,16 @@ def make_site(page: str | None = None) -> Site:
     if display_notices:
         notices.append("Display settings adjusted: " + "; ".join(display_notices))
     if pn.state.curdoc is not None:
+        # phones and tablets lay the page out at their own width (without this they draw a 980 px page, shrunk)
+        pn.state.curdoc.template_variables.setdefault("meta", {})["viewport"] = VIEWPORT
         # this session's Panel theme, before any component is made (Panel itself reads only a valid ?theme=dark)
         pn.config.theme = panel_theme_name(settings.theme)
     spec = next(p for p in PAGES if p.slug == requested)
     if pn.state.curdoc is not None:
         prioritize_warmup(spec.slug)  # this page's programs compile next, if the server is still warming up
-    page_view = spec.build(query)
+    page_view = spec.build(page_query(step, query) if step is not None else query)
     layout = page_view.panel()
+    describe_figures(layout, page_view)  # the page's own one-sentence summaries of its figures, where it has them
     display = DisplayController(settings, page_view.figures(), layout)
     links = pn.pane.Markdown(page_links(spec.slug, settings), margin=(5, 10))
     settings.param.watch(lambda *_: setattr(links, "object", page_links(spec.slug, settings)), DISPLAY_PARAMS)
@@ -84,20 +105,24 @@ def make_site(page: str | None = None) -> Site:
         pn.pane.Markdown(
             "The vanishing and exploding gradient problem, interactively.", margin=(5, 10), styles={"opacity": "0.7"}
         ),
-        display.widgets(),
+        wrapping(display.widgets()),
         align_items="center",
         sizing_mode="stretch_width",
         styles={"border-bottom": "1px solid var(--panel-border-color, #ddd)"},
     )
     items = [header, display.note]
+    if step is not None:
+        items.append(lesson_panel(step, len(steps), display_query(settings)))
     if notices:
         site_notices = Notices(css_classes=["vgp-site-notice"])
         for key, text in enumerate(notices):
             site_notices.set(str(key), text)
         items.append(site_notices.pane)
     items.append(layout)
-    view = pn.Column(*items, sizing_mode="stretch_width")
+    # not wider than the window (Panel would give it its widest child's width as min-width): see page_layout
+    view = pn.Column(*items, sizing_mode="stretch_width", stylesheets=[":host { min-width: 0 !important; }"])
     display.attach(view)
+    install_accessibility(session_document())  # names for every control, a visible focus ring
     return Site(view=view, page=page_view, display=display)
 
 

@@ -129,7 +129,11 @@ def restore(snap: Snapshot) -> Model:
 
 
 def _copy(fig: Model | Snapshot) -> Model:
-    return restore(fig if isinstance(fig, Snapshot) else snapshot(fig))
+    copy = restore(fig if isinstance(fig, Snapshot) else snapshot(fig))
+    # the site stretches figures to the window's width (page_layout.stretch); a file has the figure's own size
+    if getattr(copy, "sizing_mode", None) == "stretch_width" and getattr(copy, "width", None):
+        copy.sizing_mode = "fixed"
+    return copy
 
 
 def _sized(copy: Model, width: int | None, height: int | None) -> Model:

@@ -1,28 +1,72 @@
-"""The layout every page shares: controls on the left, then notices and a grid of figures.
+"""The layout every page shares: controls, then notices and the figures — on any screen.
 
 One place decides how a figure is framed (``figure_card``: the figure plus its export buttons) and how the
-controls column is marked, so site-wide features (export, presentation mode's ``?controls=0``) work on every
-page without each page knowing about them.
+controls column is marked, so site-wide features (export, presentation mode's ``?controls=0``, the phone layout)
+work on every page without each page knowing about them.
+
+Responsive rules (CSS below, no script): the controls sit in a collapsible "Controls" card beside the figures, and
+above them once the window is too narrow for both (a phone, a portrait tablet); figure cards wrap, at most
+``ncols`` side by side, each at least ``MIN_CARD_PX`` wide unless the window is narrower; every figure stretches to
+its card's width at the height its page gave it (``sizing_mode="stretch_width"``; the exported files keep the
+figure's own width, see ``app.components.export``); wide text and tables scroll inside their own box, never the
+page (WCAG 2.1 success criterion 1.4.10, "Reflow": no two-dimensional scrolling at 320 CSS px).
 """
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections.abc import Mapping, Sequence
 
 import panel as pn
 from bokeh.models import Model
 
-#: css class of every page's controls column (presentation mode hides it).
+from .figure_text import FigureText
+
+#: css class of every page's controls card (presentation mode hides it).
 CONTROLS_CLASS = "vgp-controls"
 #: css class of every figure's card (the figure and its download buttons); each card also has
 #: ``vgp-figure-<name>``, ``name`` being the figure's key in ``page.figures()``.
 FIGURE_CLASS = "vgp-figure"
+#: css class of the column right of (or below) the controls: notices, figures, explanation.
+MAIN_CLASS = "vgp-main"
+#: a figure card is at least this wide when the window allows (a 2-column grid below it would squash the plots).
+MIN_CARD_PX = 400
+#: the controls card is at least this wide beside the figures; below ``MIN_CARD_PX`` + this, it goes above them.
+CONTROLS_PX = 320
+
+#: figure card → its text alternative (``figure_texts``).
+_TEXTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+# A wrapping row: controls card, then the main column, which takes the rest and may shrink below its content
+# (min-width 0), so a wide child scrolls inside its box instead of widening the page. Panel gives a row the sum of
+# its fixed-width children's widths as its min-width: overridden, the row wraps instead.
+PAGE_CSS = f"""
+:host {{ flex-wrap: wrap; width: 100%; max-width: 100%; min-width: 0 !important; }}
+.{MAIN_CLASS} {{ flex: 1 1 {MIN_CARD_PX}px; min-width: 0; max-width: 100%; }}
+.{CONTROLS_CLASS} {{ flex: 0 1 auto; max-width: 100%; min-width: 0; overflow-x: auto; }}
+"""
+# Inside the main column: every child at most as wide as the column; fixed-width text panes keep their width as
+# a maximum and wrap below it.
+MAIN_CSS = """
+:host { overflow-x: auto; }
+:host > * , .bk-panel-models-markup-HTML, .bk-panel-models-markup-Markdown, .bk-panel-models-layout-Row,
+.bk-panel-models-layout-Column { max-width: 100%; }
+"""
+# The grid of figure cards (a wrapping flex box): at most ncols side by side, each at least MIN_CARD_PX or the
+# whole width.
+GRID_CSS = """
+:host { flex-wrap: wrap; width: 100%; max-width: 100%; min-width: 0 !important; }
+.vgp-cell { flex: 1 1 calc(100% / {ncols} - 12px); min-width: min(100%, {min_px}px); max-width: 100%;
+  overflow-x: auto; }
+"""
 
 
 def figure_card(name: str, fig: Model, page: str) -> pn.viewable.Viewable:
-    """One figure as shown on a page (``name``: its key in ``page.figures()``): the figure, then buttons that
-    download it as PNG (2× resolution), SVG and a standalone interactive HTML file, named
-    ``<page>-<name>.<ext>`` — the same files as ``vgp export <page> <name>``. ``page``: the page's slug."""
+    """One figure as shown on a page (``name``: its key in ``page.figures()``): the figure, stretched to the card's
+    width at its own height; its text alternative (``app.components.figure_text``); then buttons that download it
+    as PNG (2× resolution), SVG and a standalone interactive HTML file, named ``<page>-<name>.<ext>`` — the same
+    files (at the figure's own size) as ``vgp export <page> <name>``. ``page``: the page's slug."""
     from ..pages import PAGES
     from .export import FORMATS, ExportDownload
 
@@ -32,13 +76,41 @@ def figure_card(name: str, fig: Model, page: str) -> pn.viewable.Viewable:
         ExportDownload(fig, fmt, f"{slug}-{name}", title=f"vgp-explorer, {title}" if title else "vgp-explorer")
         for fmt in FORMATS
     ]
-    return pn.Column(
-        pn.pane.Bokeh(fig, name=name),
-        pn.Row(*buttons, margin=(0, 5)),
+    stretch(fig)
+    text = FigureText(fig)
+    card = pn.Column(
+        pn.pane.Bokeh(fig, name=name, sizing_mode="stretch_width"),
+        text.pane,
+        pn.Row(*buttons, margin=(0, 5), styles={"flex-wrap": "wrap"}),
         name=name,
         margin=0,
-        css_classes=[FIGURE_CLASS, f"{FIGURE_CLASS}-{name}"],
+        sizing_mode="stretch_width",
+        css_classes=[FIGURE_CLASS, f"{FIGURE_CLASS}-{name}", "vgp-cell"],
     )
+    _TEXTS[card] = text
+    return card
+
+
+def figure_texts(layout: pn.viewable.Viewable) -> dict[str, FigureText]:
+    """The text alternative of every figure card in ``layout``, by the figure's name."""
+    return {obj.name: _TEXTS[obj] for obj in layout.select(pn.Column) if obj in _TEXTS}
+
+
+def describe_figures(layout: pn.viewable.Viewable, page: object) -> None:
+    """Let ``page``'s own sentences (its ``describe_figure(name)``, where it has one) summarise its figures."""
+    describe = getattr(page, "describe_figure", None)
+    if describe is None:
+        return
+    for name, text in figure_texts(layout).items():
+        text.describe = functools.partial(describe, name)
+        text.refresh()
+
+
+def stretch(fig: Model) -> None:
+    """Let ``fig`` follow its card's width (its height stays the page's). A figure keeps its own ``width`` as the
+    size its exported files are drawn at."""
+    if hasattr(fig, "sizing_mode") and getattr(fig, "sizing_mode", None) in (None, "fixed"):
+        fig.sizing_mode = "stretch_width"
 
 
 def page_layout(
@@ -50,13 +122,28 @@ def page_layout(
     ncols: int = 2,
 ) -> pn.Row:
     """``page``: the page's slug (names the downloaded files); ``controls``: the page's widget column; ``header``:
-    presets, notices and text above the figures; ``figures``: the page's ``figures()``; ``extra``: more grid cells
-    after the figures (the explanation)."""
-    controls.css_classes = list(controls.css_classes or []) + [CONTROLS_CLASS]
-    cells = [figure_card(name, fig, page) for name, fig in figures.items()] + list(extra)
-    return pn.Row(controls, pn.Column(*header, pn.GridBox(*cells, ncols=ncols)))
+    presets, notices and text above the figures; ``figures``: the page's ``figures()``; ``extra``: more cells
+    after the figures (the explanation); ``ncols``: at most this many figures side by side."""
+    card = pn.Card(
+        controls,
+        title="Controls",
+        collapsible=True,
+        collapsed=False,
+        css_classes=[CONTROLS_CLASS],
+        margin=(5, 5),
+    )
+    cells = [figure_card(name, fig, page) for name, fig in figures.items()]
+    for cell in extra:
+        cell.css_classes = list(cell.css_classes or []) + ["vgp-cell"]
+        cells.append(cell)
+    grid = pn.Row(
+        *cells,
+        stylesheets=[GRID_CSS.replace("{ncols}", str(max(1, ncols))).replace("{min_px}", str(MIN_CARD_PX))],
+    )
+    main = pn.Column(*header, grid, css_classes=[MAIN_CLASS], stylesheets=[MAIN_CSS], margin=0)
+    return pn.Row(card, main, stylesheets=[PAGE_CSS], sizing_mode="stretch_width")
 
 
-def controls_of(layout: pn.Row) -> pn.viewable.Viewable:
-    """The controls column of a ``page_layout``."""
+def controls_of(layout: pn.viewable.Viewable) -> pn.viewable.Viewable:
+    """The controls card of a ``page_layout``."""
     return layout[0]

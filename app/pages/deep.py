@@ -20,6 +20,7 @@ from bokeh.plotting import figure
 from vgp_core import ConfigError, activations, diagnostics, initializers, mlp, theory
 
 from ..components.explanation import explanation_panel
+from ..components.figure_text import gradient_ratio_sentence
 from ..components.heatmap import OVERFLOW_COLOR, UNDERFLOW_COLOR, LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
@@ -712,6 +713,12 @@ class DeepNetworkPage(Page):
             self.figures(),
             [explanation_panel(EXPLANATION)],
         )
+
+    def describe_figure(self, name: str) -> str | None:
+        """The gradient profile's one-sentence text alternative (``app.components.figure_text``); None: generic."""
+        if name == "gradient-profile" and self._profile is not None:
+            return gradient_ratio_sentence(self._profile.backprop_norm)
+        return None
 
     def figures(self) -> dict:
         return {

@@ -117,8 +117,8 @@ class DisplayController:
             w.RadioButtonGroup.from_param(s.param.theme, width=110, margin=(8, 5)),
             w.Checkbox.from_param(s.param.present, label="presentation", margin=(14, 5)),
             w.Checkbox.from_param(s.param.controls, label="controls", margin=(14, 5)),
-            w.Select.from_param(s.param.palette, label="", width=110, margin=(8, 5)),
-            w.Select.from_param(s.param.colormap, label="", width=90, margin=(8, 5)),
+            w.Select.from_param(s.param.palette, label="palette", width=110, margin=(8, 5)),
+            w.Select.from_param(s.param.colormap, label="colour map", width=90, margin=(8, 5)),
             css_classes=["vgp-display"],
         )
 
