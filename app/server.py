@@ -45,6 +45,8 @@ from panel.io.state import state
 from tornado import httputil
 from tornado.web import GZipContentEncoding, OutputTransform
 
+from app.components.scheduler import SCHEDULER
+
 APP_DIR = Path(__file__).resolve().parent
 TEMPLATES = APP_DIR / "auth_templates"
 USAGE_ERROR = 2
@@ -443,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"vgp serve: error: {exc}", file=sys.stderr)
         return 1
+    # The server has stopped (SIGTERM, Ctrl-C): end the background work within Docker's stop budget.
+    SCHEDULER.shutdown(wait_s=0.5, exit_status=0)
     return 0
 
 

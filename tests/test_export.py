@@ -266,7 +266,8 @@ def test_list_prints_every_page_figure_pair(capsys):
     assert all(len(p) == 2 for p in pairs), out
     expected = [(spec.slug, name) for spec in PAGES for name in spec.build(query={}).figures()]
     assert pairs == expected
-    assert {slug for slug, _ in pairs} == {"deep", "recurrent", "bifurcation", "cliff", "glorot", "remedies"}
+    assert {slug for slug, _ in pairs} == {spec.slug for spec in PAGES}
+    assert {"deep", "recurrent", "bifurcation", "cliff", "glorot", "remedies", "edge-of-chaos"} <= {s for s, _ in pairs}
     assert ("deep", "gradient-profile") in pairs and ("cliff", "surface") in pairs
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name) for _, name in pairs)  # kebab-case names
 

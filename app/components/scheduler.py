@@ -11,14 +11,20 @@ the start-up warm-up — goes through ``SCHEDULER`` in small tasks with a priori
 * ``WARMUP``: one group of programs to compile per task, only when nothing else is queued and no move arrived in
   the last ``QUIET_S`` seconds: a student's first moves and training never wait behind the warm-up.
 
-Workers are daemon threads: stopping the server (SIGTERM, Ctrl-C) never waits for a compilation to finish.
+Workers are daemon threads: stopping the server (SIGTERM, Ctrl-C) never waits for a compilation to finish. At
+interpreter exit the queue is dropped and a running task gets a few seconds to end (``Scheduler.shutdown``): a
+daemon thread still inside XLA when Python finalises is torn down in C++ code that cannot unwind, and the process
+aborts ("terminate called after throwing an instance of ''", exit status 134).
 """
 
 from __future__ import annotations
 
+import atexit
 import heapq
 import itertools
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -53,10 +59,13 @@ class Scheduler:
             for i in range(background_workers)
         ]
         self._started = False
+        self._stopping = False
 
     def submit(self, fn: Callable[[], None], priority: int = TRAINING) -> None:
         """Queue ``fn()`` behind every queued task of the same or a higher priority."""
         with self._cond:
+            if self._stopping:
+                return
             if not self._started:
                 self._started = True
                 for thread in self._threads:
@@ -73,6 +82,25 @@ class Scheduler:
         with self._cond:
             return sum(1 for p, _, _ in self._queue if priority is None or p == priority)
 
+    def shutdown(self, wait_s: float = 10.0, exit_status: int = 1) -> None:
+        """Drop the queued tasks, end the idle workers and wait up to ``wait_s`` for running tasks (chunks of
+        work, so normally well under a second). A task still running then (a long compilation) is not waited for:
+        the process ends at once with ``exit_status`` (at interpreter exit the intended status is unknown, so 1),
+        instead of aborting in XLA's threads while Python finalises."""
+        with self._cond:
+            self._stopping = True
+            self._queue.clear()
+            self._cond.notify_all()
+            deadline = time.monotonic() + wait_s
+            while self._busy and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+            busy = self._busy
+        if busy:
+            log.warning("exiting while %d background task(s) still run", busy)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exit_status)
+
     def _next(self, lowest: int) -> Callable[[], None] | None:
         """The first task this worker may run now, removed from the queue (under the lock)."""
         if not self._queue or self._queue[0][0] > lowest:
@@ -88,6 +116,8 @@ class Scheduler:
             with self._cond:
                 fn = self._next(lowest)
                 while fn is None:
+                    if self._stopping:
+                        return
                     self._cond.wait(timeout=QUIET_S / 2)  # re-check the warm-up's quiet period
                     fn = self._next(lowest)
                 self._busy += 1
@@ -103,3 +133,4 @@ class Scheduler:
 
 #: the scheduler of this server process (every session shares it)
 SCHEDULER = Scheduler()
+atexit.register(SCHEDULER.shutdown)
