@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +155,15 @@ def click_figure(page, css_class: str, fx: float, fy: float) -> None:
     box = page.locator(f".{css_class}").first.bounding_box()
     assert box is not None, css_class
     page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+
+
+def save_screenshot(page, readme_path) -> None:
+    """A full-page screenshot: into ``readme_path`` (one of the README's pictures under assets/) when
+    ``VGP_UPDATE_SCREENSHOTS=1``, else into the temporary folder, so a test run leaves the repository unchanged."""
+    readme_path = Path(readme_path)
+    if os.environ.get("VGP_UPDATE_SCREENSHOTS") == "1":
+        target = readme_path
+    else:
+        target = Path(tempfile.gettempdir()) / "vgp-screenshots" / readme_path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target), full_page=True)

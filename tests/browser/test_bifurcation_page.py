@@ -13,6 +13,7 @@ from .conftest import (
     controls,
     open_page,
     press_slider,
+    save_screenshot,
     wait_for_change,
     wait_until_quiet,
 )
@@ -71,8 +72,7 @@ def test_bifurcation_controls_change_plots(page, app_server):
     page.get_by_role("button", name="one-bit memory (w = 5, b = −2.5)").click()
     wait_for_change(page, sig)
     wait_until_quiet(page, quiet=1.5)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    save_screenshot(page, SCREENSHOT)
     assert_clean(console, requests, app_server)
 
 

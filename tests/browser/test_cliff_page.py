@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ROOT, assert_clean, click_figure, open_page, press_slider, wait_for_change, wait_until_quiet
+from .conftest import (
+    ROOT,
+    assert_clean,
+    click_figure,
+    open_page,
+    press_slider,
+    save_screenshot,
+    wait_for_change,
+    wait_until_quiet,
+)
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "assets" / "loss-cliff.png"
@@ -49,8 +58,7 @@ def test_cliff_controls_and_clicks_change_paths(page, app_server):
     wait_for_change(page, sig)
     wait_until_quiet(page, quiet=1.5)
     assert page.get_by_text("catapulted off the map").count() >= 1
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    save_screenshot(page, SCREENSHOT)
     assert_clean(console, requests, app_server)
 
 

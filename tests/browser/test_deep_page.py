@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ROOT, controls, open_page, server_errors, slider_handle, wait_for_change, wait_until_quiet
+from .conftest import (
+    ROOT,
+    controls,
+    open_page,
+    save_screenshot,
+    server_errors,
+    slider_handle,
+    wait_for_change,
+    wait_until_quiet,
+)
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "assets" / "deep-network.png"
@@ -36,8 +45,7 @@ def test_deep_page_controls_change_plots(page, app_server):
     sig = wait_for_change(page, sig)
     wait_until_quiet(page)
     assert page.get_by_text("vanishing (ordered)").count() >= 1
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    save_screenshot(page, SCREENSHOT)
 
     errors = [t for kind, t in console if kind == "error"]
     assert errors == [], errors

@@ -8,7 +8,16 @@ import pytest
 
 from app.pages.glorot import GlorotModel
 
-from .conftest import ROOT, assert_clean, controls, open_page, press_slider, wait_for_change, wait_until_quiet
+from .conftest import (
+    ROOT,
+    assert_clean,
+    controls,
+    open_page,
+    press_slider,
+    save_screenshot,
+    wait_for_change,
+    wait_until_quiet,
+)
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "assets" / "glorot-2010.png"
@@ -61,8 +70,7 @@ def test_glorot_controls_change_plots(page, app_server):
     wait_until_quiet(page, quiet=1.5)
     assert controls(page).locator("select").nth(1).input_value() == "tanh"
     assert controls(page).locator("select").nth(2).input_value() == INIT["standard"]
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    save_screenshot(page, SCREENSHOT)
     assert_clean(console, requests, app_server)
 
 

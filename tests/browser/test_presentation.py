@@ -11,7 +11,7 @@ import pytest
 
 from app.components.presentation import PRESENT_TITLE_SCALE
 
-from .conftest import ROOT, SIGNATURE_JS, assert_clean, open_page, wait_until_quiet
+from .conftest import ROOT, SIGNATURE_JS, assert_clean, open_page, save_screenshot, wait_until_quiet
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "assets" / "presentation-dark.png"
@@ -107,8 +107,7 @@ def test_presentation_link_and_in_place_toggles(page, app_server):
     wait_root_background(page, "rgb(33, 37, 41)", server=app_server)  # Panel's dark --panel-background-color
     assert page_luminance(page) < 90
     assert page.get_by_text("Dark theme: heatmap cells").count() == 1
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    save_screenshot(page, SCREENSHOT)
 
     page.evaluate("window.__vgp_same_page = true")
     ids = [f["id"] for f in state["figures"]]

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ROOT, assert_clean, controls, open_page, press_slider, wait_for_change, wait_until_quiet
+from .conftest import (
+    ROOT,
+    assert_clean,
+    controls,
+    open_page,
+    press_slider,
+    save_screenshot,
+    wait_for_change,
+    wait_until_quiet,
+)
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "assets" / "recurrent-network.png"
@@ -41,7 +50,7 @@ def test_recurrent_controls_change_plots_and_training_streams(page, app_server):
     page.get_by_role("button", name="Train", exact=True).click()
     sig = wait_for_change(page, sig)
     page.get_by_text("held-out accuracy").first.wait_for(timeout=120_000)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    save_screenshot(page, SCREENSHOT)
     assert_clean(console, requests, app_server)
 
 

@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from .conftest import ROOT, SIGNATURE_JS, assert_clean, controls, open_page, press_slider, wait_for_change
+from .conftest import (
+    ROOT,
+    SIGNATURE_JS,
+    assert_clean,
+    controls,
+    open_page,
+    press_slider,
+    save_screenshot,
+    wait_for_change,
+)
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "assets" / "remedies.png"
@@ -109,7 +118,7 @@ def test_remedies_quick_set_screenshot(page, app_server):
     assert int(re.search(r"(\d+)/", done).group(1)) >= 10
     page.mouse.move(0, 0)  # no tooltip over the figures
     page.wait_for_timeout(1500)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    save_screenshot(page, SCREENSHOT)
     assert_clean(console, requests, app_server)
 
 
