@@ -12,11 +12,12 @@ import dataclasses
 import panel as pn
 
 from .components.accessibility import install as install_accessibility
+from .components.figure_text import watch_texts
 from .components.lesson import lesson_panel, lesson_step, load_lesson, page_query
 from .components.memory import release_when_session_ends
 from .components.notices import Notices
 from .components.page import session_document
-from .components.page_layout import describe_figures
+from .components.page_layout import describe_figures, figure_texts
 from .components.presentation import (
     DISPLAY_PARAMS,
     DisplayController,
@@ -96,6 +97,7 @@ def make_site(page: str | None = None) -> Site:
     page_view = spec.build(page_query(step, query) if step is not None else query)
     layout = page_view.panel()
     describe_figures(layout, page_view)  # the page's own one-sentence summaries of its figures, where it has them
+    watch_texts(figure_texts(layout).values())  # summaries follow the figures' data
     display = DisplayController(settings, page_view.figures(), layout)
     links = pn.pane.Markdown(page_links(spec.slug, settings), margin=(5, 10))
     settings.param.watch(lambda *_: setattr(links, "object", page_links(spec.slug, settings)), DISPLAY_PARAMS)

@@ -52,6 +52,9 @@ def test_image_summary_and_table():
     fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=source)
     assert "from 0 to 2 (1 not finite)" in summary(fig)
     assert "<td>−∞</td>" in data_table(fig)
+    source.data = dict(image=[np.array([[0.0, -1e30]])], x=[0], y=[0], dw=[1], dh=[1])  # UNDERFLOW_SENTINEL
+    assert "from 0 to 0 (1 underflowed to 0)" in summary(fig)
+    assert "<td>underflow</td>" in data_table(fig)
 
 
 def test_gradient_ratio_sentence():

@@ -18,6 +18,8 @@ import numpy as np
 import panel as pn
 from bokeh.models import ColumnDataSource, GlyphRenderer, Model
 
+from .numeric import UNDERFLOW_SENTINEL
+
 #: at most this many rows per series in the data table (a 1000-step loss curve is thinned, evenly).
 MAX_TABLE_ROWS = 60
 #: css class of the summary paragraph and of the data-table toggle's card.
@@ -77,6 +79,8 @@ def series(fig: Model) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
 
 
 def _fmt(v: float) -> str:
+    if v == UNDERFLOW_SENTINEL:
+        return "underflow"
     if math.isnan(v):
         return "NaN"
     if math.isinf(v):
@@ -89,14 +93,17 @@ def summary(fig: Model) -> str:
     title = getattr(getattr(fig, "title", None), "text", "") or "Figure"
     parts = []
     for name, _x, y in series(fig)[:6]:
-        finite = y[np.isfinite(y)]
-        bad = y.size - finite.size
+        underflow = int(np.count_nonzero(y == UNDERFLOW_SENTINEL))  # a heatmap's underflow cells (drawn black)
+        finite = y[np.isfinite(y) & (y != UNDERFLOW_SENTINEL)]
+        bad = y.size - finite.size - underflow
         if finite.size:
             part = f"{name} from {_fmt(float(finite.min()))} to {_fmt(float(finite.max()))}"
         else:
             part = f"{name} has no finite value"
         if bad:
             part += f" ({bad} not finite)"
+        if underflow:
+            part += f" ({underflow} underflowed to 0)"
         parts.append(part)
     if not parts:
         return f"{title}: no data yet."
@@ -147,8 +154,19 @@ class FigureText:
             if isinstance(r, GlyphRenderer) and isinstance(r.data_source, ColumnDataSource)
         }
         for source in self._sources.values():
-            source.on_change("data", self._on_data)
+            source.on_change("data", self._on_data)  # outside a server; a served session polls (watch_texts)
+        self._seen = self.fingerprint()
         self.refresh()
+
+    def fingerprint(self) -> tuple:
+        """Changes when a source's data are replaced (``source.data = ...``) or streamed to (its length)."""
+        return tuple((id(s.data), len(next(iter(s.data.values()), ()))) for s in self._sources.values())
+
+    def refresh_if_changed(self) -> None:
+        now = self.fingerprint()
+        if now != self._seen:
+            self._seen = now
+            self.refresh()
 
     def sentence(self) -> str:
         own = None
@@ -166,6 +184,7 @@ class FigureText:
             self.table.object = data_table(self.fig)
 
     def _on_data(self, _attr, _old, _new) -> None:
+        self._seen = self.fingerprint()
         self.refresh()
 
     def _on_toggle(self, event) -> None:
@@ -200,3 +219,21 @@ def gradient_ratio_sentence(norms, what: str = "Gradient", unit: str = "layer") 
     decades = math.log10(first / last)
     verdict = "vanishing" if decades < -LEVEL_DECADES else "exploding" if decades > LEVEL_DECADES else "about level"
     return f"{what} at {unit} 1 is {power_of_ten(decades)} of {unit} {n}'s: {verdict}."
+
+
+#: how often a served session looks for changed figure data (ms): a screen reader hears the new summary this soon.
+POLL_MS = 500
+
+
+def watch_texts(texts) -> None:
+    """In a served session, refresh ``texts`` (``FigureText``s) when their figures' data change. Bokeh's own
+    ``on_change`` callbacks do not run for changes made under Panel's document hold (every page redraw is held),
+    so the session compares each source's data fingerprint every ``POLL_MS`` (a few ``id()``s: microseconds)."""
+    texts = list(texts)
+    if texts and pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+
+        def poll():
+            for text in texts:
+                text.refresh_if_changed()
+
+        pn.state.add_periodic_callback(poll, period=POLL_MS)
