@@ -19,6 +19,7 @@ from tornado.websocket import WebSocketClosedError
 
 from app.components import server_log
 from app.components.server_log import CLOSED_MID_SEND, LATE_MESSAGE, LOGGERS, REJECTED, ClientErrorFilter
+from tests.threads import in_fresh_thread
 
 WINDOW_S = 0.5
 
@@ -94,7 +95,7 @@ def test_a_panel_widget_rejecting_a_value_is_one_line_not_two(logs):
             await task
         _log_task_exception(task)
 
-    asyncio.run(process())
+    in_fresh_thread(asyncio.run, process())  # a loop of its own (tests/threads.py)
     assert passed == []
     assert reported == [f"test.server_log WARNING vgp-explorer: {REJECTED}: IndexError: list index out of range"]
 
@@ -178,7 +179,7 @@ def test_other_errors_keep_their_traceback(logs):
             await task
         _log_task_exception(task)
 
-    asyncio.run(run())
+    in_fresh_thread(asyncio.run, run())
     assert reported == []
     assert len(passed) == 4
     assert "Traceback" in passed[0] and "fake.py" in passed[0] and "ValueError: the app broke" in passed[0]
@@ -201,7 +202,12 @@ def test_install_adds_one_filter_to_each_logger():
 
 # --------------------------------------------------------------------------------------------------- served
 @pytest.mark.slow
+@pytest.mark.slow  # starts a server
 def test_a_wrong_type_value_from_a_client_is_one_log_line_and_the_session_answers(tmp_path):
+    in_fresh_thread(_wrong_type_value_is_one_log_line, tmp_path)  # Bokeh's client runs a loop of its own
+
+
+def _wrong_type_value_is_one_log_line(tmp_path):
     from bokeh.document.events import ModelChangedEvent
 
     from app.loadtest import Student, sliders
