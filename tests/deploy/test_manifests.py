@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 
+import kubernetes_validate
 import yaml
 
 from .conftest import NGINX_TEMPLATE, ROOT, SERVE_SH, render_template
@@ -60,7 +61,7 @@ def test_compose_file():
 
 def test_kubernetes_manifests():
     docs = {d["kind"]: d for d in yaml.safe_load_all(K8S.read_text())}
-    assert {"Deployment", "Service", "Ingress", "PodDisruptionBudget"} <= set(docs)
+    assert {"Deployment", "Service", "Ingress", "PodDisruptionBudget", "HorizontalPodAutoscaler"} <= set(docs)
     pod = docs["Deployment"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
     env = {e["name"]: e for e in container["env"]}
@@ -83,4 +84,18 @@ def test_kubernetes_manifests():
     assert int(notes["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
     host = ingress["spec"]["rules"][0]["host"]
     assert host in env["BOKEH_ALLOW_WS_ORIGIN"]["value"].split(",")
-    assert docs["PodDisruptionBudget"]["spec"]["minAvailable"] < docs["Deployment"]["spec"]["replicas"]
+    # the autoscaler owns the replica count and scales the Deployment on CPU, which needs a CPU request
+    hpa = docs["HorizontalPodAutoscaler"]["spec"]
+    assert "replicas" not in docs["Deployment"]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "vgp-explorer"}
+    assert [m["resource"]["name"] for m in hpa["metrics"]] == ["cpu"]
+    assert container["resources"]["requests"]["cpu"]
+    assert docs["PodDisruptionBudget"]["spec"]["minAvailable"] < hpa["minReplicas"] < hpa["maxReplicas"]
+
+
+def test_kubernetes_manifests_follow_the_api_schemas():
+    """Every object validates, strictly (no unknown fields), against the OpenAPI schemas of the newest Kubernetes
+    release that kubernetes-validate bundles (offline: the schemas ship in the package)."""
+    version = kubernetes_validate.latest_version()
+    for doc in yaml.safe_load_all(K8S.read_text()):
+        kubernetes_validate.validate(doc, version, strict=True)
