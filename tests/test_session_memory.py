@@ -22,6 +22,7 @@ from tests.app_server import free_port
 SESSIONS = 3
 
 
+@pytest.mark.slow  # a real server and three sessions: the full set (about a minute)
 @pytest.mark.timeout(600)
 def test_closed_sessions_free_their_documents():
     documents: list[weakref.ref] = []
