@@ -56,7 +56,20 @@ CHECKPOINTS = 6
 
 
 def checkpoint_depths(depth: int) -> np.ndarray:
-    """depth/32, depth/16, ..., depth (rounded, distinct, >= 1): where the full spectrum is measured."""
+    """depth/32, depth/16, ..., depth (rounded, distinct, >= 1): where the full spectrum is measured.
+
+    Args:
+      depth: the network's depth L.
+
+    Returns:
+      int64 array, increasing, of at most ``CHECKPOINTS`` depths: round(depth / 2^k) for k = CHECKPOINTS - 1 .. 0,
+      duplicates removed; the last is ``depth``.
+
+    References:
+      Pennington, J., Schoenholz, S. S., & Ganguli, S. (2018). The emergence of spectral universality in deep
+      networks. AISTATS 2018.
+        Sec. 3 (how the spectrum spreads with depth).
+    """
     return np.unique([max(1, round(depth / 2**k)) for k in range(CHECKPOINTS)]).astype(np.int64)
 
 
@@ -122,7 +135,19 @@ class JacobianSpectrum:
 
 def input_length(config: PropagationConfig) -> float:
     """q*, the length at which every layer's D^l has the law the prediction assumes (1 where q* is infinite, or
-    for linear and ReLU units, whose D^l does not depend on the length)."""
+    for linear and ReLU units, whose D^l does not depend on the length).
+
+    Args:
+      config: the network (activation, sigma_w^2, sigma_b^2 are used).
+
+    Returns:
+      The pre-activation length (mean squared pre-activation per unit) of the input, a float.
+
+    References:
+      Pennington, J., Schoenholz, S. S., & Ganguli, S. (2017). Resurrecting the sigmoid in deep learning through
+      dynamical isometry: theory and practice. NeurIPS 2017.
+        Sec. 3 (D^l drawn at the fixed point q*).
+    """
     q = theory.q_star(config.activation, config.sigma_w2, config.sigma_b2)
     return float(q) if math.isfinite(q) and config.activation not in SCALE_FREE else 1.0
 
@@ -137,7 +162,22 @@ def _input(config: PropagationConfig, q: float) -> jax.Array:
 
 def measure(config: PropagationConfig, full: bool = True) -> JacobianSpectrum:
     """The Jacobian's spectrum at ``config.depth`` (and the curves over depth). ``full=False`` skips every SVD:
-    only ``log10_mean_sq`` is measured (the cheaper statistic a page shows first); the rest is empty."""
+    only ``log10_mean_sq`` is measured (the cheaper statistic a page shows first); the rest is empty.
+
+    Args:
+      config: the network (see ``vgp_core.signal_propagation.PropagationConfig``).
+      full: also take the SVDs at :func:`checkpoint_depths`.
+
+    Returns:
+      :class:`JacobianSpectrum`: log10 singular values (width,) at the full depth, log10 mean squared singular value
+      (depth,) for J_1..J_L, and at the checkpoint depths the largest singular value, condition number and float32
+      floor (all log10). With ``full=False`` every field but ``log10_mean_sq`` and ``q_in`` is empty.
+
+    References:
+      Pennington, J., Schoenholz, S. S., & Ganguli, S. (2017). Resurrecting the sigmoid in deep learning through
+      dynamical isometry: theory and practice. NeurIPS 2017.
+        Eq. 2 (J = D^L W^L ... D^1 W^1) and Eq. 5 (its mean squared singular value is chi_1^L).
+    """
     w, b = network_layers(config)
     capacity = w.shape[0]
     slots = np.full(capacity, -1, np.int32)
@@ -214,7 +254,20 @@ def predicted_density(
     Args:
       config: the network (activation, weights, sigma_w^2, sigma_b^2, depth; width and seed are not used).
       log10_sv: the grid to evaluate on (default: ``points`` values around the predicted support).
-    Returns: a ``PredictedDensity``; ``applies`` False with a plain reason where the theory does not apply.
+      points: number of grid points when ``log10_sv`` is None.
+
+    Returns:
+      A ``PredictedDensity``; ``applies`` False with a plain reason where the theory does not apply (an activation
+      other than linear, tanh and ReLU, or an infinite q*). ``density`` is p(log10 s) on ``log10_sv`` (the continuous
+      part; an atom at s = 0 is ``zero_mass``), ``mean_sq`` is chi_1^L.
+
+    References:
+      Pennington, J., Schoenholz, S. S., & Ganguli, S. (2017). Resurrecting the sigmoid in deep learning through
+      dynamical isometry: theory and practice. NeurIPS 2017.
+        Sec. 3 (S-transforms, S_{JJ^T} = S_{D^2}^L S_{WW^T}^L).
+      Pennington, J., Schoenholz, S. S., & Ganguli, S. (2018). The emergence of spectral universality in deep
+      networks. AISTATS 2018.
+        Sec. 3.
     """
     chi1 = theory.chi_1(config.activation, config.sigma_w2, config.sigma_b2)
     depth = config.depth
@@ -284,7 +337,20 @@ def predicted_density(
 
 
 def warm_up(widths: tuple[int, ...], capacities: tuple[int, ...]) -> None:
-    """Compile the spectrum program at each width and capacity bucket (one program serves both weight laws)."""
+    """Compile the spectrum program at each width and capacity bucket (one program serves both weight laws).
+
+    Args:
+      widths: network widths to compile for.
+      capacities: capacity buckets (depths) to compile for.
+
+    Returns:
+      None.
+
+    References:
+      Pennington, J., Schoenholz, S. S., & Ganguli, S. (2017). Resurrecting the sigmoid in deep learning through
+      dynamical isometry: theory and practice. NeurIPS 2017.
+        Eq. 2 (the Jacobian compiled).
+    """
     for width in widths:
         for cap in capacities:
             measure(PropagationConfig(depth=cap, width=width), full=True)

@@ -144,14 +144,54 @@ def _check(activation: str, sigma_w2: float, sigma_b2: float) -> tuple[int, floa
 
 
 def length_map(activation: str, q, sigma_w2: float, sigma_b2: float = 0.0) -> np.ndarray:
-    """The length map q -> q' (Poole et al. 2016, Eq. 3) at each q of ``q`` (array of lengths >= 0)."""
+    """The length map q -> q' (Poole et al. 2016, Eq. 3) at each q of ``q`` (array of lengths >= 0).
+
+    q' = sigma_w^2 ∫Dz phi(sqrt(q) z)^2 + sigma_b^2, by the midpoint rule of ``vgp_core.theory``.
+
+    Args:
+      activation: a registered activation name (``vgp_core.activations``).
+      q: lengths q >= 0 (mean squared pre-activation per unit): a scalar or a 1-D array.
+      sigma_w2: weight variance sigma_w^2 in [1e-6, 100] (W_ij ~ N(0, sigma_w^2/N)).
+      sigma_b2: bias variance sigma_b^2 in [0, 100].
+
+    Returns:
+      (len(q),) float64: q' at each q (a scalar ``q`` gives shape (1,)). Raises ``ConfigError`` for an unknown
+      activation or an out-of-range variance.
+
+    References:
+      Poole, B., Lahiri, S., Raghu, M., Sohl-Dickstein, J., & Ganguli, S. (2016). Exponential expressivity in deep
+      neural networks through transient chaos. NeurIPS 2016.
+        Eq. 3.
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Eq. 3.
+    """
     idx, sw2, sb2 = _check(activation, sigma_w2, sigma_b2)
     q = np.atleast_1d(np.asarray(q, np.float32))
     return np.asarray(_length_map_jit(jnp.int32(idx), jnp.asarray(q), jnp.float32(sw2), jnp.float32(sb2)), np.float64)
 
 
 def length_iterates(activation: str, q0: float, sigma_w2: float, sigma_b2: float, steps: int) -> np.ndarray:
-    """q^0 = q0, q^1, ..., q^steps: the length map iterated ``steps`` times (a cobweb of the map)."""
+    """q^0 = q0, q^1, ..., q^steps: the length map iterated ``steps`` times (a cobweb of the map).
+
+    Args:
+      activation: a registered activation name (``vgp_core.activations``).
+      q0: the input length q^0 in [0, 1e6].
+      sigma_w2: weight variance sigma_w^2 in [1e-6, 100] (W_ij ~ N(0, sigma_w^2/N)).
+      sigma_b2: bias variance sigma_b^2 in [0, 100].
+      steps: number of layers, in [1, MAX_ITERATES].
+
+    Returns:
+      (steps + 1,) float64: q^0..q^steps (one compiled program runs MAX_ITERATES steps; the result is sliced).
+
+    References:
+      Poole, B., Lahiri, S., Raghu, M., Sohl-Dickstein, J., & Ganguli, S. (2016). Exponential expressivity in deep
+      neural networks through transient chaos. NeurIPS 2016.
+        Eq. 3 (iterated, the length approaches its fixed point q*).
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Eq. 3.
+    """
     idx, sw2, sb2 = _check(activation, sigma_w2, sigma_b2)
     steps = check_int("steps", steps, 1, MAX_ITERATES)
     q0 = check_float("q0", q0, 0.0, 1e6)
@@ -171,7 +211,26 @@ def _finite_q_star(activation: str, sigma_w2: float, sigma_b2: float) -> float:
 
 def correlation_map(activation: str, c, sigma_w2: float, sigma_b2: float = 0.0) -> np.ndarray:
     """The correlation map c -> c' at the length's fixed point q* (Poole et al. 2016, Eq. 5), at each c of ``c``.
-    Raises ConfigError where q* is infinite (e.g. ReLU with sigma_w^2 > 2)."""
+    Raises ConfigError where q* is infinite (e.g. ReLU with sigma_w^2 > 2).
+
+    Args:
+      activation: a registered activation name (``vgp_core.activations``).
+      c: correlations in [-1, 1] of two inputs at the length q*: a scalar or a 1-D array.
+      sigma_w2: weight variance sigma_w^2 in [1e-6, 100] (W_ij ~ N(0, sigma_w^2/N)).
+      sigma_b2: bias variance sigma_b^2 in [0, 100].
+
+    Returns:
+      (len(c),) float64: c' = [sigma_w^2 ∫Dz1 Dz2 phi(u1) phi(u2) + sigma_b^2] / q* at each c (2-D midpoint rule on
+      ``_N_2D``² nodes).
+
+    References:
+      Poole, B., Lahiri, S., Raghu, M., Sohl-Dickstein, J., & Ganguli, S. (2016). Exponential expressivity in deep
+      neural networks through transient chaos. NeurIPS 2016.
+        Eq. 5.
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 2 (the correlation map at q* and its slope chi_1 at c = 1).
+    """
     idx, sw2, sb2 = _check(activation, sigma_w2, sigma_b2)
     q = _finite_q_star(activation, sw2, sb2)
     c = jnp.asarray(np.atleast_1d(np.asarray(c, np.float32)))
@@ -180,7 +239,26 @@ def correlation_map(activation: str, c, sigma_w2: float, sigma_b2: float = 0.0) 
 
 
 def correlation_iterates(activation: str, c0: float, sigma_w2: float, sigma_b2: float, steps: int) -> np.ndarray:
-    """c^0 = c0, ..., c^steps: the correlation map iterated at q* (inputs already at the fixed length)."""
+    """c^0 = c0, ..., c^steps: the correlation map iterated at q* (inputs already at the fixed length).
+
+    Args:
+      activation: a registered activation name (``vgp_core.activations``).
+      c0: the inputs' correlation c^0 in [-1, 1].
+      sigma_w2: weight variance sigma_w^2 in [1e-6, 100] (W_ij ~ N(0, sigma_w^2/N)).
+      sigma_b2: bias variance sigma_b^2 in [0, 100].
+      steps: number of layers, in [1, MAX_ITERATES].
+
+    Returns:
+      (steps + 1,) float64: c^0..c^steps, each clipped to [-1, 1]. Raises ``ConfigError`` where q* is infinite.
+
+    References:
+      Poole, B., Lahiri, S., Raghu, M., Sohl-Dickstein, J., & Ganguli, S. (2016). Exponential expressivity in deep
+      neural networks through transient chaos. NeurIPS 2016.
+        Eq. 5.
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 3 (the approach of c^l to c*).
+    """
     idx, sw2, sb2 = _check(activation, sigma_w2, sigma_b2)
     steps = check_int("steps", steps, 1, MAX_ITERATES)
     c0 = check_float("c0", c0, -1.0, 1.0)
@@ -231,7 +309,26 @@ def _scales_jit(act_idx, q, chi1, sw2, sb2):
 
 
 def fixed_points_curve(activation: str, sigma_w2, sigma_b2: float = 0.0) -> dict[str, np.ndarray]:
-    """``fixed_points`` for an array of sigma_w^2 in one call: arrays q_star, c_star, chi_1, chi_c, xi_q, xi_c."""
+    """``fixed_points`` for an array of sigma_w^2 in one call: arrays q_star, c_star, chi_1, chi_c, xi_q, xi_c.
+
+    Args:
+      activation: a registered activation name (``vgp_core.activations``).
+      sigma_w2: weight variance sigma_w^2: a scalar or an array of values, each finite and > 0.
+      sigma_b2: bias variance sigma_b^2 in [0, 100].
+
+    Returns:
+      A dict of float64 arrays, each of shape (sigma_w2.size,): ``q_star`` (inf where none is finite), ``c_star`` (1 in
+      the ordered phase), ``chi_1``, ``chi_c``, and the depth scales ``xi_q`` and ``xi_c`` in layers (inf at a marginal
+      fixed point). Where q* is infinite, c_star, chi_c and the depth scales are NaN.
+
+    References:
+      Poole, B., Lahiri, S., Raghu, M., Sohl-Dickstein, J., & Ganguli, S. (2016). Exponential expressivity in deep
+      neural networks through transient chaos. NeurIPS 2016.
+        Eqs. 3 and 5.
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Eqs. 3-9.
+    """
     idx = activations.index(check_choice("activation", activation, activations.names()))
     sw2 = np.atleast_1d(np.asarray(sigma_w2, np.float64))
     if not np.all(np.isfinite(sw2)) or np.any(sw2 <= 0):
@@ -265,7 +362,21 @@ def fixed_points_curve(activation: str, sigma_w2, sigma_b2: float = 0.0) -> dict
 
 @functools.lru_cache(maxsize=4096)
 def fixed_points(activation: str, sigma_w2: float, sigma_b2: float = 0.0) -> FixedPoints:
-    """q*, c*, chi_1, chi_c, xi_q and xi_c (Schoenholz et al. 2017, Eqs. 3–9); cached per setting."""
+    """q*, c*, chi_1, chi_c, xi_q and xi_c (Schoenholz et al. 2017, Eqs. 3–9); cached per setting.
+
+    Args:
+      activation: a registered activation name (``vgp_core.activations``).
+      sigma_w2: weight variance sigma_w^2 in [1e-6, 100] (W_ij ~ N(0, sigma_w^2/N)).
+      sigma_b2: bias variance sigma_b^2 in [0, 100].
+
+    Returns:
+      :class:`FixedPoints` (floats; see :func:`fixed_points_curve` for the values at an infinite q*).
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Eqs. 3-9.
+    """
     _, sw2, sb2 = _check(activation, sigma_w2, sigma_b2)
     curve = fixed_points_curve(activation, sw2, sb2)
     return FixedPoints(**{k: float(v[0]) for k, v in curve.items()})
@@ -274,14 +385,46 @@ def fixed_points(activation: str, sigma_w2: float, sigma_b2: float = 0.0) -> Fix
 def correlation_depth_scale(activation: str, sigma_w2, sigma_b2: float = 0.0):
     """xi_c = -1/ln chi_c (Schoenholz et al. 2017, Eq. 9): the depth over which the correlation of two inputs
     approaches c*; inf on the order-to-chaos line. Scalar or array like ``sigma_w2``; NaN where q* is infinite.
-    Schoenholz et al. (Sec. 5) find that networks train when their depth is below about 6 xi_c."""
+    Schoenholz et al. (Sec. 5) find that networks train when their depth is below about 6 xi_c.
+
+    Args:
+      activation: a registered activation name (``vgp_core.activations``).
+      sigma_w2: weight variance sigma_w^2: a scalar or an array of values, each finite and > 0.
+      sigma_b2: bias variance sigma_b^2 in [0, 100].
+
+    Returns:
+      xi_c in layers: a float for a scalar ``sigma_w2``, else a float64 array of its shape.
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Eq. 9, and Sec. 5 (trainable depth about 6 xi_c).
+    """
     sw2 = np.asarray(sigma_w2, np.float64)
     out = fixed_points_curve(activation, sw2.reshape(-1), sigma_b2)["xi_c"]
     return float(out[0]) if sw2.ndim == 0 else out.reshape(sw2.shape)
 
 
 def length_depth_scale(activation: str, sigma_w2, sigma_b2: float = 0.0):
-    """xi_q (Schoenholz et al. 2017, Eq. 7), scalar or array like ``sigma_w2``."""
+    """xi_q (Schoenholz et al. 2017, Eq. 7), scalar or array like ``sigma_w2``.
+
+    xi_q^{-1} = -ln(chi_1 + sigma_w^2 ∫Dz phi''(sqrt(q*) z) phi(sqrt(q*) z)): the depth over which the length q^l
+    approaches q*.
+
+    Args:
+      activation: a registered activation name (``vgp_core.activations``).
+      sigma_w2: weight variance sigma_w^2: a scalar or an array of values, each finite and > 0.
+      sigma_b2: bias variance sigma_b^2 in [0, 100].
+
+    Returns:
+      xi_q in layers: a float for a scalar ``sigma_w2``, else a float64 array of its shape; inf where the length map's
+      slope at q* is >= 1, NaN where q* is infinite.
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Eq. 7.
+    """
     sw2 = np.asarray(sigma_w2, np.float64)
     out = fixed_points_curve(activation, sw2.reshape(-1), sigma_b2)["xi_q"]
     return float(out[0]) if sw2.ndim == 0 else out.reshape(sw2.shape)
@@ -303,7 +446,25 @@ class PhaseDiagram:
 
 def phase_diagram(activation: str, sigma_w2: np.ndarray, sigma_b2: np.ndarray) -> PhaseDiagram:
     """chi_1 on the grid and the chi_1 = 1 line, interpolated linearly in ln chi_1 between the two grid columns
-    where chi_1 crosses 1 in each row (chi_1 is increasing in sigma_w^2; the grid spacing bounds the error)."""
+    where chi_1 crosses 1 in each row (chi_1 is increasing in sigma_w^2; the grid spacing bounds the error).
+
+    Args:
+      activation: a registered activation name.
+      sigma_w2: (n_w,) increasing grid of weight variances sigma_w^2.
+      sigma_b2: (n_b,) grid of bias variances sigma_b^2.
+
+    Returns:
+      :class:`PhaseDiagram` with chi_1 of shape (n_b, n_w) and the critical sigma_w^2 (n_b,), NaN in rows where chi_1
+      does not cross 1 inside the grid.
+
+    References:
+      Poole, B., Lahiri, S., Raghu, M., Sohl-Dickstein, J., & Ganguli, S. (2016). Exponential expressivity in deep
+      neural networks through transient chaos. NeurIPS 2016.
+        The order-to-chaos transition at chi_1 = 1.
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 3 (the critical line over (sigma_w^2, sigma_b^2)).
+    """
     sw2 = np.asarray(sigma_w2, np.float64)
     sb2 = np.asarray(sigma_b2, np.float64)
     chi = np.stack([np.asarray(theory.chi_1(activation, sw2, float(b)), np.float64) for b in sb2])
@@ -370,7 +531,23 @@ WEIGHTS = {"gaussian": "lecun_normal", "orthogonal": "orthogonal"}
 
 
 def network_layers(config: PropagationConfig) -> tuple[jax.Array, jax.Array]:
-    """(W, b) of every layer, stacked to the capacity bucket: row l is layer l + 1 (``vgp_core.mlp``'s draws)."""
+    """(W, b) of every layer, stacked to the capacity bucket: row l is layer l + 1 (``vgp_core.mlp``'s draws).
+
+    Args:
+      config: the network (activation, weights, sigma_w^2, sigma_b^2, depth, width, seed).
+
+    Returns:
+      (W, b): W of shape (capacity, width, width) in the row-vector convention h^l = phi(h^{l-1}) @ W + b, b of shape
+      (capacity, width); capacity is ``vgp_core.mlp``'s bucket for ``config.depth`` (rows past the depth are unused).
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 2 (W_ij ~ N(0, sigma_w^2/N), b_i ~ N(0, sigma_b^2)).
+      Saxe, A. M., McClelland, J. L., & Ganguli, S. (2014). Exact solutions to the nonlinear dynamics of learning
+      in deep linear neural networks. ICLR 2014.
+        Orthogonal weights.
+    """
     params = mlp.init_params(config.mlp_config())
     w = params.w.at[0].set(params.w_in)  # W row-vector convention: h^l = phi(h^{l-1}) @ W + b
     b = params.b.at[0].set(params.b_in)
@@ -435,7 +612,23 @@ def _inputs(config: PropagationConfig, capacity: int):
 
 
 def measure(config: PropagationConfig) -> MeasuredPropagation:
-    """Lengths and correlation of two inputs, layer by layer, through ``config``'s random network."""
+    """Lengths and correlation of two inputs, layer by layer, through ``config``'s random network.
+
+    Args:
+      config: the network and its two inputs (length ``q0``, correlation ``c0``).
+
+    Returns:
+      :class:`MeasuredPropagation`: q, q_other and c of shape (depth + 1,) (entry 0 the inputs), chi_1 of shape
+      (depth,), the squared growth of an infinitesimal perturbation at each layer.
+
+    References:
+      Poole, B., Lahiri, S., Raghu, M., Sohl-Dickstein, J., & Ganguli, S. (2016). Exponential expressivity in deep
+      neural networks through transient chaos. NeurIPS 2016.
+        Eqs. 3 and 5 (what is measured is their finite-width counterpart).
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 2-3.
+    """
     w, b = network_layers(config)
     x1, x2, probe = _inputs(config, w.shape[0])
     q1, q2, c, growth = (
@@ -453,7 +646,20 @@ def measure(config: PropagationConfig) -> MeasuredPropagation:
 
 
 def warm_up(widths: tuple[int, ...], capacities: tuple[int, ...] = mlp.CAPACITY_BUCKETS) -> None:
-    """Compile the theory programs and the measurement at each width and capacity bucket."""
+    """Compile the theory programs and the measurement at each width and capacity bucket.
+
+    Args:
+      widths: network widths to compile :func:`measure` for.
+      capacities: capacity buckets (depths) to compile for; default every ``vgp_core.mlp.CAPACITY_BUCKETS``.
+
+    Returns:
+      None. Clears and refills the :func:`fixed_points` cache as a side effect.
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Eqs. 3-9 (the quantities compiled).
+    """
     fixed_points.cache_clear()
     fp = fixed_points("tanh", 1.5, 0.05)
     length_map("tanh", C_GRID + 1.0, 1.5, 0.05)

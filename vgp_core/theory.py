@@ -85,19 +85,78 @@ def _evaluate(activation, sigma_w2, sigma_b2):
 
 
 def q_star(activation: str, sigma_w2, sigma_b2: float = 0.0):
-    """Fixed point q* of the length map (inf where none is finite); scalar or array like ``sigma_w2``."""
+    """Fixed point q* of the length map (inf where none is finite); scalar or array like ``sigma_w2``.
+
+    q* solves q = sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2, found by iterating the map from q^0 = 1 and polishing
+    with Newton steps (see the module docstring).
+
+    Args:
+      activation: a registered activation name (``vgp_core.activations``).
+      sigma_w2: weight variance sigma_w^2 (W_ij ~ N(0, sigma_w^2/N)): a scalar or an array, finite and >= 0.
+      sigma_b2: bias variance sigma_b^2 in [0, 1e6].
+
+    Returns:
+      q*, the mean squared pre-activation per unit: a float for a scalar ``sigma_w2``, else a float64 array of its
+      shape; inf where the length grows without bound (e.g. ReLU with sigma_w^2 > 2). Raises ``ValueError`` for a
+      negative or non-finite ``sigma_w2``.
+
+    References:
+      Poole, B., Lahiri, S., Raghu, M., Sohl-Dickstein, J., & Ganguli, S. (2016). Exponential expressivity in deep
+      neural networks through transient chaos. NeurIPS 2016.
+        Eq. 3 (the length map).
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 2, Eq. 3.
+    """
     q, _ = _evaluate(activation, sigma_w2, sigma_b2)
     return q if q.ndim else float(q)
 
 
 def chi_1(activation: str, sigma_w2, sigma_b2: float = 0.0):
-    """chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2]: per-layer factor of the back-propagated gradient variance."""
+    """chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2]: per-layer factor of the back-propagated gradient variance.
+
+    Args:
+      activation: a registered activation name (``vgp_core.activations``).
+      sigma_w2: weight variance sigma_w^2 (W_ij ~ N(0, sigma_w^2/N)): a scalar or an array, finite and >= 0.
+      sigma_b2: bias variance sigma_b^2 in [0, 1e6].
+
+    Returns:
+      chi_1 (dimensionless): a float for a scalar ``sigma_w2``, else a float64 array of its shape. < 1 is the ordered
+      phase (vanishing gradients), > 1 the chaotic phase (exploding), 1 the edge of chaos. At q* = 0 the limit q -> 0+
+      is taken (ReLU: sigma_w^2/2).
+
+    References:
+      Poole, B., Lahiri, S., Raghu, M., Sohl-Dickstein, J., & Ganguli, S. (2016). Exponential expressivity in deep
+      neural networks through transient chaos. NeurIPS 2016.
+        Chi_1, the slope of the correlation map at c = 1.
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Eq. 5, and the section on gradient back-propagation.
+      Pennington, J., Schoenholz, S. S., & Ganguli, S. (2017). Resurrecting the sigmoid in deep learning through
+      dynamical isometry: theory and practice. NeurIPS 2017.
+        Eq. 5: the mean squared singular value of the input-output Jacobian is chi_1^L.
+    """
     _, chi = _evaluate(activation, sigma_w2, sigma_b2)
     return chi if chi.ndim else float(chi)
 
 
 def depth_scale(activation: str, sigma_w2, sigma_b2: float = 0.0):
-    """xi = 1/|ln chi_1|: layers over which the gradient variance changes by a factor e (inf at criticality)."""
+    """xi = 1/|ln chi_1|: layers over which the gradient variance changes by a factor e (inf at criticality).
+
+    Args:
+      activation: a registered activation name (``vgp_core.activations``).
+      sigma_w2: weight variance sigma_w^2 (W_ij ~ N(0, sigma_w^2/N)): a scalar or an array, finite and >= 0.
+      sigma_b2: bias variance sigma_b^2 in [0, 1e6].
+
+    Returns:
+      xi in layers: a float for a scalar ``sigma_w2``, else a float64 array of its shape; inf where chi_1 = 1.
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Gradient back-propagation (depth scale 1/|ln chi_1|); the correlation depth scale xi_c of Eq. 9
+        is ``vgp_core.signal_propagation.correlation_depth_scale``.
+    """
     chi = np.asarray(chi_1(activation, sigma_w2, sigma_b2))
     with np.errstate(divide="ignore"):
         xi = 1.0 / np.abs(np.log(chi))
@@ -107,7 +166,24 @@ def depth_scale(activation: str, sigma_w2, sigma_b2: float = 0.0):
 @functools.lru_cache(maxsize=1024)
 def critical_sigma_w2(activation: str, sigma_b2: float = 0.0, lo: float = 1e-3, hi: float = 100.0) -> float:
     """sigma_w^2 at which chi_1 = 1 (edge of chaos), by bisection on log sigma_w^2; NaN if none in [lo, hi].
-    Cached: ~40 evaluations of chi_1, once per (activation, sigma_b^2)."""
+    Cached: ~40 evaluations of chi_1, once per (activation, sigma_b^2).
+
+    Args:
+      activation: a registered activation name.
+      sigma_b2: bias variance sigma_b^2.
+      lo, hi: the sigma_w^2 bracket searched (chi_1 - 1 must change sign between them).
+
+    Returns:
+      The critical sigma_w^2 (a float; 2 for ReLU at sigma_b^2 = 0, 1 for tanh at sigma_b^2 = 0), or NaN.
+
+    References:
+      Poole, B., Lahiri, S., Raghu, M., Sohl-Dickstein, J., & Ganguli, S. (2016). Exponential expressivity in deep
+      neural networks through transient chaos. NeurIPS 2016.
+        The order-to-chaos transition at chi_1 = 1.
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 3 (the critical line chi_1 = 1 over (sigma_w^2, sigma_b^2)).
+    """
     a, b = math.log(lo), math.log(hi)
     fa = chi_1(activation, lo, sigma_b2) - 1.0
     fb = chi_1(activation, hi, sigma_b2) - 1.0
@@ -125,7 +201,26 @@ def critical_sigma_w2(activation: str, sigma_b2: float = 0.0, lo: float = 1e-3, 
 
 def critical_gain(activation: str, init: str, fan_in: int, fan_out: int, sigma_b2: float = 0.0) -> float:
     """The gain at which an ``init``-initialised layer of an ``activation`` net sits at chi_1 = 1 (NaN if none,
-    or if the initializer has non-zero-mean weights where mean-field theory does not apply)."""
+    or if the initializer has non-zero-mean weights where mean-field theory does not apply).
+
+    Args:
+      activation: a registered activation name.
+      init: a registered initializer name (``vgp_core.initializers``).
+      fan_in, fan_out: the layer's inputs and outputs (some initializers scale by both).
+      sigma_b2: bias variance sigma_b^2.
+
+    Returns:
+      The gain g (a float) with sigma_w^2(init, fan_in, fan_out, g) = :func:`critical_sigma_w2`, i.e.
+      sqrt(critical sigma_w^2 / sigma_w^2 at gain 1); NaN where there is none or the initializer is not mean-field.
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Initialise at the edge of chaos, chi_1 = 1.
+      Pennington, J., Schoenholz, S. S., & Ganguli, S. (2017). Resurrecting the sigmoid in deep learning through
+      dynamical isometry: theory and practice. NeurIPS 2017.
+        Criticality chi_1 = 1, Eq. 5.
+    """
     if not initializers.get(init).mean_field:
         return float("nan")
     sw2_crit = critical_sigma_w2(activation, sigma_b2)
@@ -135,7 +230,22 @@ def critical_gain(activation: str, init: str, fan_in: int, fan_out: int, sigma_b
 
 def predicted_backprop_norms(top_norm: float, chi: float, depth: int) -> np.ndarray:
     """Mean-field prediction of ||∂L/∂h_l|| for l = 1..depth anchored at the last layer:
-    ||δ_l|| = ||δ_L|| · chi_1^((L-l)/2) (the variance, not the norm, is multiplied by chi_1 per layer)."""
+    ||δ_l|| = ||δ_L|| · chi_1^((L-l)/2) (the variance, not the norm, is multiplied by chi_1 per layer).
+
+    Args:
+      top_norm: the measured gradient norm ||δ_L|| at the last layer L.
+      chi: chi_1 of the network (e.g. :func:`chi_1`).
+      depth: the number of layers L.
+
+    Returns:
+      (depth,) float64, in the units of ``top_norm``: entry l - 1 is the predicted ||δ_l||, the last equals
+      ``top_norm`` (over- and underflow give inf and 0, not warnings).
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Gradient back-propagation: the gradient variance grows or shrinks by chi_1 per layer.
+    """
     layers = np.arange(1, depth + 1)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         return top_norm * np.power(float(chi), (depth - layers) / 2.0)

@@ -78,8 +78,14 @@ def trainable_depth(sigma_w2, sigma_b2: float = SIGMA_B2) -> np.ndarray:
     Args:
       sigma_w2: weight variance(s) σ_w².
       sigma_b2: bias variance σ_b².
+
     Returns:
       6 ξ_c in layers, an array shaped like ``sigma_w2``.
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Eq. 9 (ξ_c) and Sec. 5 (trainable when L ≲ 6 ξ_c).
     """
     sw2 = np.asarray(sigma_w2, np.float64)
     return XI_C_FACTOR * np.asarray(signal_propagation.correlation_depth_scale(ACTIVATION, sw2, sigma_b2))
@@ -141,7 +147,23 @@ class Digits(NamedTuple):
 @functools.lru_cache(maxsize=4)
 def load_digits(test_size: int = 497, seed: int = 0) -> Digits:
     """scikit-learn's bundled 8×8 digits (no download), split by a seeded permutation; each pixel standardized by the
-    training split's mean and standard deviation (pixels constant on it stay 0), so the input length q⁰ ≈ 1."""
+    training split's mean and standard deviation (pixels constant on it stay 0), so the input length q⁰ ≈ 1.
+
+    Cached (the last 4 (test_size, seed) pairs).
+
+    Args:
+      test_size: images held out for the test split (the rest of the 1,797 train).
+      seed: seed of the permutation that splits the images.
+
+    Returns:
+      :class:`Digits`: x_train (1797 - test_size, 64) and x_test (test_size, 64) float32 standardized pixels, y_train
+      and y_test int32 labels in 0..9.
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 5 and Fig. 5 (the trainability experiment).
+    """
     from sklearn.datasets import load_digits as _sk_load_digits  # imported here: no import-time cost
 
     bunch = _sk_load_digits()
@@ -171,7 +193,24 @@ class Params(NamedTuple):
 
 
 def standard_draws(key, depth: int, width: int, input_dim: int, n_classes: int = N_CLASSES) -> Params:
-    """Standard-normal draws of every weight and bias of a ``depth``-layer net (shared by every σ_w² of a depth)."""
+    """Standard-normal draws of every weight and bias of a ``depth``-layer net (shared by every σ_w² of a depth).
+
+    Args:
+      key: a JAX PRNG key.
+      depth: hidden layers L (the net has depth - 1 hidden-to-hidden layers).
+      width: units per hidden layer.
+      input_dim: input features (64 for the digits).
+      n_classes: outputs of the read-out.
+
+    Returns:
+      :class:`Params` of float32 N(0, 1) draws: w_in (input_dim, width), b_in (width,), w_hidden (depth - 1, width,
+      width), b_hidden (depth - 1, width), w_out (width, n_classes), b_out (n_classes,).
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 5 and Fig. 5 (the trainability experiment). Each σ_w² scales the same draws.
+    """
     k = jax.random.split(key, 6)
     shapes = ((input_dim, width), (width,), (depth - 1, width, width), (depth - 1, width), (width, n_classes))
     draws = [jax.random.normal(kk, s, jnp.float32) for kk, s in zip(k, shapes)]
@@ -179,7 +218,25 @@ def standard_draws(key, depth: int, width: int, input_dim: int, n_classes: int =
 
 
 def scale_draws(draws: Params, sigma_w2, sigma_b2: float) -> Params:
-    """W = σ_w/√fan_in · Z, b = σ_b · Z (Schoenholz et al. 2017, Sec. 2: W_ij ~ N(0, σ_w²/N), b_i ~ N(0, σ_b²))."""
+    """W = σ_w/√fan_in · Z, b = σ_b · Z (Schoenholz et al. 2017, Sec. 2: W_ij ~ N(0, σ_w²/N), b_i ~ N(0, σ_b²)).
+
+    Args:
+      draws: standard-normal :class:`Params` (:func:`standard_draws`).
+      sigma_w2: weight variance σ_w² (a scalar; traced under ``vmap``).
+      sigma_b2: bias variance σ_b² (a Python float).
+
+    Returns:
+      :class:`Params` of the same shapes, every weight matrix scaled by σ_w/√fan_in (fan_in its first axis after any
+      layer axis), every bias by σ_b.
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 2.
+      Poole, B., Lahiri, S., Raghu, M., Sohl-Dickstein, J., & Ganguli, S. (2016). Exponential expressivity in deep
+      neural networks through transient chaos. NeurIPS 2016.
+        Sec. 2 (the same random-network ensemble).
+    """
     sw, sb = jnp.sqrt(jnp.float32(sigma_w2)), jnp.float32(math.sqrt(sigma_b2))
     return Params(
         draws.w_in * sw / math.sqrt(draws.w_in.shape[0]),
@@ -192,7 +249,24 @@ def scale_draws(draws: Params, sigma_w2, sigma_b2: float) -> Params:
 
 
 def init_params(key, sigma_w2: float, sigma_b2: float, depth: int, width: int, input_dim: int) -> Params:
-    """One tanh net's initial parameters (see :func:`scale_draws`)."""
+    """One tanh net's initial parameters (see :func:`scale_draws`).
+
+    Args:
+      key: a JAX PRNG key (the run uses one per depth).
+      sigma_w2: weight variance σ_w².
+      sigma_b2: bias variance σ_b².
+      depth: hidden layers L.
+      width: units per hidden layer.
+      input_dim: input features.
+
+    Returns:
+      :class:`Params` (shapes as in :func:`standard_draws`) with W_ij ~ N(0, σ_w²/fan_in), b_i ~ N(0, σ_b²).
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 2.
+    """
     return scale_draws(standard_draws(key, depth, width, input_dim), sigma_w2, sigma_b2)
 
 
@@ -205,7 +279,20 @@ def _data_key(seed: int):
 
 
 def forward(params: Params, x: jax.Array) -> jax.Array:
-    """Logits of the tanh net: h¹ = tanh(x W_in + b_in), h^{l+1} = tanh(h^l W_l + b_l), logits = h^L W_out + b_out."""
+    """Logits of the tanh net: h¹ = tanh(x W_in + b_in), h^{l+1} = tanh(h^l W_l + b_l), logits = h^L W_out + b_out.
+
+    Args:
+      params: the net's :class:`Params`.
+      x: (batch, input_dim) inputs.
+
+    Returns:
+      (batch, n_classes) logits (no softmax).
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 5 and Fig. 5 (the trainability experiment).
+    """
     h = jnp.tanh(x @ params.w_in + params.b_in)
 
     def layer(h, wb):
@@ -249,7 +336,17 @@ def _train_chunk_mapped(params: Params, x, y, batch_idx, lr):
 
 def vectorize_default() -> bool:
     """Whether the grid trains its nets as one ``vmap`` (accelerators) or a ``lax.map`` loop (CPU; see the module's
-    docstring)."""
+    docstring).
+
+    Args:
+      None.
+
+    Returns:
+      True unless JAX's default backend is the CPU.
+
+    References:
+      None: an engineering choice of this project (bit-identical retraining on the CPU).
+    """
     return jax.default_backend() != "cpu"
 
 
@@ -310,8 +407,14 @@ def train_one_chunks(sigma_w2: float, depth: int, config: TrainabilityConfig | N
       sigma_w2: weight variance σ_w².
       depth: hidden layers L.
       config: the run's configuration (default ``TrainabilityConfig()``); its grids are not used.
-    Yields:
-      :class:`TrainProgress` after each chunk, the last with ``done=True``.
+
+    Returns:
+      An iterator that yields :class:`TrainProgress` after each chunk, the last with ``done=True``.
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 5 and Fig. 5 (the trainability experiment).
     """
     config = config or TrainabilityConfig()
     sigma_w2 = check_float("sigma_w2", sigma_w2, 0.01, 100.0)
@@ -338,13 +441,38 @@ def train_one_chunks(sigma_w2: float, depth: int, config: TrainabilityConfig | N
 
 
 def train_one(sigma_w2: float, depth: int, config: TrainabilityConfig | None = None) -> TrainProgress:
-    """:func:`train_one_chunks` run to the end; returns the final progress (the whole loss curve)."""
+    """:func:`train_one_chunks` run to the end; returns the final progress (the whole loss curve).
+
+    Args:
+      sigma_w2: weight variance σ_w².
+      depth: hidden layers L.
+      config: the run's configuration (default ``TrainabilityConfig()``).
+
+    Returns:
+      The last :class:`TrainProgress` (``done=True``): loss of shape (config.steps,) and the final accuracies.
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 5 and Fig. 5 (the trainability experiment).
+    """
     *_, last = train_one_chunks(sigma_w2, depth, config)
     return last
 
 
 def warm_up(config: TrainabilityConfig | None = None, depths: Sequence[int] | None = None) -> None:
-    """Compile :func:`train_one_chunks`'s programs for every depth of ``config`` (or ``depths``), without training."""
+    """Compile :func:`train_one_chunks`'s programs for every depth of ``config`` (or ``depths``), without training.
+
+    Args:
+      config: the configuration (default ``TrainabilityConfig()``).
+      depths: the depths to compile for (default ``config.depths``).
+
+    Returns:
+      None.
+
+    References:
+      None: compilation only.
+    """
     config = config or TrainabilityConfig()
     data = load_digits(config.test_size, config.seed)
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
@@ -471,8 +599,14 @@ def train_depth(
       on_chunk: called with the number of steps after every chunk (the progress bar).
       vectorize: one ``jax.vmap`` over the nets (True) or a ``lax.map`` loop (False); default
         :func:`vectorize_default`.
+
     Returns:
       (train accuracy (S,), test accuracy (S,), per-step loss (S, steps), diverged (S,)).
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 5 and Fig. 5 (the trainability experiment).
     """
     vectorize = vectorize_default() if vectorize is None else vectorize
     program = _train_chunk_vmapped if vectorize else _train_chunk_mapped
@@ -503,7 +637,23 @@ BOUNDARY_POINTS = 121
 def theory_fields(config: TrainabilityConfig) -> dict:
     """The mean-field fields of a :class:`TrainabilityResult` for ``config``: ξ_c on the grid, the critical σ_w²
     (χ₁ = 1, :func:`vgp_core.theory.critical_sigma_w2`) and 6 ξ_c on a fine σ_w² grid spanning the run's range
-    (plus the critical point itself, where it is infinite)."""
+    (plus the critical point itself, where it is infinite).
+
+    Args:
+      config: the run's configuration (its σ_w² grid and σ_b² are used).
+
+    Returns:
+      A dict: ``xi_c`` (S,) in layers, ``critical_sigma_w2`` (float), ``boundary_sigma_w2`` (B,) and
+      ``boundary_depth`` (B,) = 6 ξ_c there, B = ``BOUNDARY_POINTS`` (+ 1 when the critical point is inside the range).
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Eq. 9 (ξ_c), Sec. 5 (L = 6 ξ_c).
+      Poole, B., Lahiri, S., Raghu, M., Sohl-Dickstein, J., & Ganguli, S. (2016). Exponential expressivity in deep
+      neural networks through transient chaos. NeurIPS 2016.
+        The order-to-chaos transition χ₁ = 1.
+    """
     lo, hi = min(config.sigma_w2), max(config.sigma_w2)
     critical = float(signal_propagation.critical_sigma_w2(ACTIVATION, config.sigma_b2))
     fine = np.linspace(lo, hi, BOUNDARY_POINTS)
@@ -552,8 +702,14 @@ def run(
       progress: draw a progress bar on stderr.
       command: the command line to record.
       vectorize: as in :func:`train_depth` (default: vmap on accelerators, a lax.map loop on the CPU).
+
     Returns:
       :class:`TrainabilityResult`.
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 5 and Fig. 5 (the trainability experiment).
     """
     t0 = time.perf_counter()
     n_s, n_d = len(config.sigma_w2), len(config.depths)
@@ -632,8 +788,14 @@ def boundary_agreement(result: TrainabilityResult, margin: float = 0.2, which: s
       result: a phase diagram.
       margin: a cell is trainable when its accuracy exceeds chance + ``margin``.
       which: "train" (the paper's training accuracy) or "test".
+
     Returns:
       :class:`BoundaryAgreement`.
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 5 and Fig. 5 (the trainability experiment).
     """
     acc = result.train_accuracy if which == "train" else result.test_accuracy
     trainable = acc > result.chance + margin
@@ -658,7 +820,19 @@ ASSET_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "assets", "trai
 
 @functools.lru_cache(maxsize=2)
 def load_committed(path: str = ASSET_PATH) -> TrainabilityResult:
-    """The committed phase diagram (read on first use, then cached)."""
+    """The committed phase diagram (read on first use, then cached).
+
+    Args:
+      path: the results JSON (default ``assets/trainability/results.json``).
+
+    Returns:
+      :class:`TrainabilityResult`. Raises ``OSError`` when the file is missing.
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 5 and Fig. 5 (the trainability experiment).
+    """
     with open(path) as f:
         return TrainabilityResult.from_json(f.read())
 
@@ -693,6 +867,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: run the grid and write ``--out``/results.json (see ``--help``).
+
+    Args:
+      argv: the arguments (default ``sys.argv[1:]``).
+
+    Returns:
+      The exit status, 0 (argparse exits with 2 on bad arguments or an invalid configuration).
+
+    References:
+      Schoenholz, S. S., Gilmer, J., Ganguli, S., & Sohl-Dickstein, J. (2017). Deep information propagation.
+      ICLR 2017.
+        Sec. 5 and Fig. 5 (the trainability experiment).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     args = parser.parse_args(argv)
