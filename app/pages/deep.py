@@ -17,7 +17,7 @@ from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMappe
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
-from vgp_core import ConfigError, activations, diagnostics, initializers, mlp, theory
+from vgp_core import ConfigError, bounds, diagnostics, initializers, mlp, theory
 
 from ..components.explanation import explanation_panel
 from ..components.figure_text import gradient_ratio_sentence
@@ -31,7 +31,9 @@ from ..components.results_cache import RESULTS
 from ..components.training import VIEWS, BackgroundRun
 
 #: gains of the sweep heatmap (x axis); also the gain slider's range.
-GAIN_RANGE = (0.1, 4.0)
+#: the bounds of MLPConfig (vgp_core.bounds): defaults, choices and the ranges the controls offer
+MLP_BOUNDS = bounds.of(mlp.MLPConfig)
+GAIN_RANGE = MLP_BOUNDS["gain"].offered
 SWEEP_GAINS = np.linspace(*GAIN_RANGE, 64).astype(np.float32)
 WIDTHS = [16, 32, 64, 128, 256, 512]
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
@@ -123,21 +125,36 @@ ran and how long the server took for the last move.""",
 class DeepNetworkModel(param.Parameterized):
     """Every control of the page, with bounds, defaults and a description."""
 
-    depth = param.Integer(50, bounds=(1, mlp.MAX_DEPTH), doc="Number of hidden layers L.")
-    width = param.Selector(default=128, objects=WIDTHS, doc="Units per hidden layer.")
-    activation = param.Selector(default="tanh", objects=list(activations.names()), doc="Activation function phi.")
-    init = param.Selector(default="glorot_normal", objects=list(initializers.names()), doc="Weight initialization.")
+    depth = param.Integer(
+        MLP_BOUNDS["depth"].default, bounds=MLP_BOUNDS["depth"].offered, doc="Number of hidden layers L."
+    )
+    width = param.Selector(default=MLP_BOUNDS["width"].default, objects=WIDTHS, doc="Units per hidden layer.")
+    activation = param.Selector(
+        default=MLP_BOUNDS["activation"].default,
+        objects=list(MLP_BOUNDS["activation"].choices),
+        doc="Activation function phi.",
+    )
+    init = param.Selector(
+        default=MLP_BOUNDS["init"].default, objects=list(MLP_BOUNDS["init"].choices), doc="Weight initialization."
+    )
     gain = param.Number(
-        1.0,
+        MLP_BOUNDS["gain"].default,
         bounds=GAIN_RANGE,
         step=0.05,
         doc="Weight scale: multiplies every initial weight "
         "(for orthogonal weights, the spectral radius of each layer).",
     )
-    bias_std = param.Number(0.0, bounds=(0.0, 1.0), step=0.05, doc="Standard deviation of the initial biases.")
-    residual = param.Boolean(False, doc="Residual connections h_l = h_{l-1} + phi(s_l).")
-    batchnorm = param.Boolean(False, doc="Batch normalization of every pre-activation.")
-    seed = param.Integer(0, bounds=(0, 9999), doc="Random seed of weights and data.")
+    bias_std = param.Number(
+        MLP_BOUNDS["bias_std"].default,
+        bounds=MLP_BOUNDS["bias_std"].offered,
+        step=0.05,
+        doc="Standard deviation of the initial biases.",
+    )
+    residual = param.Boolean(MLP_BOUNDS["residual"].default, doc="Residual connections h_l = h_{l-1} + phi(s_l).")
+    batchnorm = param.Boolean(MLP_BOUNDS["batchnorm"].default, doc="Batch normalization of every pre-activation.")
+    seed = param.Integer(
+        MLP_BOUNDS["seed"].default, bounds=MLP_BOUNDS["seed"].offered, doc="Random seed of weights and data."
+    )
     optimizer = param.Selector(default="sgd", objects=list(mlp.OPTIMIZERS), doc="Optimizer (optax).")
     learning_rate = param.Selector(default=0.01, objects=LEARNING_RATES, doc="Learning rate.")
     clip_norm = param.Number(0.0, bounds=(0.0, 10.0), step=0.1, doc="Gradient-norm clipping threshold; 0 = off.")
