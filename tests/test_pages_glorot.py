@@ -11,6 +11,9 @@ import json
 import math
 import re
 import statistics
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -436,3 +439,38 @@ def test_no_figure_is_rebuilt():
     assert all(list(f.renderers) == renderers[k] for k, f in page.figures().items())
     assert all(isinstance(s, ColumnDataSource) for s in (page.traj_source, page.bp_var, page.curve_source))
     assert math.isfinite(page.traj_span.location)
+
+
+def test_import_reads_no_file_and_a_missing_run_file_is_a_notice(tmp_path):
+    """Importing the page reads no committed run (they are read on first use); a missing run file is reported on the
+    page, which shows the others; with none, building the page raises a clear error (not the import). A fresh
+    interpreter: this process has read the files already."""
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "results.json").write_text(FILES["cpu"].read_text())
+    (tmp_path / "none").mkdir()
+    program = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        import app.pages.glorot as glorot
+        from app.pages.glorot import data, model
+        from app.pages import page_spec
+        assert data.load_result.cache_info().currsize == 0 and data._catalogue.cache_info().currsize == 0
+        data.RESULTS_DIR = Path({str(tmp_path / "one")!r})
+        page = page_spec("glorot").build({{}})
+        assert page.model.run == "cpu" and list(glorot.GlorotModel.param.run.objects) == ["cpu"]
+        assert page.notice.visible and "results-h100.json (No such file or directory)" in page.notices.text
+        assert {str(tmp_path)!r} not in page.notices.text
+        for cached in (data.load_result, data._catalogue, data.layer_colors, model.fit_to_runs):
+            cached.cache_clear()
+        data.RESULTS_DIR = Path({str(tmp_path / "none")!r})
+        try:
+            page_spec("glorot").build({{}})
+        except RuntimeError as exc:
+            assert "no Glorot & Bengio 2010 results in" in str(exc), exc
+        else:
+            raise AssertionError("built without any run")
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]

@@ -1,5 +1,6 @@
 """Page "Glorot & Bengio 2010", its data: the committed runs of ``vgp_core.experiments.glorot2010``
-(``assets/glorot2010/results*.json``), read once per server process, and the constants every part of the page shares.
+(``assets/glorot2010/results*.json``), read on first use (not on import) and once per server process, and the
+constants every part of the page shares.
 
 References:
   Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks", AISTATS,
@@ -46,7 +47,7 @@ FIG_HEIGHT = 400  # 330 for the plot, the rest for the legend below it
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Data: read once per server process
+# Data: read on first use, once per server process (importing the page reads no file)
 
 
 @functools.cache
@@ -63,24 +64,70 @@ def run_label(spec: RunFile, result: g10.Glorot2010Result) -> str:
     return f"{spec.device} run ({result.config.updates} updates)"
 
 
-def _available_runs() -> dict[str, str]:
-    """label -> key of every committed run file that loads (a missing one is skipped with a log line)."""
-    runs = {}
+@functools.cache
+def _catalogue() -> tuple[dict[str, str], dict[str, str]]:
+    """(label -> key of every committed run file that loads, file name -> why it did not for the others); a
+    missing or malformed file is skipped with a log line. Read once per process, on first use."""
+    runs, unavailable = {}, {}
     for spec in RUN_FILES:
         try:
             runs[run_label(spec, load_result(spec.key))] = spec.key
         except (OSError, ValueError, TypeError, KeyError) as exc:  # missing or malformed file
             log.warning("Glorot & Bengio run %s not available: %s", spec.filename, exc)
-    if not runs:
-        raise RuntimeError(f"no Glorot & Bengio 2010 results in {RESULTS_DIR}")
-    return runs
+            # no absolute path in the reason: it is shown on the page
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+            unavailable[spec.filename] = why
+    return runs, unavailable
 
 
-RUNS = _available_runs()
-LABELS_BY_KEY = {key: label for label, key in RUNS.items()}
-DEFAULT_RUN = next(iter(RUNS.values()))
-MAX_DEPTH = max(load_result(k).config.depth for k in RUNS.values())
-LAYER_COLORS = [Viridis256[int(round(i))] for i in np.linspace(0, 200, MAX_DEPTH)]  # 200: no pale yellow
+def runs() -> dict[str, str]:
+    """label -> key of every committed run that loads, in RUN_FILES order (the run control's choices).
+
+    Raises ``RuntimeError`` naming the folder and the reasons when none loads."""
+    found, unavailable = _catalogue()
+    if not found:
+        reasons = "; ".join(f"{name}: {why}" for name, why in unavailable.items())
+        raise RuntimeError(f"no Glorot & Bengio 2010 results in {RESULTS_DIR} ({reasons})")
+    return dict(found)
+
+
+def unavailable_runs() -> dict[str, str]:
+    """File name -> why it could not be read, for every committed run file that did not load (empty when all
+    did)."""
+    return dict(_catalogue()[1])
+
+
+def labels_by_key() -> dict[str, str]:
+    """key -> label of every run that loads."""
+    return {key: label for label, key in runs().items()}
+
+
+def default_run() -> str:
+    """The run shown first: the first of RUN_FILES that loads."""
+    return next(iter(runs().values()))
+
+
+def max_depth() -> int:
+    """The deepest net of the runs that load (the number of per-layer series every figure holds)."""
+    return max(load_result(k).config.depth for k in runs().values())
+
+
+@functools.cache
+def layer_colors() -> tuple[str, ...]:
+    """One colour per layer 1..max_depth() (200: no pale yellow)."""
+    return tuple(Viridis256[int(round(i))] for i in np.linspace(0, 200, max_depth()))
+
+
+#: the names these values had as module constants, computed at import; now read on first access (PEP 562)
+_LAZY = {"RUNS": runs, "LABELS_BY_KEY": labels_by_key, "DEFAULT_RUN": default_run, "MAX_DEPTH": max_depth}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return _LAZY[name]()
+    if name == "LAYER_COLORS":
+        return list(layer_colors())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def n_checkpoints(run: str) -> int:

@@ -27,13 +27,13 @@ from .data import (
     FIG_HEIGHT,
     INIT_COLORS,
     INIT_LABELS,
-    LABELS_BY_KEY,
-    LAYER_COLORS,
-    MAX_DEPTH,
     PAPER_JACOBIAN_SV,
-    RUNS,
     TOOLS,
+    labels_by_key,
+    layer_colors,
+    max_depth,
     paper_label,
+    runs,
 )
 from .views import _empty_lines, _Marks
 
@@ -104,10 +104,10 @@ class GlorotFigures:
         fig.add_layout(legend, "below")
 
     def _layer_columns(self, prefix: str) -> dict:
-        return {f"{prefix}{i}": np.zeros(0) for i in range(1, MAX_DEPTH + 1)}
+        return {f"{prefix}{i}": np.zeros(0) for i in range(1, max_depth() + 1)}
 
     def _build_figures(self):
-        D = MAX_DEPTH
+        D = max_depth()
         # (a) activation trajectories (Fig. 2-3)
         self.traj_source = ColumnDataSource(data={"x": np.zeros(0), **self._layer_columns("mean")})
         # percentiles of every layer as one multi-line (xs, ys, color): 2 x depth lines
@@ -129,7 +129,7 @@ class GlorotFigures:
         )
         mean_renderers = []
         for i in range(1, D + 1):
-            c = LAYER_COLORS[i - 1]
+            c = layer_colors()[i - 1]
             mean_renderers.append(
                 fig.line("x", f"mean{i}", source=self.traj_source, color=c, line_width=1.6, legend_label=f"layer {i}")
             )
@@ -306,7 +306,7 @@ class GlorotFigures:
 
         # (f) test error vs Table 1
         labels = [paper_label(a, i) for a, i in combos]
-        self._bar_series = [f"run:{key}" for key in RUNS.values()] + ["paper"]
+        self._bar_series = [f"run:{key}" for key in runs().values()] + ["paper"]
         self.bar_sources = {
             s: ColumnDataSource(
                 data=dict(
@@ -330,7 +330,7 @@ class GlorotFigures:
         palette = ["#6baed6", "#08519c", "#fdae6b", "#74c476"]
         for k, s in enumerate(self._bar_series):
             offset = (k - (len(self._bar_series) - 1) / 2) * width
-            label = "paper, Table 1" if s == "paper" else "ours: " + LABELS_BY_KEY[s.split(":", 1)[1]]
+            label = "paper, Table 1" if s == "paper" else "ours: " + labels_by_key()[s.split(":", 1)[1]]
             color = palette[-2] if s == "paper" else palette[k % 2]
             fig.vbar(
                 x=dodge("x", offset, range=fig.x_range),
@@ -384,9 +384,9 @@ class GlorotFigures:
         (``cmp``) and the chosen layer's wide grey line (``hl``). Returns the per-layer renderers (for hovering)."""
         renderers = [
             fig.line(
-                "x", f"{prefix}{i}", source=main, color=LAYER_COLORS[i - 1], line_width=1.8, legend_label=f"layer {i}"
+                "x", f"{prefix}{i}", source=main, color=layer_colors()[i - 1], line_width=1.8, legend_label=f"layer {i}"
             )
-            for i in range(1, MAX_DEPTH + 1)
+            for i in range(1, max_depth() + 1)
         ]
         fig.multi_line(
             "xs",
@@ -414,7 +414,7 @@ class GlorotFigures:
                 renderers=renderers,
                 mode="vline",
                 tooltips=[("value", "@x{0.000e}")]
-                + [(f"layer {i}", f"@l{i}{{0.0000}}") for i in range(1, MAX_DEPTH + 1)],
+                + [(f"layer {i}", f"@l{i}{{0.0000}}") for i in range(1, max_depth() + 1)],
             )
         )
         self._finish_legend(fig)
@@ -434,7 +434,7 @@ class GlorotFigures:
             HoverTool(
                 renderers=renderers,
                 mode="vline",
-                tooltips=[("updates", "@x")] + [(f"layer {i}", f"@v{i}{{0.000e}}") for i in range(1, MAX_DEPTH + 1)],
+                tooltips=[("updates", "@x")] + [(f"layer {i}", f"@v{i}{{0.000e}}") for i in range(1, max_depth() + 1)],
             )
         )
         span = Span(location=0, dimension="height", line_color="#555555", line_dash="dashed")

@@ -7,22 +7,29 @@ References:
 
 from __future__ import annotations
 
+import functools
+
 import param
 
 from vgp_core.experiments import glorot2010 as g10
 
-from .data import DEFAULT_RUN, MAX_DEPTH, RUNS, load_result, n_checkpoints
+from . import data
+from .data import load_result, n_checkpoints
 
 # ----------------------------------------------------------------------------------------------------------------
 # Controls
 
 
 class GlorotModel(param.Parameterized):
-    """Every control of the page, with bounds, defaults and a description."""
+    """Every control of the page, with bounds, defaults and a description.
+
+    The run's choices, the layer's and the checkpoint's bounds and defaults come from the committed files: they are
+    filled in by :func:`fit_to_runs` on first use (the first model made, or ``app.pages.glorot.GlorotModel``), so
+    that importing the page reads no file."""
 
     run = param.Selector(
-        default=DEFAULT_RUN,
-        objects=RUNS,
+        default=None,
+        objects=[],
         doc="Which committed run of the reproduction engine (assets/glorot2010/): the budget is read from the file.",
     )
     activation = param.Selector(
@@ -35,12 +42,10 @@ class GlorotModel(param.Parameterized):
         objects={"standard U[±1/√n] (Eq. 1)": "standard", "normalized U[±√6/√(n_in+n_out)] (Eq. 16)": "glorot_uniform"},
         doc="Weight initialization.",
     )
-    layer = param.Integer(
-        MAX_DEPTH, bounds=(1, MAX_DEPTH), doc="Hidden layer highlighted in every view (1 = input side)."
-    )
+    layer = param.Integer(1, bounds=(1, None), doc="Hidden layer highlighted in every view (1 = input side).")
     checkpoint = param.Integer(
-        n_checkpoints(DEFAULT_RUN) - 1,
-        bounds=(0, n_checkpoints(DEFAULT_RUN) - 1),
+        0,
+        bounds=(0, None),
         doc="Checkpoint shown (0 = initialization, last = end of training); the statistics "
         "were measured on 300 probe images at each checkpoint.",
     )
@@ -59,6 +64,7 @@ class GlorotModel(param.Parameterized):
     )
 
     def __init__(self, **params):
+        fit_to_runs()
         super().__init__(**params)
         self._fitted_run = None
         self._fit_to_run()
@@ -78,6 +84,24 @@ class GlorotModel(param.Parameterized):
         self.param.checkpoint.bounds = (0, n_new - 1)
         self.param.layer.bounds = (1, result.config.depth)
         self.param.update(checkpoint=target, layer=min(int(self.layer), result.config.depth))
+
+
+@functools.cache
+def fit_to_runs() -> type[GlorotModel]:
+    """``GlorotModel`` with the controls that depend on the committed runs fitted to them: the run's choices and
+    default (:func:`data.runs`), the layer (1..deepest run, default the deepest) and the checkpoint (0..last of the
+    default run, default the last). Reads the files on the first call only; raises ``RuntimeError`` when no run
+    loads."""
+    runs, default = data.runs(), data.default_run()
+    depth, last = data.max_depth(), n_checkpoints(default) - 1
+    p = GlorotModel.param
+    p.run.objects = runs
+    # as a Selector declared with these objects: None was only the placeholder, and a value is checked on set
+    p.run.allow_None, p.run.check_on_set = False, True
+    p.layer.bounds = (1, depth)
+    p.checkpoint.bounds = (0, last)
+    p.run.default, p.layer.default, p.checkpoint.default = default, depth, last
+    return GlorotModel
 
 
 #: URL: ``run`` is applied first, so that the checkpoint is checked against that run's number of checkpoints.

@@ -22,7 +22,16 @@ from ...components.explanation import explanation_panel
 from ...components.page import Page, document_hold
 from ...components.page_layout import page_layout
 from ...components.url_state import apply_query
-from .data import INIT_LABELS, LABELS_BY_KEY, PAPER_JACOBIAN_SV, RUNS, load_result, other_init, paper_label
+from .data import (
+    INIT_LABELS,
+    PAPER_JACOBIAN_SV,
+    labels_by_key,
+    load_result,
+    other_init,
+    paper_label,
+    runs,
+    unavailable_runs,
+)
 from .figures import GlorotFigures
 from .model import BROWSER_PARAMS, DOWNLOAD_SELECTOR, EXPLANATION, PRESETS, SERVER_PARAMS, URL_PARAMS, GlorotModel
 from .views import (
@@ -71,6 +80,13 @@ class GlorotPage(GlorotFigures, Page):
         """Every view is drawn from the committed runs; the view controls redraw in the browser (``BrowserViews``)."""
         self.overflow_notice = browser_only(pn.pane.Alert)("", alert_type="danger", visible=False, margin=(0, 5))
         self._marks: dict[str, int] = {}
+        unavailable = unavailable_runs()
+        if unavailable:  # a run file missing or unreadable: the others are shown
+            self.notices.set(
+                "data",
+                "Committed run file(s) that could not be read, not shown: "
+                + "; ".join(f"assets/glorot2010/{name} ({why})" for name, why in unavailable.items()),
+            )
         self._build_figures()
         self._widgets = self._make_widgets()
         self.browser = BrowserViews(
@@ -305,14 +321,14 @@ class GlorotPage(GlorotFigures, Page):
             )
 
     def _draw_table(self):
-        runs = list(RUNS.values())
-        head = "| | " + " | ".join(f"ours: {LABELS_BY_KEY[r]}" for r in runs) + " | paper, Table 1 |"
-        rows = [head, "|---" * (len(runs) + 2) + "|"]
+        keys = list(runs().values())
+        head = "| | " + " | ".join(f"ours: {labels_by_key()[r]}" for r in keys) + " | paper, Table 1 |"
+        rows = [head, "|---" * (len(keys) + 2) + "|"]
         chosen = (self.model.activation, self.model.init)
         for a in g10.ACTIVATIONS:
             for i in g10.INITS:
                 cells = []
-                for r in runs:
+                for r in keys:
                     try:
                         run = self.result(r).get(a, i).run
                     except ConfigError:
@@ -335,13 +351,13 @@ class GlorotPage(GlorotFigures, Page):
             f"The paper has no Sigmoid N row.\n\n"
         )
         notes = "\n\n".join(comparison_notes(result))
-        self.table_text.object = intro + "\n".join(rows) + f"\n\n**{LABELS_BY_KEY[self.model.run]}:**\n\n" + notes
+        self.table_text.object = intro + "\n".join(rows) + f"\n\n**{labels_by_key()[self.model.run]}:**\n\n" + notes
 
     def _draw_titles(self):
         """The titles of the combination (those naming a browser-side choice: ``_titles``)."""
         m = self.model
         combo = paper_label(m.activation, m.init)
-        device = LABELS_BY_KEY[m.run].split(" (")[0]
+        device = labels_by_key()[m.run].split(" (")[0]
         self.traj_figure.title.text = f"{combo}: activations during training ({device})"
         self.bp_var_figure.title.text = f"{combo}: Var[∂C/∂s] per layer during training"
         self.wg_var_figure.title.text = f"{combo}: Var[∂C/∂W] per layer during training"

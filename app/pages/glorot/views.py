@@ -19,14 +19,14 @@ from ...components.browser_views import Tables
 from ...components.heatmap import OVERFLOW_COLOR, UNDERFLOW_COLOR
 from .data import (
     CHANCE,
-    LABELS_BY_KEY,
-    LAYER_COLORS,
-    MAX_DEPTH,
-    RUNS,
     SIGNIFICANT_SE,
+    labels_by_key,
+    layer_colors,
     load_result,
+    max_depth,
     other_init,
     paper_label,
+    runs,
 )
 from .model import GlorotModel
 
@@ -80,7 +80,7 @@ def _lines(x, arrays, marks: _Marks, log_axis: bool, top: float, bottom: float) 
             marks.add(x, over, under, top, bottom)
             xs.append(x)
             ys.append(clean)
-            color.append(LAYER_COLORS[i])
+            color.append(layer_colors()[i])
             layer.append(i + 1)
     return dict(xs=xs, ys=ys, color=color, layer=layer)
 
@@ -208,7 +208,7 @@ def _per_layer(x, array, prefix: str, marks: _Marks, log_axis: bool, top: float,
     """Columns ``prefix1..prefixD`` of ``array`` (rows = x, columns = layers), non-finite as NaN + marks."""
     data = {}
     a = np.asarray(array, np.float64)
-    for i in range(1, MAX_DEPTH + 1):
+    for i in range(1, max_depth() + 1):
         if i <= a.shape[1]:
             clean, over, under = _finite_or_nan(a[:, i - 1], log_axis)
             marks.add(x, over, under, top, bottom)
@@ -237,7 +237,7 @@ def _checkpoint(result, s):
     k = int(s["checkpoint"])
     upd = float(run.checkpoint_updates[k])
     depth = run.act_mean.shape[1]
-    x, colors = np.full(depth, upd), list(LAYER_COLORS[:depth])
+    x, colors = np.full(depth, upd), list(layer_colors()[:depth])
     return {
         "traj_span": upd,
         "bp_var_span": upd,
@@ -376,7 +376,7 @@ def _readout_combination(result, s):
         shrink.append(_fmt(ratio, ".2g"))
     status = " <strong>This run diverged (not finite).</strong>" if run.diverged else ""
     return {
-        ("readout", 0): f"<strong>{paper_label(s['activation'], s['init'])}, {LABELS_BY_KEY[s['run']]}:</strong> "
+        ("readout", 0): f"<strong>{paper_label(s['activation'], s['init'])}, {labels_by_key()[s['run']]}:</strong> "
         f"learning rate {run.learning_rate:g}, test error {_pct(run.test_error)}.{status} ",
         ("readout", 4): f"At initialization, going down from layer {len(bp0)} to 1, Var[∂C/∂s] shrinks by a "
         f"factor {', '.join(shrink)} per layer (below 1: it grows; the paper, tanh with the "
@@ -429,7 +429,7 @@ BROWSER_VIEWS = (
 def control_domains(result: g10.Glorot2010Result) -> dict[str, list]:
     """Every value of every control for a run (the checkpoints and layers are the run's)."""
     return {
-        "run": list(RUNS.values()),
+        "run": list(runs().values()),
         "activation": list(GlorotModel.param.activation.objects),
         "init": list(GlorotModel.param.init.objects),
         "layer": list(range(1, result.config.depth + 1)),
