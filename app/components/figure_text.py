@@ -19,6 +19,7 @@ import panel as pn
 from bokeh.models import ColumnDataSource, GlyphRenderer, Model
 
 from .numeric import UNDERFLOW_SENTINEL
+from .training import document_hold
 
 #: at most this many rows per series in the data table (a 1000-step loss curve is thinned, evenly).
 MAX_TABLE_ROWS = 60
@@ -230,10 +231,12 @@ def watch_texts(texts) -> None:
     ``on_change`` callbacks do not run for changes made under Panel's document hold (every page redraw is held),
     so the session compares each source's data fingerprint every ``POLL_MS`` (a few ``id()``s: microseconds)."""
     texts = list(texts)
-    if texts and pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+    doc = pn.state.curdoc
+    if texts and doc is not None and doc.session_context is not None:
 
         def poll():
-            for text in texts:
-                text.refresh_if_changed()
+            with document_hold(doc):  # every changed summary of the page in one message
+                for text in texts:
+                    text.refresh_if_changed()
 
         pn.state.add_periodic_callback(poll, period=POLL_MS)

@@ -23,6 +23,7 @@ WIDGET_STATE_JS = """() => {
     for (const m of doc.all_models) {
       const widget = /(Slider|Select|Checkbox|CheckBox|Radio|Input|Spinner|Switch|Toggle|MultiChoice)/;
       if (m.type === 'ColumnDataSource' || !widget.test(m.type)) continue;
+      if (m.visible === false) continue;  // a page's hidden redraw counters (browser-side views), not controls
       const key = m.type + ':' + (m.title ?? m.name ?? m.label ?? '');
       const value = m.value !== undefined ? m.value : m.active;
       out.push(key + '=' + JSON.stringify(value));
