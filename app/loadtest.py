@@ -36,6 +36,13 @@ from bokeh.models import ColumnDataSource
 ANSWER_TIMEOUT_S = 30.0
 #: seconds a closing session may take for the websocket's closing handshake
 CLOSE_TIMEOUT_S = 10.0
+#: Bokeh's Python client handles every message it receives one call deeper than the one before
+#: (``ClientConnection._handle_messages`` awaits ``_next``, which runs the state that calls ``_handle_messages``
+#: again): under Python's default limit of 1,000 frames a connection dies of RecursionError after about 300
+#: messages — fewer than a student who moves once a second for a minute while training streams receives. The
+#: student threads get this frame limit and a stack deep enough for it (each level also resumes through C).
+CLIENT_RECURSION_LIMIT = 30_000
+CLIENT_THREAD_STACK_BYTES = 256 * 1024 * 1024
 
 
 @dataclasses.dataclass
@@ -74,6 +81,19 @@ def sliders(doc, titles: Sequence[str] | None = None) -> list:
     return sorted(found, key=lambda m: str(m.title))
 
 
+def _start_deep_stack_thread(target, *args) -> threading.Thread:
+    """A started daemon thread for one client loop, with the stack and frame limit ``CLIENT_RECURSION_LIMIT``
+    needs (the stack size applies to threads started while it is set)."""
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), CLIENT_RECURSION_LIMIT))
+    previous = threading.stack_size(CLIENT_THREAD_STACK_BYTES)
+    try:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+    finally:
+        threading.stack_size(previous)
+    return thread
+
+
 class Student:
     """One headless browser-like session. Its client loop runs in a thread of its own for the session's whole life
     (stopping and restarting Bokeh's client loop mid-message starts a second reader on the websocket, which then
@@ -90,8 +110,7 @@ class Student:
         self._closing = False
         self.doc.on_change(self._on_change)
         self.doc.callbacks.send_event(DocumentReady())
-        self._thread = threading.Thread(target=self._conn._loop_until, args=(self._closed,), daemon=True)
-        self._thread.start()
+        self._thread = _start_deep_stack_thread(self._conn._loop_until, self._closed)
 
     def _on_change(self, event) -> None:
         if isinstance(getattr(event, "model", None), ColumnDataSource):
