@@ -176,7 +176,12 @@ class FigureText:
                 own = self.describe()
             except Exception:  # a page's sentence must never break its figure
                 own = None
-        return own or summary(self.fig)
+        if own:
+            return own
+        try:
+            return summary(self.fig)
+        except Exception:  # a summary must never break the redraw that changed the data (it runs inside it)
+            return "This figure's data could not be summarised; the data table lists them."
 
     def refresh(self) -> None:
         text = html.escape(self.sentence(), quote=False)

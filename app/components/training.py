@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 
 __all__ = ["BackgroundRun", "document_hold", "settle_work", "submit", "TRAINING", "VIEWS", "WARMUP"]
 
+#: Without a server there is no event loop to hand results over to: the scheduler's workers (a views worker and a
+#: background worker) apply them themselves, so two runs of one page (a training stream and a deferred view) could
+#: change the same Bokeh document at once, and a redraw failed half-way under load. They take turns on this lock.
+_OFFLINE_DELIVERY = threading.RLock()
+
 
 @contextlib.contextmanager
 def document_hold(doc):
@@ -161,7 +166,8 @@ class BackgroundRun:
 
             doc.add_next_tick_callback(apply_on_loop)
         else:  # notebook or plain Python: no server event loop to hand over to
-            apply()
+            with _OFFLINE_DELIVERY:
+                apply()
 
 
 def settle_work(pending: list, runners: Iterable[BackgroundRun], timeout_s: float, what: str) -> None:
