@@ -5,6 +5,13 @@ Bifurcation page's map, ...), run one step per scheduler task at the lowest prio
 view or training chunk is waiting and no student moved a control in the last half second. A page that a student
 opens moves its own steps to the front (``prioritize``), so the first page opened is the first page ready. With
 JAX's persistent compilation cache filled (the Docker image fills it at build time), a step only loads programs.
+
+Start-up: the step list is built by the first warm-up task (it imports every page), not while the server starts;
+the first step computes the default page's first views into the cache every session shares (``RESULTS``), so the
+first student finds them there and the programs of a move are loaded. A step marked ``first_views`` holds
+programs its page cannot draw without: until they are ready a session shows that page as "preparing…"
+(``app.components.preparing``), and a session waiting for them runs them on the training lane, ahead of the rest
+of the warm-up (``when_ready``).
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from collections.abc import Callable, Iterator
 log = logging.getLogger(__name__)
 #: the last step: the Remedies page's default lab, measured into the cache every session shares
 DEFAULT_LAB = "the default remedies lab"
+#: updates per training chunk of the Recurrent page (``RecurrentPage.train``; a static shape of its program)
+RNN_TRAIN_CHUNK = 25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +35,8 @@ class WarmupStep:
     page: str  # the slug of the page that needs these programs
     what: str
     run: Callable[[], Iterator | None]  # a step that returns an iterator is advanced one item per task
+    #: the page draws nothing without these programs: a session opening it waits ("preparing…") for this step
+    first_views: bool = False
 
 
 def _widths(widths: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -38,10 +49,11 @@ def _widths(widths: tuple[int, ...] | None) -> tuple[int, ...]:
 
 
 def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
-    """Every page's programs, in the order a fresh server compiles them: the default page at its default width
-    first, then the other pages, then the Deep page's other widths (``VGP_WARMUP_WIDTHS``, a comma-separated list,
-    narrows them; default: all), and last the Remedies lab (``VGP_WARMUP_REMEDIES=0`` leaves it to be compiled when
-    the page is first used, e.g. for test servers that never open it)."""
+    """Every page's programs, in the order a fresh server compiles them: the default page's first views, its
+    default width, the other pages, the Deep page's other optimizers at its default width, its other widths
+    (``VGP_WARMUP_WIDTHS``, a comma-separated list, narrows them; default: all), the Remedies lab
+    (``VGP_WARMUP_REMEDIES=0`` leaves it to be compiled when the page is first used, e.g. for test servers that
+    never open it), and last the other optimizers at the other widths."""
     from vgp_core import cliff, doya, mlp, rnn
 
     from .pages import bifurcation as bif
@@ -50,20 +62,41 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
     from .pages.recurrent import HIDDEN_SIZES, SWEEP_RADII, RecurrentModel
 
     default_width = DeepNetworkModel.param.width.default
+    default_optimizer = DeepNetworkModel.param.optimizer.default
+    others = tuple(o for o in DeepNetworkModel.param.optimizer.objects if o != default_optimizer)
 
     def deep(width: int, capacity: int, first: bool) -> WarmupStep:
         return WarmupStep(
             "deep",
             f"deep network, width {width}, up to {capacity} layers",
-            lambda: mlp.warm_up(widths=(width,), gains=SWEEP_GAINS, capacities=(capacity,), critical_lines=first),
+            lambda: mlp.warm_up(
+                widths=(width,),
+                gains=SWEEP_GAINS,
+                capacities=(capacity,),
+                optimizers=(default_optimizer,),
+                critical_lines=first,
+            ),
         )
 
-    steps = [deep(default_width, cap, i == 0) for i, cap in enumerate(mlp.CAPACITY_BUCKETS)]
+    def deep_optimizers(width: int) -> list[WarmupStep]:
+        return [
+            WarmupStep(
+                "deep",
+                f"deep network training, width {width}, up to {cap} layers, {opt}",
+                lambda w=width, c=cap, o=opt: _warm_up_deep_training(w, c, o),
+            )
+            for opt in others
+            for cap in mlp.CAPACITY_BUCKETS
+        ]
+
+    steps = [WarmupStep("deep", "the default deep-network page's first views", _default_deep_views, True)]
+    steps += [deep(default_width, cap, i == 0) for i, cap in enumerate(mlp.CAPACITY_BUCKETS)]
     steps.append(
         WarmupStep(
             "bifurcation",
             "bifurcation maps",
             lambda: doya.warm_up(map_shape=(bif.MAP_N, bif.MAP_N), hysteresis_n=bif.HYSTERESIS_N),
+            first_views=True,
         )
     )
     steps.append(
@@ -71,6 +104,7 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
             "cliff",
             "loss cliff",
             lambda: cliff.warm_up(loss_grid=cliff_page.LOSS_N, surface_shape=cliff_page.SURFACE_SHAPE),
+            first_views=True,
         )
     )
     steps.append(WarmupStep("edge-of-chaos", "trainability retraining", _warm_up_trainability))
@@ -81,22 +115,27 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
                 "recurrent",
                 f"recurrent network, hidden size {hidden}",
                 lambda h=hidden: rnn.warm_up(hidden_sizes=(h,), n_radii=len(SWEEP_RADII)),
+                first_views=hidden == default_hidden,
             )
         )
+    steps.append(WarmupStep("recurrent", "recurrent network training, default settings", _warm_up_rnn_training))
     from .pages import edge_of_chaos as eoc
 
     eoc_width = eoc.EdgeOfChaosModel.param.width.default
     narrowed = _widths(widths)  # VGP_WARMUP_WIDTHS narrows this page's widths too (its default always warms)
     for width in (eoc_width,) + tuple(w for w in eoc.WIDTHS if w != eoc_width and w in narrowed):
         for i, cap in enumerate(mlp.CAPACITY_BUCKETS):
+            first = width == eoc_width and i == 0
             steps.append(
                 WarmupStep(
                     "edge-of-chaos",
                     f"edge of chaos, width {width}, up to {cap} layers",
-                    lambda w=width, c=cap, t=(width == eoc_width and i == 0): eoc.warm_up(w, c, t),
+                    lambda w=width, c=cap, t=first: eoc.warm_up(w, c, t),
+                    first_views=first,
                 )
             )
-    for width in _widths(widths):
+    steps += deep_optimizers(default_width)
+    for width in narrowed:
         if width != default_width:
             steps += [deep(width, cap, False) for cap in mlp.CAPACITY_BUCKETS]
     if os.environ.get("VGP_WARMUP_REMEDIES", "1") != "0":
@@ -106,7 +145,45 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
 
         steps.append(WarmupStep("remedies", "remedies lab", remedies.warm_up))
         steps.append(WarmupStep("remedies", DEFAULT_LAB, measure_default_lab))
+    for width in narrowed:
+        if width != default_width:
+            steps += deep_optimizers(width)
     return steps
+
+
+def _default_deep_views() -> None:
+    """The default page's first views (its profile, the slower profile with Jacobians and diagnostics, the gain
+    sweep) computed into the cache every session shares: the first student draws them at once, and the programs a
+    move of that page runs are loaded (``app.pages.deep``'s own cached computations, so the keys are the page's)."""
+    from .pages import deep
+
+    config = deep.DeepNetworkModel().config()
+    deep._profile(config, with_jacobian=False)
+    deep._profile(config, with_jacobian=True)
+    deep._gain_sweep(config)
+
+
+def _warm_up_deep_training(width: int, capacity: int, optimizer: str) -> None:
+    """The Deep page's training chunk for one optimizer (clipping and the learning rate are traced: one program
+    serves them all), as the page runs it (``mlp.train_iter`` with ``chunk=mlp.JACOBIAN_EVERY``)."""
+    from vgp_core import mlp
+
+    config = mlp.MLPConfig(depth=capacity, width=width)
+    for _ in mlp.train_iter(config, mlp.JACOBIAN_EVERY, optimizer=optimizer, chunk=mlp.JACOBIAN_EVERY):
+        pass
+
+
+def _warm_up_rnn_training() -> None:
+    """The Recurrent page's Train button at its default settings: the training chunk and the held-out evaluation
+    of the default cell and length bucket (clipping and the learning rate are traced: one program serves them)."""
+    from vgp_core import rnn
+
+    from .pages.recurrent import RecurrentModel
+
+    model = RecurrentModel()
+    length, chunk = int(model.train_length), RNN_TRAIN_CHUNK
+    for _ in rnn.train_memory_task_iter(model.config(), model.task, length, chunk, chunk=chunk):
+        pass
 
 
 def _warm_up_trainability() -> Iterator | None:
@@ -133,50 +210,132 @@ def warm_up_all(widths: tuple[int, ...] | None = None) -> float:
 
 
 class Warmup:
-    """The server's warm-up: its remaining steps, run one per scheduler task, reordered by ``prioritize``."""
+    """The server's warm-up: its remaining steps, run one per scheduler task, reordered by ``prioritize``.
 
-    def __init__(self, steps: list[WarmupStep]):
-        self._steps = list(steps)
-        self._lock = threading.Lock()
+    Args:
+      steps: the steps, or a function that lists them (called by the first task that needs them: listing them
+        imports every page, which the server's start need not wait for).
+    """
+
+    def __init__(self, steps: list[WarmupStep] | Callable[[], list[WarmupStep]]):
+        self._make_steps = steps if callable(steps) else (lambda: list(steps))
+        self._steps: list[WarmupStep] | None = None
+        self._first: list[str] = []  # pages prioritized before the steps were listed, most recent first
+        self._running: WarmupStep | None = None  # the step being run now (a first-views step is not ready yet)
+        self._waiting: dict[str, list[Callable[[], None]]] = {}  # page -> callbacks for when its first views are
+        self._lock = threading.RLock()
         self._t0 = time.perf_counter()
         self._current: tuple[WarmupStep, Iterator, float] | None = None  # a step being advanced item by item
         self.done = threading.Event()
 
+    def _listed(self) -> list[WarmupStep]:
+        """The remaining steps (listed on first use; under the lock)."""
+        if self._steps is None:
+            self._steps = list(self._make_steps())
+            for page in reversed(self._first):
+                self._steps.sort(key=lambda s, p=page: s.page != p)
+        return self._steps
+
     def prioritize(self, page: str) -> None:
         """Run ``page``'s remaining steps before every other page's."""
         with self._lock:
-            self._steps.sort(key=lambda s: s.page != page)  # stable: keeps each page's own order
+            if self._steps is None:
+                self._first.insert(0, page)
+            else:
+                self._steps.sort(key=lambda s: s.page != page)  # stable: keeps each page's own order
 
     def pending(self, page: str) -> int:
         with self._lock:
-            return sum(1 for s in self._steps if s.page == page)
+            return sum(1 for s in self._listed() if s.page == page)
+
+    def ready(self, page: str) -> bool:
+        """Whether ``page``'s first views can be drawn without compiling: none of its ``first_views`` steps is
+        waiting or running."""
+        with self._lock:
+            blocking = [*self._listed(), *([self._running] if self._running is not None else [])]
+            return not any(s.page == page and s.first_views for s in blocking)
+
+    def when_ready(self, page: str, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` (from a scheduler worker, or at once) when ``page`` is ``ready``; until then that
+        page's first-views steps run on the training lane, ahead of the rest of the warm-up and of other moves'
+        quiet periods, so a student waiting on them never waits for the whole class to rest."""
+        from .components.scheduler import SCHEDULER, TRAINING
+
+        with self._lock:
+            if not self.ready(page):
+                self._waiting.setdefault(page, []).append(callback)
+                callback = None
+        if callback is not None:
+            callback()
+        else:
+            self.prioritize(page)
+            SCHEDULER.submit(lambda: self._run_first_views(page), TRAINING)
+
+    def _run_first_views(self, page: str) -> None:
+        """Run ``page``'s next first-views step (a training-lane task), then queue the next one."""
+        from .components.scheduler import SCHEDULER, TRAINING
+
+        with self._lock:
+            step = next((s for s in self._listed() if s.page == page and s.first_views), None)
+            if step is None:
+                return
+            self._steps.remove(step)
+            self._running = step
+        self._run_step(step)
+        SCHEDULER.submit(lambda: self._run_first_views(page), TRAINING)
+
+    def _run_step(self, step: WarmupStep) -> Iterator | None:
+        """Run ``step`` (marked running), log it, and tell the sessions waiting for its page when that page is
+        ready; returns the iterator of a step that yields (advanced by ``run_next``)."""
+        t0 = time.perf_counter()
+        items = None
+        try:
+            items = step.run()
+            if items is None:
+                log.info("vgp-explorer: warmed up %s in %.1f s", step.what, time.perf_counter() - t0)
+        except Exception:  # a failed step must reach the log; the page compiles on first use instead
+            log.exception("vgp-explorer: warm-up of %s failed", step.what)
+        finally:
+            with self._lock:
+                self._running = None
+            self._notify(step.page)
+        return items
+
+    def _notify(self, page: str) -> None:
+        with self._lock:
+            callbacks = self._waiting.pop(page, []) if self.ready(page) else []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # one session's failure (e.g. it closed) must not stop the warm-up
+                log.exception("vgp-explorer: a session waiting for the %s page failed", page)
 
     def run_next(self) -> None:
         """Run one step (or one item of a step that yields), then queue the next (a scheduler task)."""
         from .components.scheduler import SCHEDULER, WARMUP
 
         with self._lock:
+            steps = self._listed()
             current = self._current
-            step = None if current is not None else (self._steps.pop(0) if self._steps else None)
+            step = None if current is not None else (steps.pop(0) if steps else None)
+            self._running = step
         if current is None and step is None:
             log.warning("vgp-explorer: JAX programs warmed up in %.1f s", time.perf_counter() - self._t0)
             self.done.set()
             return
-        t0 = time.perf_counter()
-        try:
-            if current is not None:
+        if current is not None:
+            try:
                 if next(current[1], StopIteration) is StopIteration:
                     self._current = None
                     self._report(current[0], time.perf_counter() - current[2])
-            else:
-                items = step.run()
-                if items is not None:
-                    self._current = (step, iter(items), t0)
-                else:
-                    log.info("vgp-explorer: warmed up %s in %.1f s", step.what, time.perf_counter() - t0)
-        except Exception:  # a failed step must reach the log; the page compiles on first use instead
-            self._current = None
-            log.exception("vgp-explorer: warm-up of %s failed", (current or (step,))[0].what)
+            except Exception:
+                self._current = None
+                log.exception("vgp-explorer: warm-up of %s failed", current[0].what)
+        else:
+            t0 = time.perf_counter()
+            items = self._run_step(step)
+            if items is not None:
+                self._current = (step, iter(items), t0)
         SCHEDULER.submit(self.run_next, WARMUP)
 
     def _report(self, step: WarmupStep, seconds: float) -> None:
@@ -190,13 +349,14 @@ _warmup: Warmup | None = None
 
 
 def start_background_warmup() -> None:
-    """Start this process's warm-up (once; ``VGP_WARMUP=0`` turns it off)."""
+    """Start this process's warm-up (once; ``VGP_WARMUP=0`` turns it off). Its steps are listed by its first task,
+    so the server answers as soon as it has started."""
     global _warmup
     if _warmup is not None or os.environ.get("VGP_WARMUP", "1") == "0":
         return
     from .components.scheduler import SCHEDULER, WARMUP
 
-    _warmup = Warmup(warmup_steps())
+    _warmup = Warmup(warmup_steps)
     SCHEDULER.submit(_warmup.run_next, WARMUP)
 
 
@@ -204,3 +364,16 @@ def prioritize(page: str) -> None:
     """A session opened ``page``: compile its programs next (no-op without a running warm-up)."""
     if _warmup is not None:
         _warmup.prioritize(page)
+
+
+def page_ready(page: str) -> bool:
+    """Whether ``page`` can draw its first views without compiling (always, without a running warm-up)."""
+    return _warmup is None or _warmup.ready(page)
+
+
+def when_page_ready(page: str, callback: Callable[[], None]) -> None:
+    """``callback()`` once ``page`` is ready (at once without a running warm-up); see ``Warmup.when_ready``."""
+    if _warmup is None:
+        callback()
+    else:
+        _warmup.when_ready(page, callback)

@@ -1,0 +1,82 @@
+"""A page opened before its programs are compiled: the session shows "preparing…" at once, the warm-up runs that
+page's first-views programs ahead of the rest, and the page replaces the placeholder when they are ready."""
+
+from __future__ import annotations
+
+import threading
+
+import panel as pn
+
+from app.components.preparing import Preparing, preparing_text, requested_page
+from app.warmup import Warmup, WarmupStep, warmup_steps
+
+WAIT_S = 30.0  # the scheduler's worker runs these trivial steps in milliseconds; a loaded CI machine needs headroom
+
+
+def _steps(ran: list[str]) -> list[WarmupStep]:
+    def step(page: str, what: str, first: bool) -> WarmupStep:
+        return WarmupStep(page, what, lambda: ran.append(what), first_views=first)
+
+    return [
+        step("deep", "deep first views", True),
+        step("deep", "deep other programs", False),
+        step("bifurcation", "bifurcation maps", True),
+        step("recurrent", "recurrent first views", True),
+        step("recurrent", "recurrent training", False),
+    ]
+
+
+def test_a_page_is_ready_when_its_first_views_steps_have_run():
+    ran: list[str] = []
+    warmup = Warmup(lambda: _steps(ran))
+    assert not warmup.ready("deep") and not warmup.ready("recurrent")
+    assert warmup.ready("glorot")  # no programs to compile: never "preparing"
+    warmup.run_next()  # the deep page's first views
+    assert ran == ["deep first views"]
+    assert warmup.ready("deep") and not warmup.ready("recurrent")
+
+
+def test_a_waiting_page_runs_its_first_views_ahead_of_the_warm_up_and_then_is_shown():
+    ran: list[str] = []
+    warmup = Warmup(lambda: _steps(ran))
+    shown = threading.Event()
+    built = pn.pane.Markdown("the recurrent page")
+    preparing = Preparing("Recurrent network", lambda: built, lambda fn: fn())  # the "loop": at once
+    assert preparing.preparing
+    assert preparing.text == preparing_text("Recurrent network")
+    warmup.when_ready("recurrent", lambda: (preparing.ready(), shown.set()))
+    assert shown.wait(WAIT_S), "the waiting page was never shown"
+    # only the waiting page's first-views step ran (on the training lane): the rest waits for the quiet warm-up
+    assert ran == ["recurrent first views"]
+    assert not preparing.preparing and preparing.view.objects == [built]
+    assert warmup.ready("recurrent") and not warmup.ready("deep")
+
+
+def test_a_ready_page_calls_back_at_once():
+    warmup = Warmup(lambda: _steps([]))
+    called = []
+    warmup.when_ready("glorot", lambda: called.append(True))
+    assert called == [True]
+
+
+def test_a_failing_step_still_releases_the_waiting_session():
+    def fail():
+        raise RuntimeError("no compiler today")
+
+    warmup = Warmup([WarmupStep("cliff", "loss cliff", fail, first_views=True)])
+    released = threading.Event()
+    warmup.when_ready("cliff", released.set)
+    assert released.wait(WAIT_S)  # the page then compiles on first use, as without a warm-up
+
+
+def test_the_requested_page_follows_the_site_rules():
+    assert requested_page({}) == "deep"
+    assert requested_page({"page": "cliff"}) == "cliff"
+    assert requested_page({"page": "<script>"}) == "deep"  # unknown: the site shows its first page
+
+
+def test_every_page_with_programs_has_first_views_steps_and_the_default_page_comes_first():
+    steps = warmup_steps(widths=(128,))
+    assert steps[0].page == "deep" and steps[0].first_views
+    first_views_pages = {s.page for s in steps if s.first_views}
+    assert first_views_pages == {"deep", "bifurcation", "cliff", "recurrent", "edge-of-chaos"}
