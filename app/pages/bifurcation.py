@@ -2,6 +2,9 @@
 ∂x(T)/∂x(0) vanishes or explodes while ∂x(T)/∂b stays well behaved (Doya 1993; Wikipedia article "Vanishing
 gradient problem", section "Dynamical systems model").
 
+One module of ~700 lines, on purpose: the page's model, its figures, their browser-side code and the redraw
+table that says which views each control moves belong together and are read top to bottom.
+
 ``BifurcationModel`` declares every control; ``BifurcationPage`` owns the figures (created once) and updates their
 data sources in place. Every number shown comes from ``vgp_core.doya``; this module only chooses plot windows and
 formats values.

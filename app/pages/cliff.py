@@ -2,6 +2,9 @@
 catapulted over it, and norm clipping that keeps the step controlled (Wikipedia article "Vanishing gradient problem",
 section "Geometric model"; Pascanu, Mikolov & Bengio 2013, Fig. 6 and Algorithm 1).
 
+One module of ~750 lines, on purpose: the page's model, its figures, their browser-side replay code and the
+redraw table that says which views each control moves belong together and are read top to bottom.
+
 ``LossCliffModel`` declares every control; ``LossCliffPage`` owns the figures (created once) and updates their data
 sources in place. Every number shown comes from ``vgp_core.cliff``; this module only chooses plot windows, picks
 the replayed step and formats values.

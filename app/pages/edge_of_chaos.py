@@ -1,6 +1,9 @@
 """Page "Edge of chaos": mean-field signal propagation, the order-to-chaos line, and the input–output Jacobian's
 singular values at initialisation with their free-probability prediction.
 
+One module of ~530 lines, on purpose: the page's model, its theory and measured views and the redraw table
+that says which views each control moves belong together and are read top to bottom.
+
 Theory views (length and correlation maps, fixed points, the text) are computed on every move in milliseconds; the
 measured views (a random network from ``vgp_core.mlp``), the phase diagram, the depth scales and the Jacobian's
 spectrum go on the scheduler's views lane, the spectrum once the controls rest. All numbers come from
