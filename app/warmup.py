@@ -7,11 +7,11 @@ opens moves its own steps to the front (``prioritize``), so the first page opene
 JAX's persistent compilation cache filled (the Docker image fills it at build time), a step only loads programs.
 
 Start-up: the step list is built by the first warm-up task (it imports every page), not while the server starts;
-the first step computes the default page's first views into the cache every session shares (``RESULTS``), so the
-first student finds them there and the programs of a move are loaded. A step marked ``first_views`` holds
-programs its page cannot draw without: until they are ready a session shows that page as "preparing…"
-(``app.components.preparing``), and a session waiting for them runs them on the training lane, ahead of the rest
-of the warm-up (``when_ready``).
+the first step computes the default page's first view into the cache every session shares (``RESULTS``), so the
+first student finds it there and the program of a move is loaded; its slower views follow. A step marked
+``first_views`` holds programs its page cannot draw without: until they are ready a session shows that page as
+"preparing…" (``app.components.preparing``), and a session waiting for them runs them on the training lane, ahead
+of the rest of the warm-up (``when_ready``).
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ def _widths(widths: tuple[int, ...] | None) -> tuple[int, ...]:
 
 
 def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
-    """Every page's programs, in the order a fresh server compiles them: the default page's first views, its
-    default width, the other pages, the Deep page's other optimizers at its default width, its other widths
-    (``VGP_WARMUP_WIDTHS``, a comma-separated list, narrows them; default: all), the Remedies lab
+    """Every page's programs, in the order a fresh server compiles them: the default page's first view and slower
+    views, its default width, the other pages, the Deep page's other optimizers at its default width, its other
+    widths (``VGP_WARMUP_WIDTHS``, a comma-separated list, narrows them; default: all), the Remedies lab
     (``VGP_WARMUP_REMEDIES=0`` leaves it to be compiled when the page is first used, e.g. for test servers that
     never open it), and last the other optimizers at the other widths."""
     from vgp_core import cliff, doya, mlp, rnn
@@ -89,7 +89,10 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
             for cap in mlp.CAPACITY_BUCKETS
         ]
 
-    steps = [WarmupStep("deep", "the default deep-network page's first views", _default_deep_views, True)]
+    steps = [
+        WarmupStep("deep", "the default deep-network page's profile", _default_deep_profile, first_views=True),
+        WarmupStep("deep", "the default deep-network page's slower views", _default_deep_slower_views),
+    ]
     steps += [deep(default_width, cap, i == 0) for i, cap in enumerate(mlp.CAPACITY_BUCKETS)]
     steps.append(
         WarmupStep(
@@ -151,16 +154,25 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
     return steps
 
 
-def _default_deep_views() -> None:
-    """The default page's first views (its profile, the slower profile with Jacobians and diagnostics, the gain
-    sweep) computed into the cache every session shares: the first student draws them at once, and the programs a
-    move of that page runs are loaded (``app.pages.deep``'s own cached computations, so the keys are the page's)."""
+def _default_deep_profile() -> None:
+    """The default page's profile (the view it draws at once, and the program every move of its sliders runs)
+    computed into the cache every session shares: the first student draws it without computing anything
+    (``app.pages.deep``'s own cached computation, so the key is the page's). Measured on two cores with a filled
+    compilation cache: about 1.2 s of CPU (tracing and loading the program)."""
+    from .pages import deep
+
+    deep._profile(deep.DeepNetworkModel().config(), with_jacobian=False)
+
+
+def _default_deep_slower_views() -> None:
+    """The default page's slower views (the gain sweep, and the profile with the Jacobian SVDs and layer
+    diagnostics, about 4 s of CPU at its depth 50) into the shared cache: a session asks for them on the views
+    lane once it is shown, and finds them there (or waits for this computation rather than repeat it)."""
     from .pages import deep
 
     config = deep.DeepNetworkModel().config()
-    deep._profile(config, with_jacobian=False)
-    deep._profile(config, with_jacobian=True)
     deep._gain_sweep(config)
+    deep._profile(config, with_jacobian=True)
 
 
 def _warm_up_deep_training(width: int, capacity: int, optimizer: str) -> None:
