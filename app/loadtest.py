@@ -228,28 +228,38 @@ def run_classroom(
     return LoadResult(latencies, timeouts[0], errors, time.perf_counter() - t0)
 
 
-def open_and_close(url: str, sessions: int) -> LoadResult:
-    """Open ``sessions`` sessions one after another and close each; latency = time until the page's document
-    (with its plot data) has arrived. Runs in a thread of its own: Bokeh's client cannot start its loop in a thread
-    whose asyncio loop is already running (a notebook, or pytest after Playwright's sync API)."""
-    result: list[LoadResult] = []
-    worker = threading.Thread(target=lambda: result.append(_open_and_close(url, sessions)), daemon=True)
-    worker.start()
-    worker.join()
-    return result[0]
+def open_and_close(url: str, sessions: int, concurrency: int = 1) -> LoadResult:
+    """Open ``sessions`` sessions and close each, ``concurrency`` at a time (1: one after another, as a class
+    arriving one by one; more: what the server's memory does with a stream of visits, in less wall time); latency =
+    time until the page's document (with its plot data) has arrived. Runs in threads of its own: Bokeh's client
+    cannot start its loop in a thread whose asyncio loop is already running (a notebook, or pytest after
+    Playwright's sync API)."""
+    latencies, errors, lock = [], [], threading.Lock()
+    next_index = iter(range(sessions))
 
+    def visitor() -> None:
+        while True:
+            with lock:
+                i = next(next_index, None)
+            if i is None:
+                return
+            t = time.perf_counter()
+            try:
+                s = Student(url)  # returns once the whole document (with its plot data) has arrived
+                latency = time.perf_counter() - t
+                s.close()
+                with lock:
+                    latencies.append(latency)
+            except Exception as exc:  # noqa: BLE001  (every failure is a counted error, reported in the summary)
+                with lock:
+                    errors.append(f"session {i}: {type(exc).__name__}: {exc}")
 
-def _open_and_close(url: str, sessions: int) -> LoadResult:
-    latencies, errors = [], []
     t0 = time.perf_counter()
-    for i in range(sessions):
-        t = time.perf_counter()
-        try:
-            s = Student(url)  # returns once the whole document (with its plot data) has arrived
-            latencies.append(time.perf_counter() - t)
-            s.close()
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"session {i}: {type(exc).__name__}: {exc}")
+    workers = [threading.Thread(target=visitor, daemon=True) for _ in range(max(1, concurrency))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
     return LoadResult(latencies, 0, errors, time.perf_counter() - t0)
 
 
@@ -269,21 +279,33 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--open-close", type=int, default=0, metavar="N", help="afterwards, open and close N sessions one after another"
     )
+    p.add_argument(
+        "--concurrency", type=int, default=1, metavar="K", help="with --open-close: K sessions at a time (default 1)"
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.students < 1 or args.seconds <= 0 or args.period <= 0 or args.ramp < 0 or args.open_close < 0:
+    if (
+        args.students < 1
+        or args.seconds <= 0
+        or args.period <= 0
+        or args.ramp < 0
+        or args.open_close < 0
+        or args.concurrency < 1
+    ):
         print(
-            "error: --students must be >= 1, --seconds and --period > 0, --ramp and --open-close >= 0", file=sys.stderr
+            "error: --students and --concurrency must be >= 1, --seconds and --period > 0, "
+            "--ramp and --open-close >= 0",
+            file=sys.stderr,
         )
         return 2
     result = run_classroom(args.url, args.students, args.seconds, args.period, args.slider, args.ramp)
     print(f"{args.students} students x 1 move / {args.period:g} s for {args.seconds:g} s: {result.summary()}")
     ok = not result.errors and not result.timeouts and bool(result.latencies)
     if args.open_close:
-        oc = open_and_close(args.url, args.open_close)
+        oc = open_and_close(args.url, args.open_close, args.concurrency)
         print(
             f"{args.open_close} sessions opened and closed: {oc.summary()} "
             f"(mean {statistics.fmean(oc.latencies) * 1e3:.0f} ms per session)"
