@@ -70,6 +70,14 @@ class LogProfile:
         """Draw ``values``; a series that is missing or None is not available (drawn as nothing), while NaN/inf
         in a given series is an overflow and 0 on a log axis an underflow, both marked with crosses.
         Returns the number of marked points."""
+        data, marks = self.drawn(x, values)
+        self.source.data = data
+        self.marks.data = marks
+        return len(marks["x"])
+
+    def drawn(self, x: np.ndarray, values: dict[str, np.ndarray | None]) -> tuple[dict, dict]:
+        """What ``update`` draws, without drawing it: the lines' data and the crosses' data (a page that draws in
+        the browser sends these for every setting, see ``app.components.step_frames``)."""
         data = {"x": np.asarray(x, np.float64)}
         mark_x, mark_kind = [], []
         for name in self.names:
@@ -93,6 +101,4 @@ class LogProfile:
         if self.log:
             top, bottom = top * 10, bottom / 10
         mark_y = [top if k == "overflow" else bottom for k in mark_kind]
-        self.source.data = data
-        self.marks.data = dict(x=mark_x, y=mark_y, kind=mark_kind)
-        return len(mark_x)
+        return data, dict(x=mark_x, y=mark_y, kind=mark_kind)

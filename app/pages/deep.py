@@ -19,6 +19,7 @@ from bokeh.plotting import figure
 
 from vgp_core import ConfigError, bounds, diagnostics, initializers, mlp, theory
 
+from ..components.browser_views import browser_only
 from ..components.explanation import explanation_panel
 from ..components.figure_text import gradient_ratio_sentence
 from ..components.heatmap import OVERFLOW_COLOR, UNDERFLOW_COLOR, LogHeatmap
@@ -28,6 +29,7 @@ from ..components.page import Page, document_hold
 from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
 from ..components.results_cache import RESULTS
+from ..components.step_frames import ALSO, BASE, StepFrames, step_key
 from ..components.training import VIEWS, BackgroundRun
 
 #: gains of the sweep heatmap (x axis); also the gain slider's range.
@@ -45,6 +47,8 @@ JACOBIAN_DELAY_MS = 250
 TRAINING_DELAY_MS = 1000
 #: the update:data plot draws this many layers (evenly spaced, first and last included), as Karpathy (2022) does
 UPDATE_LAYERS_SHOWN = 8
+#: the download buttons under the figures: before a press the browser sends its shown step (``StepFrames``)
+DOWNLOAD_SELECTOR = ".vgp-download"
 #: healthy update:data ratio, log10 (Karpathy 2022, "Building makemore part 3"): updates ~1/1000 of the weights
 UPDATE_DATA_REFERENCE = -3.0
 #: histogram shares below this are drawn as the colour scale's bottom (log10 share)
@@ -175,7 +179,7 @@ class DeepNetworkModel(param.Parameterized):
             seed=int(self.seed),
         )
 
-    @param.depends("steps", watch=True)
+    @param.depends("steps", watch=True, on_init=True)  # on_init: a model made with steps=N is bounded too
     def _bound_shown_step(self):
         self.param.shown_step.bounds = (0, int(self.steps) - 1)
         if self.shown_step > self.steps - 1:
@@ -256,17 +260,25 @@ class LayerHistogramMap:
     def update(self, counts: np.ndarray, bins: diagnostics.BinEdges) -> int:
         """Draw ``counts`` (layers, bins.size) laid out as ``diagnostics.BinEdges`` says; returns the number of
         layers with inf/NaN entries."""
+        self.source.data, self.sides.data, n = self.drawn(counts, bins)
+        return n
+
+    def drawn(self, counts: np.ndarray, bins: diagnostics.BinEdges) -> tuple[dict, dict, int]:
+        """What ``update`` draws, without drawing it: the image's data, the side columns' data and the number of
+        layers with inf/NaN entries."""
         shares = diagnostics.densities(counts)
         inner = shares[:, 1:-2]
         with np.errstate(divide="ignore"):
-            image = np.where(inner > 0, np.maximum(np.log10(inner), SHARE_FLOOR), np.nan)
+            # float32: the image is coloured through 256 steps over SHARE_FLOOR..0, far coarser than float32's
+            # resolution; it halves what the browser is sent for every measured step
+            image = np.where(inner > 0, np.maximum(np.log10(inner), SHARE_FLOOR), np.nan).astype(np.float32)
         layers = shares.shape[0]
         step = (bins.hi - bins.lo) / bins.n_bins
         width = 2 * step  # a side column is two bins wide, one bin away from the range
         xs = (bins.lo - 2 * step, bins.hi + 2 * step, bins.hi + 5 * step)
         y = np.arange(1, layers + 1, dtype=np.float64)
         side = [(0, xs[0]), (-2, xs[1]), (-1, xs[2])]
-        self.sides.data = dict(
+        sides = dict(
             x=np.concatenate([np.full(layers, x) for _, x in side]),
             y=np.tile(y, 3),
             width=np.full(3 * layers, width),
@@ -274,10 +286,8 @@ class LayerHistogramMap:
             color=np.repeat(self.side_colors, layers).tolist(),
             bin=np.repeat(self.side_labels, layers).tolist(),
         )
-        self.source.data = dict(
-            image=[image], x=[float(bins.lo)], y=[0.5], dw=[float(bins.hi - bins.lo)], dh=[float(layers)]
-        )
-        return int((counts[:, -1] > 0).sum())
+        data = dict(image=[image], x=[float(bins.lo)], y=[0.5], dw=[float(bins.hi - bins.lo)], dh=[float(layers)])
+        return data, sides, int((counts[:, -1] > 0).sum())
 
 
 def _gain_sweep(config: mlp.MLPConfig) -> mlp.GainSweep:
@@ -301,7 +311,11 @@ class DeepNetworkPage(Page):
         self._build_figures()
         self._profile: mlp.GradientProfile | None = None
         self._trace: mlp.TrainTrace | None = None
-        self._counts = {"training": NonFinite(0, 0), "sweep": NonFinite(0, 0), "profile": 0, "histograms": 0}
+        self._counts = {"training": NonFinite(0, 0), "sweep": NonFinite(0, 0)}
+        self._frames_of: tuple | None = None  # (profile, training run) the step frames were made for ...
+        self._frames_rows = 0  # ... and how many training rows they cover
+        self._base_diag_count = 0  # layer histograms with inf/NaN at initialisation
+        self._run_serial = 0  # counts training restarts: a new run's frames replace the old run's
         self._deferred_handles: dict[str, object] = {}
         self._training_key = None  # the settings of the training run shown (its key in RESULTS)
         self._runner = self.background_run(self._on_trace, self._on_training_error)
@@ -317,6 +331,9 @@ class DeepNetworkPage(Page):
         self.train_map.figure.x_range = Range1d(0, self.model.steps)
         self.sweep_map = LogHeatmap("log10 ‖∂L/∂h_l‖ at initialization vs gain", "gain")
         self.gain_marker = self.sweep_map.add_span(self.model.gain, line_color="white", line_width=3)
+        # the gain slider moves the marker in the browser (``controls``): that write stays there (the server sets
+        # the same location with the move's redraw)
+        self.gain_marker.syncable = False
         self.critical_marker = self.sweep_map.add_span(1.0, line_color="red", line_dash="dashed", line_width=2)
         self.profile = LogProfile(
             "Per-layer gradient norms",
@@ -370,6 +387,37 @@ class DeepNetworkPage(Page):
         self.progress_text = pn.pane.Markdown("", margin=(0, 5))
         self.theory_text = pn.pane.Markdown("", margin=(0, 5))
         self.device_line = pn.pane.Str("", margin=(0, 5), css_classes=["deep-device-line"])
+        self._build_step_frames()
+
+    def _build_step_frames(self):
+        """The step slider and the views it picks in the browser (``StepFrames``): the slider sends nothing;
+        the server learns the browser's step before a download."""
+        #: the non-finite counts of the shown step's views, written by the browser as the step moves
+        self.step_notice = browser_only(pn.pane.Alert)("", alert_type="danger", visible=False, margin=(0, 5))
+        self.step_slider = browser_only(pn.widgets.IntSlider).from_param(
+            self.model.param.shown_step, name="step shown in per-layer views"
+        )
+        titled = {"stats": self.stats, "ratios": self.ratios}
+        targets = {
+            "profile": (self.profile.source, "data"),
+            "profile_marks": (self.profile.marks, "data"),
+            **{f"{k}_marks": (v.marks, "data") for k, v in titled.items()},
+            **{k: (v.source, "data") for k, v in titled.items()},
+            **{f"{k}_title": (v.figure.title, "text") for k, v in titled.items()},
+            **{
+                target: obj
+                for k, hist in (("act", self.act_hist), ("grad", self.grad_hist))
+                for target, obj in (
+                    (f"{k}_hist", (hist.source, "data")),
+                    (f"{k}_sides", (hist.sides, "data")),
+                    (f"{k}_title", (hist.figure.title, "text")),
+                )
+            },
+            "step_notice": (self.step_notice, "object"),
+            "step_notice_visible": (self.step_notice, "visible"),
+        }
+        self.step_frames = StepFrames("shown_step", self.step_slider, targets, DOWNLOAD_SELECTOR)
+        self._watch(self.step_frames.on_step(self._on_browser_step), ["value"], obj=self.step_frames.carrier)
 
     def _build_diagnostics_figures(self):
         """Karpathy's (2022) four diagnostic plots, every layer in one view."""
@@ -417,6 +465,7 @@ class DeepNetworkPage(Page):
     # ------------------------------------------------------------------------------------------------ updates
     def _on_architecture(self, *events):
         names = {e.name for e in events}
+        self._trace = None  # the old run's steps are not the new network's: its frames go with the move
         self._refresh(sweep=bool(names - {"gain"}))
         self._restart_training()
 
@@ -430,6 +479,11 @@ class DeepNetworkPage(Page):
 
     def _on_shown_step(self, *events):
         self._guard(self._draw_profile)
+
+    def _on_browser_step(self, step: int) -> None:
+        """The browser's step, sent before a download: the server draws it too (and exports it)."""
+        bounds = self.model.param.shown_step.bounds
+        self.model.shown_step = min(max(step, bounds[0]), bounds[1])
 
     def _refresh(self, sweep: bool):
         def work():
@@ -498,73 +552,142 @@ class DeepNetworkPage(Page):
         """Plain text under the controls: where the engine runs and the server time of the last move."""
         self.device_line.object = f"Engine: JAX on {engine_device()}; last move {seconds * 1e3:.0f} ms of server time"
 
-    def _shown_row(self):
-        """Index into the training trace for the shown step, or None if training has not reached it."""
-        s = int(self.model.shown_step)
-        if s == 0 or self._trace is None or s >= self._trace.steps:
-            return None
-        return s
+    # ------------------------------------------------------------------------------------------------ step views
+    # The views of the shown step (the profile's trained line, the activation statistics, the histograms and the
+    # weight-gradient ratios, and the count of their non-finite points) are drawn as frames (``StepFrames``): one
+    # per trained step, sent as training delivers it; the step slider picks among them in the browser.
 
     def _draw_profile(self):
-        p = self._profile
-        if p is None:
+        """Bring the step frames up to date with the profile and the trace, and draw the shown step's."""
+        if self._profile is None:
             return
+        self._sync_frames()
+        self.step_frames.draw(int(self.model.shown_step))
+
+    def _sync_frames(self):
+        """Send every frame anew when the profile or the training run changed, else only the trained steps not
+        sent yet."""
+        trace = self._trace
+        trained = trace.steps if trace is not None else 0
+        made_for = self._frames_of
+        fresh = (
+            made_for is None
+            or made_for[0] is not self._profile  # compared by identity: a profile's arrays make == ambiguous
+            or made_for[1] != self._run_serial
+            or trained < self._frames_rows
+        )
+        first = 1 if fresh else max(1, self._frames_rows)
+        frames = self._step_frames(range(first, trained), with_base=fresh)
+        if fresh:
+            self.step_frames.reset(frames)
+        else:
+            self.step_frames.extend(frames)
+        self._frames_of, self._frames_rows = (self._profile, self._run_serial), trained
+
+    def _step_frames(self, rows: range, with_base: bool) -> dict[str, dict]:
+        """The frames of training rows ``rows`` (row k: the network before step k's update) and of the
+        diagnostics they show, and the base (initialisation) when ``with_base``."""
+        p, t = self._profile, self._trace
         depth = p.backprop_norm.shape[0]
         layers = np.arange(1, depth + 1)
-        config = self.model.config()
-        chi = self._chi(config)
-        prediction = (
-            theory.predicted_backprop_norms(float(p.backprop_norm[-1]), chi, depth)
-            if chi is not None and np.isfinite(p.backprop_norm[-1]) and p.backprop_norm[-1] > 0
-            else None
-        )
-        row = self._shown_row()
-        trained = self._trace.backprop_norm[row] if row is not None else None
-        if trained is not None and trained.shape[0] != depth:
-            trained = None
-        self._counts["profile"] = self.profile.update(
+        activation = self.model.config().activation
+        prediction = self._prediction(p)
+        frames: dict[str, dict] = {}
+        if with_base:
+            init = p.layer_diagnostics
+            diag, count = self._diagnostics_frame(init, "at initialization", activation, layers)
+            jac = p.jacobian_sv_mean if np.isfinite(p.jacobian_sv_mean).any() else None  # pending measurement
+            stats = dict(mean=p.act_mean, std=p.act_std, saturation=p.saturation, jacobian=jac)
+            stats["dead"] = init.dead_share if init is not None else None
+            self._base_diag_count = count
+            frames[BASE] = diag | self._views_frame(
+                layers, p, prediction, None, stats, count, "Activations per layer at initialization"
+            )
+        measured = t.layer_diagnostics if t is not None else None
+        for row in rows:
+            if t.act_mean.shape[1] != depth:  # a trace of another depth: the views show initialisation
+                break
+            # Jacobians and diagnostics are measured every JACOBIAN_EVERY steps: the nearest one before the step
+            at = row - row % mlp.JACOBIAN_EVERY
+            stats = dict(
+                mean=t.act_mean[row], std=t.act_std[row], saturation=t.saturation[row], jacobian=t.jacobian_sv_mean[at]
+            )
+            frame, count = {}, 0
+            if measured is not None and measured.dead_share.shape[1] == depth:
+                d = diagnostics.LayerDiagnostics(*(a[at // mlp.JACOBIAN_EVERY] for a in measured))
+                key = f"d{at}"
+                diag, count = self._diagnostics_frame(d, f"at step {at} (training batch)", activation, layers)
+                if not self.step_frames.has(key):
+                    frames[key] = diag
+                frame[ALSO] = [key]
+                stats["dead"] = d.dead_share
+            else:  # no diagnostics in this trace: those at initialisation
+                count = self._base_diag_count
+                stats["dead"] = p.layer_diagnostics.dead_share if p.layer_diagnostics is not None else None
+            frames[step_key(row)] = frame | self._views_frame(
+                layers, p, prediction, t.backprop_norm[row], stats, count, f"Activations per layer at step {row}"
+            )
+        return frames
+
+    def _views_frame(self, layers, p, prediction, trained, stats: dict, diag_count: int, title: str) -> dict:
+        """The profile (with the trained line at the shown step, or none), the activation statistics and the
+        step notice."""
+        profile, profile_marks = self.profile.drawn(
             layers,
             {"backprop": p.backprop_norm, "weight": p.weight_grad_norm, "theory": prediction, "trained": trained},
         )
-        if row is not None and self._trace.act_mean.shape[1] == depth:
-            t = self._trace
-            # Jacobians are measured every JACOBIAN_EVERY steps: show the nearest measurement before the step.
-            jac = t.jacobian_sv_mean[row - row % mlp.JACOBIAN_EVERY]
-            stats = dict(mean=t.act_mean[row], std=t.act_std[row], saturation=t.saturation[row], jacobian=jac)
-            self.stats.figure.title.text = f"Activations per layer at step {row}"
-        else:
-            jac = p.jacobian_sv_mean if np.isfinite(p.jacobian_sv_mean).any() else None  # pending measurement
-            stats = dict(mean=p.act_mean, std=p.act_std, saturation=p.saturation, jacobian=jac)
-            self.stats.figure.title.text = "Activations per layer at initialization"
-        stats["dead"] = self._draw_diagnostics(p, row, depth)
-        self.stats.update(layers, stats)
+        stats_data, stats_marks = self.stats.drawn(layers, stats)
+        parts = []
+        if profile_marks["x"]:
+            parts.append(f"{len(profile_marks['x'])} per-layer points are not finite (crosses)")
+        if diag_count:
+            parts.append(f"{diag_count} layer histograms hold inf/NaN (magenta column)")
+        return {
+            "profile": profile,
+            "profile_marks": profile_marks,
+            "stats": stats_data,
+            "stats_marks": stats_marks,
+            "stats_title": title,
+            "step_notice": "⚠ " + "; ".join(parts) if parts else "",
+            "step_notice_visible": bool(parts),
+        }
 
-    def _draw_diagnostics(self, p: mlp.GradientProfile, row: int | None, depth: int) -> np.ndarray | None:
-        """The histograms and grad:data ratio at the shown step (the nearest measurement before it) or at
-        initialisation; returns the dead-unit share drawn with the activation statistics (None while pending)."""
-        measured = self._trace.layer_diagnostics if row is not None and self._trace is not None else None
-        if measured is not None and measured.dead_share.shape[1] == depth:
-            k = row // mlp.JACOBIAN_EVERY
-            d = diagnostics.LayerDiagnostics(*(a[k] for a in measured))
-            where = f"at step {k * mlp.JACOBIAN_EVERY} (training batch)"
-        elif p.layer_diagnostics is not None:
-            d, where = p.layer_diagnostics, "at initialization"
-        else:  # a move's fast profile: the diagnostics follow once the controls rest; keep the last ones shown
-            for fig in (self.act_hist.figure, self.grad_hist.figure, self.ratios.figure):
-                if not fig.title.text.endswith("(updating…)"):
-                    fig.title.text += " (updating…)"
-            return None
-        activation = self.model.config().activation
-        self._counts["histograms"] = self.act_hist.update(
-            d.act_hist, diagnostics.value_bins(activation)
-        ) + self.grad_hist.update(d.grad_hist, diagnostics.GRAD_LOG10_BINS)
-        self.act_hist.figure.title.text = f"Histograms of h_l, all layers, {where}"
-        self.grad_hist.figure.title.text = f"Histograms of log10 |∂L/∂h_l|, all layers, {where}"
-        self.ratios.figure.title.text = f"Weight gradients {where}"
+    def _diagnostics_frame(self, d, where: str, activation: str, layers) -> tuple[dict, int]:
+        """The histograms and grad:data ratio of diagnostics ``d`` (None: pending; the figures keep what they
+        show, their titles say so) and the number of layer histograms holding inf/NaN."""
+        if d is None:  # a move's fast profile: the diagnostics follow once the controls rest
+            return {
+                "act_title": "Histograms of h_l, all layers (updating…)",
+                "grad_title": "Histograms of log10 |∂L/∂h_l|, all layers (updating…)",
+                "ratios_title": "Weight gradients (updating…)",
+            }, 0
+        act, act_sides, n_act = self.act_hist.drawn(d.act_hist, diagnostics.value_bins(activation))
+        grad, grad_sides, n_grad = self.grad_hist.drawn(d.grad_hist, diagnostics.GRAD_LOG10_BINS)
         with np.errstate(divide="ignore", invalid="ignore"):
             grad_data = d.weight_grad_std / d.weight_std
-        self.ratios.update(np.arange(1, depth + 1), {"grad_std": d.weight_grad_std, "grad_data": grad_data})
-        return d.dead_share
+        ratios, ratios_marks = self.ratios.drawn(layers, {"grad_std": d.weight_grad_std, "grad_data": grad_data})
+        frame = {
+            "act_hist": act,
+            "act_sides": act_sides,
+            "act_title": f"Histograms of h_l, all layers, {where}",
+            "grad_hist": grad,
+            "grad_sides": grad_sides,
+            "grad_title": f"Histograms of log10 |∂L/∂h_l|, all layers, {where}",
+            "ratios": ratios,
+            "ratios_marks": ratios_marks,
+            "ratios_title": f"Weight gradients {where}",
+        }
+        return frame, n_act + n_grad
+
+    def _prediction(self, p: mlp.GradientProfile) -> np.ndarray | None:
+        """The mean-field profile ‖δ_L‖·χ₁^((L−l)/2) (``theory.predicted_backprop_norms``; Schoenholz et al. 2017,
+        "Deep information propagation", gradient back-propagation) anchored at the measured last layer, or None
+        where the theory does not apply or the last layer is not finite."""
+        chi = self._chi(self.model.config())
+        last = float(p.backprop_norm[-1])
+        if chi is None or not (np.isfinite(last) and last > 0):
+            return None
+        return theory.predicted_backprop_norms(last, chi, p.backprop_norm.shape[0])
 
     def _chi(self, config: mlp.MLPConfig):
         """chi_1 for the current setting, or None where mean-field theory does not describe the net."""
@@ -610,15 +733,14 @@ class DeepNetworkPage(Page):
             parts.append(f"{tr.overflow + sw.overflow} heatmap cells overflowed float32 (inf/NaN, magenta)")
         if tr.underflow or sw.underflow:
             parts.append(f"{tr.underflow + sw.underflow} cells underflowed to 0 (black)")
-        if self._counts["profile"]:
-            parts.append(f"{self._counts['profile']} per-layer points are not finite (crosses)")
-        if self._counts["histograms"]:
-            parts.append(f"{self._counts['histograms']} layer histograms hold inf/NaN (magenta column)")
         self.overflow.set("counts", "⚠ " + "; ".join(parts) if parts else "")
 
     # ------------------------------------------------------------------------------------------------ training
     def _restart_training(self):
-        self._trace = None
+        had_trace, self._trace = self._trace is not None, None
+        self._run_serial += 1
+        if had_trace:  # the views leave the old run's steps at once (the base frame only: milliseconds)
+            self._guard(self._draw_profile)
         self.progress.value = 0
         if not self.model.auto_train:
             self._runner.cancel()
@@ -715,7 +837,8 @@ class DeepNetworkPage(Page):
             w.FloatSlider.from_param(m.param.clip_norm, label="clip norm (0 = off)"),
             w.IntSlider.from_param(m.param.steps, label="training steps"),
             w.Checkbox.from_param(m.param.auto_train, label="train automatically"),
-            w.IntSlider.from_param(m.param.shown_step, label="step shown in per-layer views"),
+            self.step_slider,
+            *self.step_frames.hidden(),
             self.progress,
             self.progress_text,
             self.device_line,
@@ -726,7 +849,7 @@ class DeepNetworkPage(Page):
         return page_layout(
             self.slug,
             self.controls(),
-            [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.theory_text],
+            [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.step_notice, self.theory_text],
             self.figures(),
             [explanation_panel(EXPLANATION)],
         )

@@ -1,0 +1,264 @@
+"""Views that follow a step slider in the browser: a page sends, as its training run delivers them, what its
+step-dependent views draw at every step (*frames*), and the slider picks among them in a CustomJS callback — no
+message to the server, redrawn within a frame.
+
+A frame is ``{target: value}``; a target is an attribute of a Bokeh model (a data source's ``data``, a title's
+``text``) or of a Panel pane (``object``, ``visible``), named when the ``StepFrames`` is made. Frames are keyed:
+
+* ``BASE`` (``"init"``): what the views show where no frame of the step exists (step 0, a step not trained yet);
+* ``step_key(k)``: step k's frame; its ``ALSO`` entry names frames drawn with it (the Deep page's histograms,
+  measured every 10 steps, are stored once per measurement and named by the ten steps that show them).
+
+A data source's value in any other frame holds only the columns that differ from the base's (the per-layer norms
+at initialisation are not repeated for every step): the browser and ``resolve`` lay it over the base. Frames are
+sent once: ``reset`` replaces them all (a new base), ``extend`` streams new ones (a training chunk's steps) with
+``ColumnDataSource.stream``, so a chunk sends its own steps only. The page's own draw (tests, ``vgp export``,
+notebooks, the server's redraws) and the browser pick the same frames: the drawing code exists once, in Python;
+the JS looks up and assigns.
+
+The server does not see the browser's moves. After each redraw of the server (``redrawn``) the browser re-applies
+its own step; the step is written into the address bar (``keep_in_url``); before a download (``flush_selector``)
+the browser sends its step (``carrier``), so that the server exports what the browser shows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import panel as pn
+from bokeh.models import ColumnDataSource, Model
+
+from .browser_url import KEEP_IN_URL_JS
+from .browser_views import SHORT_ARRAY, _BrowserOnly, browser_only
+
+BASE = "init"
+ALSO = "__also"
+
+
+def step_key(step: int) -> str:
+    """The key of step ``step``'s frame."""
+    return f"s{int(step)}"
+
+
+def _same(a, b) -> bool:
+    """Whether two column values are equal (NaN equal to NaN; arrays of strings too)."""
+    if a is b:
+        return True
+    try:
+        a, b = np.asarray(a), np.asarray(b)
+    except ValueError:  # ragged lists: not a column this module compares
+        return False
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "fc" and b.dtype.kind in "fc":
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return bool(np.array_equal(a, b))
+
+
+def relative(frame: Mapping[str, Any], base: Mapping[str, Any], attrs: Mapping[str, str]) -> dict:
+    """``frame`` with every data column that equals the base's left out (``resolve`` lays it over the base)."""
+    out = {}
+    for target, value in frame.items():
+        if target != ALSO and attrs[target] == "data" and target in base:
+            value = {k: v for k, v in value.items() if k not in base[target] or not _same(v, base[target][k])}
+        out[target] = value
+    return out
+
+
+def _for_js(value):
+    """A frame's value as sent: arrays up to ``SHORT_ARRAY`` long as JSON lists (Bokeh sends every NumPy array
+    as a binary buffer of its own), dicts and lists element by element."""
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.size <= SHORT_ARRAY else value
+    if isinstance(value, Mapping):
+        return {k: _for_js(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_for_js(v) for v in value]
+    return value
+
+
+#: Draws step ``step`` from the frames in ``store`` (APPLY's JS twin of ``StepFrames.resolve``).
+APPLY_JS = r"""
+const col = (name) => store.data instanceof Map ? store.data.get(name) : store.data[name]
+const keys = col("key") ?? [], frames = col("frame") ?? []
+const frame = (key) => { const i = keys.indexOf(key); return i < 0 ? null : frames[i] }
+const entries = (m) => m instanceof Map ? [...m.entries()] : Object.entries(m)
+const plain = (m) => m instanceof Map ? Object.fromEntries(m) : m
+const base = frame("init")
+if (base == null) return
+const chosen = [base]
+const own = frame("s" + Math.round(step))
+if (own != null) {
+  chosen.push(own)
+  const also = entries(own).find(([t]) => t == "__also")
+  for (const k of also?.[1] ?? []) { const f = frame(k); if (f != null) chosen.push(f) }
+}
+const values = new Map()
+for (const f of chosen) {
+  for (const [t, v] of entries(f)) {
+    if (t == "__also") continue
+    values.set(t, attrs[t] == "data" ? {...(values.get(t) ?? {}), ...plain(v)} : v)
+  }
+}
+for (const [t, v] of values) models[t][attrs[t]] = v
+"""
+
+#: The slider's callback (a move in the browser, or the server setting the slider): remember the step, write it
+#: into the address bar, send it to the server before a download, and draw it.
+STEP_JS = (
+    KEEP_IN_URL_JS
+    + r"""
+const step = cb_obj.value
+store.__vgp_step = step
+keep_in_url(param, step)
+if (flush != null && !store.__vgp_flush) {
+  store.__vgp_flush = true
+  const send = (e) => {
+    if (e.type == "keydown" && e.key != "Enter" && e.key != " ") return
+    if (store.__vgp_step == null || !e.composedPath().some((el) => el instanceof Element && el.matches(flush))) return
+    store.__vgp_seq = (store.__vgp_seq ?? 0) + 1
+    carrier.value = JSON.stringify({step: store.__vgp_step, seq: store.__vgp_seq})
+  }
+  document.addEventListener("pointerdown", send, true)
+  document.addEventListener("keydown", send, true)
+}
+"""
+    + APPLY_JS
+)
+
+#: After a redraw of the server (``version`` bumped): the browser's step again, if the browser moved it.
+REDRAWN_JS = (
+    r"""
+const step = store.__vgp_step
+if (step == null) return
+"""
+    + APPLY_JS
+)
+
+
+class StepFrames:
+    """The frames of a page's step-dependent views and their browser side (see the module's docstring).
+
+    Args:
+      param: the step's name in the URL (the slider's parameter).
+      slider: the step slider; a ``browser_only`` Panel widget (its moves stay in the browser).
+      targets: target name -> ``(object, attribute)``: a Bokeh model (made unsynced here: the browser's writes
+        stay there) or a ``browser_only`` Panel pane.
+      flush_selector: CSS selector of the buttons (downloads) before whose press the server needs the step.
+    """
+
+    def __init__(
+        self,
+        param: str,
+        slider: pn.widgets.Widget,
+        targets: Mapping[str, tuple[Any, str]],
+        flush_selector: str | None = None,
+    ):
+        self.targets = dict(targets)
+        self.attrs = {t: attr for t, (_, attr) in self.targets.items()}
+        self._encoders = {}
+        js_attrs = {}
+        for name, (obj, attr) in self.targets.items():
+            if isinstance(obj, Model):
+                obj.syncable = False
+                js_attrs[name] = attr
+            else:
+                if not isinstance(obj, _BrowserOnly):
+                    raise TypeError(f"target {name!r}: a pane the browser writes must be browser_only(...)")
+                self._encoders[name] = obj.clone()  # Panel's own encoding of the pane's object
+                js_attrs[name] = type(obj)._property_mapping.get(attr) or attr  # e.g. object -> text
+        #: every frame sent, key -> frame (relative to the base, as sent)
+        self.frames: dict[str, dict] = {}
+        self.store = ColumnDataSource(data=dict(key=[], frame=[]))
+        #: server -> browser: bumped after each redraw of the server, after which the browser re-applies its step
+        self.version = browser_only(pn.widgets.IntInput)(value=0, visible=False)
+        #: browser -> server: the browser's step, sent before a download
+        self.carrier = pn.widgets.TextInput(visible=False)
+        models = {f"target_{i}": obj for i, (obj, _) in enumerate(self.targets.values())}
+        names = ", ".join(f"{json.dumps(t)}: target_{i}" for i, t in enumerate(self.targets))
+        prefix = (
+            f"const models = {{{names}}}\nconst attrs = {json.dumps(js_attrs)}\n"
+            f"const param = {json.dumps(param)}, flush = {json.dumps(flush_selector)}\n"
+        )
+        args = dict(store=self.store, carrier=self.carrier, **models)
+        slider.jscallback(args=args, value=prefix + STEP_JS)
+        self.version.jscallback(args=args, value=prefix + REDRAWN_JS)
+        self._drawn: tuple | None = None  # the keys of the frames the server drew last (None: after a reset)
+
+    # ---------------------------------------------------------------------------------------------- frames
+    def reset(self, frames: Mapping[str, dict]) -> None:
+        """Replace every frame by ``frames`` (which hold ``BASE``) and send them."""
+        base = frames[BASE]
+        self.frames = {BASE: dict(base)} | {k: relative(f, base, self.attrs) for k, f in frames.items() if k != BASE}
+        self._drawn = None
+        keys = list(self.frames)
+        self.store.data = dict(key=keys, frame=[self._encoded(self.frames[k]) for k in keys])
+
+    def extend(self, frames: Mapping[str, dict]) -> None:
+        """Add the ``frames`` not held yet and send them (streamed: the frames held are not sent again)."""
+        base = self.frames[BASE]
+        new = {k: relative(f, base, self.attrs) for k, f in frames.items() if k not in self.frames}
+        if new:
+            self.frames.update(new)
+            self.store.stream(dict(key=list(new), frame=[self._encoded(f) for f in new.values()]))
+
+    def has(self, key: str) -> bool:
+        return key in self.frames
+
+    def _chosen(self, step: int) -> list[str]:
+        """The keys of the frames drawn at ``step`` (APPLY_JS chooses the same)."""
+        own = step_key(step)
+        if own not in self.frames:
+            return [BASE]
+        return [BASE, own] + [k for k in self.frames[own].get(ALSO, ()) if k in self.frames]
+
+    def resolve(self, step: int) -> dict:
+        """target -> the value drawn at ``step``: the base, with the step's frames laid over it."""
+        values: dict = {}
+        for key in self._chosen(step):
+            for target, value in self.frames[key].items():
+                if target != ALSO:
+                    values[target] = {**values.get(target, {}), **value} if self.attrs[target] == "data" else value
+        return values
+
+    def draw(self, step: int) -> None:
+        """The server's draw of ``step`` (nothing is sent when it draws the frames it drew last); then the browser
+        re-applies its own step."""
+        if BASE not in self.frames:
+            return
+        chosen = tuple(self._chosen(step))
+        if chosen != self._drawn:
+            for target, value in self.resolve(step).items():
+                obj, attr = self.targets[target]
+                setattr(obj, attr, dict(value) if attr == "data" else value)
+            self._drawn = chosen
+        self.version.value += 1
+
+    def _encoded(self, frame: Mapping[str, Any]) -> dict:
+        out = {}
+        for target, value in frame.items():
+            if target in self._encoders and self.attrs[target] == "object":
+                value = self._encoders[target]._transform_object(value)["object"]
+            out[target] = _for_js(value)
+        return out
+
+    # ---------------------------------------------------------------------------------------------- server side
+    def on_step(self, fn: Callable[[int], None]) -> Callable[[Any], None]:
+        """A watcher for ``carrier.param.watch``: calls ``fn(step)`` with the browser's step."""
+
+        def watcher(event):
+            try:
+                step = json.loads(event.new)["step"]
+            except (TypeError, ValueError, KeyError):
+                return
+            if isinstance(step, (int, float)) and not isinstance(step, bool) and np.isfinite(step):
+                fn(int(round(step)))
+
+        return watcher
+
+    def hidden(self) -> Iterable:
+        """The two hidden widgets; lay them out with the controls."""
+        return [self.carrier, self.version]
