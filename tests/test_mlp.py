@@ -283,3 +283,46 @@ def test_every_optimizer_runs(optimizer):
     assert np.isfinite(tr.loss).all()
     assert tr.loss[-5:].mean() < tr.loss[:5].mean()
     assert not np.allclose(tr.prelu_slope[-1], 0.25)  # PReLU's slope is learned
+
+
+@pytest.mark.parametrize("config", SMALL, ids=["tanh", "prelu-residual", "sigmoid-bn-orthogonal"])
+def test_profile_with_a_reused_buffer_matches_unrolled_reference(config):
+    # gradient_profile donates its activation buffer and reuses it on the next call (vgp_core.mlp.workspace): a
+    # deeper net of the same capacity first fills the buffer with other values, which must never be read.
+    mlp.workspace.clear()
+    mlp.gradient_profile(config.replace(depth=config.capacity, gain=1.3), with_jacobian=False)
+    prof = mlp.gradient_profile(config, with_jacobian=False)
+    params = engine_params(config)
+    x, y = mlp._probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
+    probes = jnp.zeros((config.depth, config.batch_size, config.width))
+    loss, (grads, probe) = jax.value_and_grad(reference_loss, argnums=(0, 4))(params, config, x, y, probes)
+    d = config.depth
+    # Same float32 arithmetic in a different order (as in the test above): a few ulps, 1e-4 relative is ample.
+    assert prof.loss == pytest.approx(float(loss), rel=1e-5)
+    np.testing.assert_allclose(prof.backprop_norm, jnp.linalg.norm(probe.reshape(d, -1), axis=1), rtol=1e-4)
+    ref_wg = [jnp.linalg.norm(grads.w_in)] + [jnp.linalg.norm(grads.w[l]) for l in range(1, d)]
+    # The profile differentiates w.r.t. the unit-gain weights W of s = gain·h W + b; the reference folds the gain
+    # into V = gain·W, and ∂L/∂W = gain · ∂L/∂V.
+    np.testing.assert_allclose(prof.weight_grad_norm, config.gain * np.asarray(ref_wg), rtol=1e-4)
+
+
+def test_workspace_hands_each_buffer_to_one_caller_and_bounds_its_bytes(monkeypatch):
+    mlp.workspace.clear()
+    first = mlp.workspace.take((2, 3))
+    second = mlp.workspace.take((2, 3))
+    assert first is not second
+    mlp.workspace.give(first)
+    assert mlp.workspace.take((2, 3)) is first
+    assert mlp.workspace.take((2, 3)) is not first  # taken once, not handed out twice
+    # Room for one float32 (2, 3) buffer only: a second one is dropped; a new shape evicts the older shape.
+    monkeypatch.setattr(mlp.workspace, "MAX_POOL_BYTES", 4 * 6)
+    mlp.workspace.give(first)
+    mlp.workspace.give(second)
+    assert mlp.workspace._idle_bytes() == 4 * 6
+    third = jnp.zeros((3, 2), jnp.float32)
+    mlp.workspace.give(third)
+    assert mlp.workspace.take((3, 2)) is third
+    assert mlp.workspace._idle_bytes() == 0
+    mlp.workspace.give(jnp.zeros((7,), jnp.float32))  # larger than the bound: not kept
+    assert mlp.workspace._idle_bytes() == 0
+    mlp.workspace.clear()

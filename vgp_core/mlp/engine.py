@@ -80,10 +80,50 @@ def _mean_singular_value(measure, w, d, residual):
     return jax.lax.cond(measure, svd_mean, lambda w, d: jnp.float32(jnp.nan), w, d)
 
 
+def saved_shape(capacity: int, batch: int, width: int) -> tuple[int, int, int, int]:
+    """Shape of the buffer in which the forward pass keeps every layer's input and linear output.
+
+    Args:
+      capacity: the parameter capacity (hidden layers).
+      batch: examples per batch.
+      width: units per hidden layer.
+
+    Returns:
+      (2, capacity, batch, width): index 0 holds h_{l-1}, index 1 holds s_lin of layer l.
+    """
+    return (2, capacity, batch, width)
+
+
 def _forward_backward(
     params: Params, gain, settings: Settings, x, y, with_jacobian, mode: str = "train", weight=None, diagnose=None
 ):
-    """Gradients (a Params pytree, or None) and LayerStats for one batch; loops follow ``settings.depth``.
+    """Gradients (a Params pytree, or None) and LayerStats for one batch, with a fresh zero-filled activation buffer
+    (see :func:`_forward_backward_into`, which also returns the buffer)."""
+    capacity, width = params.b.shape
+    saved = jnp.zeros(saved_shape(capacity, x.shape[0], width), jnp.float32)
+    return _forward_backward_into(saved, params, gain, settings, x, y, with_jacobian, mode, weight, diagnose)[:2]
+
+
+def _forward_backward_into(
+    saved,
+    params: Params,
+    gain,
+    settings: Settings,
+    x,
+    y,
+    with_jacobian,
+    mode: str = "train",
+    weight=None,
+    diagnose=None,
+):
+    """Gradients (a Params pytree, or None), LayerStats and the activation buffer for one batch; loops follow
+    ``settings.depth``.
+
+    ``saved`` (shape :func:`saved_shape`) receives each layer's input and linear output. Its initial contents are
+    never read: layer l's slots are written by the forward loop before the reverse loop reads them, so a caller
+    may pass a buffer left over from an earlier call and donate it (``jax.jit(donate_argnames=...)``). Measured on
+    2 cores at depth 100, width 256, batch 256 (capacity 256): a fresh zero-filled 128 MiB buffer per call costs
+    about a third of the profile's CPU time (memset and page faults), a donated one nothing.
 
     The forward loop stores each layer's input h_{l-1} and linear output s_lin = gain·h_{l-1} W_l + b_l; the
     reverse loop takes the VJP of the elementwise part only (batch norm and phi) and does the two matrix
@@ -100,8 +140,7 @@ def _forward_backward(
     """
     if weight is None:
         weight = lambda l: params.w[l]  # noqa: E731
-    capacity, width = params.b.shape
-    batch = x.shape[0]
+    capacity = params.b.shape[0]
     depth = settings.depth
     zeros = jnp.zeros((capacity,), jnp.float32)
 
@@ -113,7 +152,6 @@ def _forward_backward(
     diag = None if diagnose is None else _record_forward(_diagnostics_buffers(capacity), 0, diagnose, h1, h1, settings)
 
     # Forward through layers 2..depth, keeping each layer's input and linear output for the reverse pass.
-    saved = jnp.zeros((2, capacity, batch, width), jnp.float32)
     stats0 = (zeros.at[0].set(m), zeros.at[0].set(sd), zeros.at[0].set(sat), zeros.at[0].set(jac1))
 
     def fwd_body(c):
@@ -220,7 +258,7 @@ def _forward_backward(
             slope=grads.slope.at[0].set(d_slope0),
         )
     stats = LayerStats(bp, wg, ms, sds, sats, jacs, loss, accuracy, diag)
-    return grads, stats
+    return grads, stats, saved
 
 
 def _diagnostics_buffers(capacity: int) -> diagnostics.LayerDiagnostics:

@@ -8,23 +8,28 @@ References:
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import diagnostics, initializers, sharding
 from ..errors import ConfigError, check_int
+from . import workspace
 from .config import SWEEP_BATCH, GainSweep, GradientProfile, MLPConfig
-from .engine import _forward_backward
+from .engine import _forward_backward, _forward_backward_into, saved_shape
 from .params import Params, _config_draws, _lazy_params, _probe_batch, _settings, check_params
 
 
-@jax.jit
-def _profile(draws, init_idx, gain, bias_std, settings, x, y, with_jacobian, with_diagnostics):
+@functools.partial(jax.jit, donate_argnames=("saved",))
+def _profile(saved, draws, init_idx, gain, bias_std, settings, x, y, with_jacobian, with_diagnostics):
+    """(LayerStats, saved): ``saved`` is donated and returned, so that the next call reuses it (``workspace``)."""
     params, weight = _lazy_params(draws, init_idx, bias_std)
-    return _forward_backward(
-        params, gain, settings, x, y, with_jacobian, mode="profile", weight=weight, diagnose=with_diagnostics
-    )[1]
+    _, stats, saved = _forward_backward_into(
+        saved, params, gain, settings, x, y, with_jacobian, mode="profile", weight=weight, diagnose=with_diagnostics
+    )
+    return stats, saved
 
 
 def _trim(a, depth):
@@ -54,7 +59,8 @@ def gradient_profile(
     """
     with_diagnostics = with_jacobian if with_diagnostics is None else with_diagnostics
     x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
-    stats = _profile(
+    stats, saved = _profile(
+        workspace.take(saved_shape(config.capacity, config.batch_size, config.width)),
         _config_draws(config),
         jnp.int32(initializers.index(config.init)),
         jnp.float32(config.gain),
@@ -65,6 +71,7 @@ def gradient_profile(
         jnp.bool_(with_jacobian),
         jnp.bool_(with_diagnostics),
     )
+    workspace.give(saved)
     stats = jax.device_get(stats)
     d = config.depth
     layer_diagnostics = diagnostics.LayerDiagnostics(*(a[:d] for a in stats.diagnostics))
