@@ -240,12 +240,23 @@ class Warmup:
         self._current: tuple[WarmupStep, Iterator, float] | None = None  # a step being advanced item by item
         self.done = threading.Event()
 
+    def _list(self) -> bool:
+        """List the steps if they are not yet (outside the lock: it imports every page, and a joining session's
+        ``ready`` must not wait for that); returns whether this call listed them."""
+        if self._steps is not None:
+            return False
+        steps = list(self._make_steps())
+        with self._lock:
+            if self._steps is not None:
+                return False
+            for page in reversed(self._first):  # oldest first: the most recent page ends up first
+                steps.sort(key=lambda s, p=page: s.page != p)
+            self._steps = steps
+        return True
+
     def _listed(self) -> list[WarmupStep]:
-        """The remaining steps (listed on first use; under the lock)."""
-        if self._steps is None:
-            self._steps = list(self._make_steps())
-            for page in reversed(self._first):
-                self._steps.sort(key=lambda s, p=page: s.page != p)
+        """The remaining steps (listed now if they are not yet)."""
+        self._list()
         return self._steps
 
     def prioritize(self, page: str) -> None:
@@ -257,14 +268,17 @@ class Warmup:
                 self._steps.sort(key=lambda s: s.page != page)  # stable: keeps each page's own order
 
     def pending(self, page: str) -> int:
+        steps = self._listed()
         with self._lock:
-            return sum(1 for s in self._listed() if s.page == page)
+            return sum(1 for s in steps if s.page == page)
 
     def ready(self, page: str) -> bool:
-        """Whether ``page``'s first views can be drawn without compiling: none of its ``first_views`` steps is
-        waiting or running."""
+        """Whether ``page``'s first views can be drawn without compiling: the steps are listed and none of its
+        ``first_views`` steps is waiting or running. Never waits for the listing (a joining session must not)."""
         with self._lock:
-            blocking = [*self._listed(), *([self._running] if self._running is not None else [])]
+            if self._steps is None:
+                return False
+            blocking = [*self._steps, *([self._running] if self._running is not None else [])]
             return not any(s.page == page and s.first_views for s in blocking)
 
     def when_ready(self, page: str, callback: Callable[[], None]) -> None:
@@ -287,12 +301,16 @@ class Warmup:
         """Run ``page``'s next first-views step (a training-lane task), then queue the next one."""
         from .components.scheduler import SCHEDULER, TRAINING
 
+        listing = self._list()
         with self._lock:
-            step = next((s for s in self._listed() if s.page == page and s.first_views), None)
-            if step is None:
-                return
-            self._steps.remove(step)
-            self._running = step
+            step = next((s for s in self._steps if s.page == page and s.first_views), None)
+            if step is not None:
+                self._steps.remove(step)
+                self._running = step
+        if listing:  # pages without a first-views step were not ready before the steps were listed
+            self._notify()
+        if step is None:
+            return
         self._run_step(step)
         SCHEDULER.submit(lambda: self._run_first_views(page), TRAINING)
 
@@ -313,24 +331,30 @@ class Warmup:
             self._notify(step.page)
         return items
 
-    def _notify(self, page: str) -> None:
+    def _notify(self, *pages: str) -> None:
+        """Call back the sessions waiting for those of ``pages`` (default: every page waited for) that are ready."""
         with self._lock:
-            callbacks = self._waiting.pop(page, []) if self.ready(page) else []
+            callbacks = [
+                cb for page in (pages or list(self._waiting)) if self.ready(page) for cb in self._waiting.pop(page, [])
+            ]
         for callback in callbacks:
             try:
                 callback()
             except Exception:  # one session's failure (e.g. it closed) must not stop the warm-up
-                log.exception("vgp-explorer: a session waiting for the %s page failed", page)
+                log.exception("vgp-explorer: a session waiting for its page failed")
 
     def run_next(self) -> None:
         """Run one step (or one item of a step that yields), then queue the next (a scheduler task)."""
         from .components.scheduler import SCHEDULER, WARMUP
 
+        listing = self._list()
         with self._lock:
-            steps = self._listed()
+            steps = self._steps
             current = self._current
             step = None if current is not None else (steps.pop(0) if steps else None)
             self._running = step
+        if listing:  # pages without a first-views step were not ready before the steps were listed
+            self._notify()
         if current is None and step is None:
             log.warning("vgp-explorer: JAX programs warmed up in %.1f s", time.perf_counter() - self._t0)
             self.done.set()

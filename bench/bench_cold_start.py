@@ -64,7 +64,7 @@ PROFILE_DEPTH_JS = """() => {
   }
   return n;
 }"""
-PREPARING_JS = "() => !!document.querySelector('.vgp-preparing') || document.body.innerText.includes('Preparing the')"
+PREPARING = ".vgp-preparing"  # app/components/preparing.py's placeholder (Playwright's CSS pierces shadow roots)
 
 
 def free_port() -> int:
@@ -159,7 +159,7 @@ def measure(browser, port: int, started: Started, t0: float, timeout: float, war
             page.wait_for_timeout(20)
         preparing_seen = False
         while not HAS_DATA.search(page.evaluate(SIGNATURE_JS)) or page.evaluate(PROFILE_DEPTH_JS) <= 0:
-            preparing_seen = preparing_seen or page.evaluate(PREPARING_JS)
+            preparing_seen = preparing_seen or page.locator(PREPARING).count() > 0
             assert time.perf_counter() < deadline, "no plot data"
             page.wait_for_timeout(20)
         out["page with plots"] = time.perf_counter() - t0

@@ -93,6 +93,8 @@ def open_page(page, url, console, requests):
     while time.time() < deadline and not any("is now open" in t for _, t in console):
         page.wait_for_timeout(200)
     assert any("is now open" in t for _, t in console), console
+    # a page opened while the server warms up shows "preparing…" until its programs are ready (app/warmup.py)
+    page.wait_for_selector(".vgp-preparing", state="detached", timeout=600_000)
 
 
 def wait_for_change(page, before: str, timeout: float = 120.0) -> str:
