@@ -83,3 +83,26 @@ def test_every_page_with_programs_has_first_views_steps_and_the_default_page_com
     assert steps[0].page == "deep" and steps[0].first_views
     first_views_pages = {s.page for s in steps if s.first_views}
     assert first_views_pages == {"deep", "bifurcation", "cliff", "recurrent", "edge-of-chaos"}
+
+
+def test_the_late_pages_document_ready_callbacks_run_once_it_is_shown():
+    """A page built after the browser's document became ready: its own "document_ready" callbacks (accessible
+    names, title wrapping, ?debug=latency) are run by a property change sent after the page."""
+    from bokeh.document import Document
+    from bokeh.models import CustomJS
+    from panel.io.state import set_curdoc
+
+    doc = Document()
+    callback = CustomJS(code="window.vgpLate = true;")
+
+    def build():
+        doc.js_on_event("document_ready", callback)  # as accessibility.install does while the site is built
+        return pn.pane.Markdown("the page")
+
+    with set_curdoc(doc):
+        preparing = Preparing("Deep network", build, lambda fn: fn())
+        preparing.ready()
+    page, runner = preparing.view.objects
+    assert page.object == "the page"
+    assert runner.object.js_property_callbacks == {"change:text": [callback]}
+    assert not runner.visible

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 
 import panel as pn
+from bokeh.models import Div
 from panel.io.state import set_curdoc
 
 from ..pages import PAGES
@@ -79,7 +80,26 @@ class Preparing:
         self._schedule(self._show)
 
     def _show(self) -> None:
-        self.view.objects = [self._build()]
+        doc = pn.state.curdoc
+        before = {id(cb) for cb in _ready_callbacks(doc)}
+        site = self._build()
+        late = [cb for cb in _ready_callbacks(doc) if id(cb) not in before]
+        self.view.objects = [site] + ([_run_in_browser(doc, late)] if late else [])
+
+
+def _ready_callbacks(doc) -> list:
+    """``doc``'s "document_ready" JS callbacks (none without a document)."""
+    return list(doc.callbacks.js_event_callbacks.get("document_ready", [])) if doc is not None else []
+
+
+def _run_in_browser(doc, callbacks: list) -> pn.viewable.Viewable:
+    """A hidden pane that runs ``callbacks`` in the browser once it is there. The page was built after the browser's
+    document became ready, so the page's own "document_ready" callbacks (the controls' accessible names, the
+    figures' title wrapping, ``?debug=latency``) would never run: a property change sent after the pane runs them."""
+    trigger = Div(text="", visible=False)
+    trigger.js_on_change("text", *callbacks)
+    doc.add_next_tick_callback(lambda: setattr(trigger, "text", "ready"))  # after the pane has reached the browser
+    return pn.pane.Bokeh(trigger, visible=False, margin=0)
 
 
 def site_view(build: Callable[[], pn.viewable.Viewable]) -> pn.viewable.Viewable:
