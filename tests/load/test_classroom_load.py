@@ -16,8 +16,9 @@ from tests.app_server import start_app_server
 from tests.load.server_idle import wait_until_idle
 
 #: sliders of the Deep network page whose moves redraw the views at once (the training-only sliders answer when
-#: the shared training worker gets to that session, which measures the queue, not the page).
-DEEP_SLIDERS = ("depth", "gain", "bias std", "step shown")
+#: the shared training worker gets to that session, which measures the queue, not the page; "step shown" is drawn
+#: in the browser and sends the server nothing: tests/browser/test_deep_browser_step.py).
+DEEP_SLIDERS = ("depth", "gain", "bias std")
 #: sessions are destroyed one second after their websocket closes, so memory is measured after cleanup.
 SESSION_FLAGS = ("--check-unused-sessions", "1000", "--unused-session-lifetime", "1000")
 #: allowed growth of the server's memory over 300 opened-and-closed sessions (the issue's bound). Measured on a
