@@ -74,10 +74,21 @@ def free_port() -> int:
 
 
 class Started:
-    """A started server: how to read its log and how to stop it."""
+    """A started server: how to read its log, how to stop it, and (host mode) its process id."""
 
-    def __init__(self, log, stop):
-        self.log, self.stop = log, stop
+    def __init__(self, log, stop, pid: int | None = None):
+        self.log, self.stop, self.pid = log, stop, pid
+
+    def cpu_seconds(self) -> float | None:
+        """The CPU time the server process has used so far (user + system, every thread), from /proc; a figure
+        that a busy shared machine inflates far less than the wall-clock times (None in container mode)."""
+        if self.pid is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (proc(5))
 
 
 def start_container(image: str, port: int, cold: bool, conf: str) -> Started:
@@ -130,7 +141,7 @@ def start_host(port: int, cache_dir: str, log_path: Path, server: str = "panel")
             proc.wait()
         log_file.close()
 
-    return Started(lambda: log_path.read_text(errors="replace"), stop)
+    return Started(lambda: log_path.read_text(errors="replace"), stop, proc.pid)
 
 
 def measure(browser, port: int, started: Started, t0: float, timeout: float, warm_up_wait: float | None) -> dict:
@@ -163,6 +174,8 @@ def measure(browser, port: int, started: Started, t0: float, timeout: float, war
             assert time.perf_counter() < deadline, "no plot data"
             page.wait_for_timeout(20)
         out["page with plots"] = time.perf_counter() - t0
+        if (cpu := started.cpu_seconds()) is not None:
+            out["server CPU to page with plots"] = cpu
         out["showed preparing"] = float(preparing_seen)
         handle = page.locator(".noUi-handle").first  # depth
         handle.focus()
@@ -179,6 +192,8 @@ def measure(browser, port: int, started: Started, t0: float, timeout: float, war
             out.setdefault("first move answered", answered - t0)
             if answered - pressed <= TARGET_MOVE_S:
                 out["interactive"] = answered - t0
+                if (cpu := started.cpu_seconds()) is not None:
+                    out["server CPU to interactive"] = cpu
                 break
         out["moves"] = moves
     finally:
