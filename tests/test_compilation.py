@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from vgp_core import activations, initializers, mlp, theory
 
@@ -14,7 +15,7 @@ GAINS = np.linspace(0.1, 4.0, 64)
 
 def test_zero_compilations_while_every_control_moves(compile_counter):
     base = mlp.MLPConfig(depth=10, width=32, batch_size=32, input_dim=16)
-    mlp.warm_up(widths=(32,), batch_size=32, input_dim=16, gains=GAINS, optimizers=("sgd", "adam"))
+    mlp.warm_up(widths=(32,), batch_size=32, input_dim=16, gains=GAINS, optimizers=mlp.OPTIMIZERS)
     theory.critical_gain("tanh", "standard", 32, 32)
     moves = (
         [dict(depth=d) for d in (1, 2, 7, 63, 64, 65, 128, 200, 256)]
@@ -32,9 +33,41 @@ def test_zero_compilations_while_every_control_moves(compile_counter):
             mlp.gradient_profile(cfg, with_jacobian=False)
             mlp.gain_sweep(cfg, GAINS)
             theory.critical_gain(cfg.activation, cfg.init, cfg.width, cfg.width, cfg.bias_std**2)
-        for opt, lr, clip in (("sgd", 0.01, None), ("sgd", 1, 1.0), ("adam", 0.001, 5)):
-            next(mlp.train_iter(cfg.replace(depth=30), 30, optimizer=opt, learning_rate=lr, clip_norm=clip))
+        # every optimizer, with and without clipping, in both capacity buckets (an int learning rate too)
+        for opt in mlp.OPTIMIZERS:
+            for depth, lr, clip in ((30, 0.01, None), (100, 1, 1.0), (30, 0.001, 5)):
+                next(mlp.train_iter(cfg.replace(depth=depth), 30, optimizer=opt, learning_rate=lr, clip_norm=clip))
     assert compiles == [], f"{len(compiles)} compilations after warm-up"
+
+
+@pytest.mark.slow
+def test_the_apps_warm_up_covers_training_with_every_optimizer_and_clipping(compile_counter):
+    """The Deep page trains with every optimizer, clipping off and on, and the Recurrent page's Train button with
+    clipping off and on, compiling nothing once the app's own warm-up steps for them have run (the Deep page at
+    its narrowest width, 16, to keep the test's compilations short; every width gets the same steps)."""
+    from app.pages.deep import DeepNetworkPage
+    from app.pages.recurrent import RecurrentPage
+    from app.warmup import warmup_steps
+
+    for step in warmup_steps(widths=(16,)):
+        deep_16 = step.page == "deep" and "width 16," in step.what
+        if deep_16 or step.what == "recurrent network training, default settings":
+            step.run()
+    deep = DeepNetworkPage(query={"width": "16", "steps": "10"})  # the page's own programs (theory, draws)
+    deep.settle()
+    recurrent = RecurrentPage(query={"train_steps": "50"})
+    with compile_counter() as compiles:
+        for optimizer in mlp.OPTIMIZERS:
+            for clip_norm in (0.0, 1.0):
+                deep.model.param.update(optimizer=optimizer, clip_norm=clip_norm)
+                deep.settle()
+                assert deep.notices.text == "", (optimizer, clip_norm, deep.notices.text)
+        for clip_norm in (0.0, 1.0):
+            recurrent.model.clip_norm = clip_norm
+            recurrent.train()
+            recurrent.settle()
+            assert recurrent.notices.text == "", (clip_norm, recurrent.notices.text)
+    assert compiles == [], f"{len(compiles)} compilations after the app's warm-up"
 
 
 def test_sharded_sweep_matches_unsharded():
