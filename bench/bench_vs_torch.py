@@ -14,7 +14,8 @@ the same drift), with a pause between them because PyTorch's OpenMP workers keep
 and would steal the cores from XLA. Each figure is the median over all rounds. The load average is printed: on a
 shared machine the figures are only comparable within one run.
 
-Usage: python bench/bench_vs_torch.py [--rounds N] [--repeats N]   (PyTorch is benchmark-only: pip install torch)
+Usage: python bench/bench_vs_torch.py [--rounds N] [--repeats N] [--omp-passive]
+(PyTorch is benchmark-only: pip install torch)
 """
 
 import argparse
@@ -127,7 +128,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median over all)")
     ap.add_argument("--repeats", type=int, default=5, help="timed calls per implementation per round")
+    ap.add_argument(
+        "--omp-passive",
+        action="store_true",
+        help="OMP_WAIT_POLICY=PASSIVE for PyTorch: its idle workers sleep instead of spinning (on a machine that other "
+        "processes load, spinning workers can slow PyTorch many-fold; unloaded, passive waits add wake-up latency)",
+    )
     args = ap.parse_args()
+    if args.omp_passive:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # read when PyTorch's OpenMP runtime starts (on import)
     device = jax.devices()[0]
     print(f"device: {device.platform} ({device.device_kind}), jax {jax.__version__}, {os.cpu_count()} CPUs")
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
