@@ -52,6 +52,18 @@ TRAINING_DELAY_MS = 1000
 UPDATE_LAYERS_SHOWN = 8
 #: the download buttons under the figures: before a press the browser sends its shown step (``StepFrames``)
 DOWNLOAD_SELECTOR = ".vgp-download"
+#: Karpathy's (2022) diagnostics, in a section whose figure cards are built when a student first opens it
+#: (``page_layout.FoldedSection``): a session that never opens it costs the server ~20 % less CPU and ~35 % fewer
+#: Bokeh models (``bench/bench_session.py``). The figures themselves are made in ``setup``, so their step frames
+#: and redraws hold whether or not the section is open.
+DIAGNOSTICS_SECTION = {
+    "Diagnostics practitioners use (Karpathy 2022): histograms, grad:data, update:data": (
+        "activation-histograms",
+        "gradient-histograms",
+        "grad-data",
+        "update-data",
+    )
+}
 #: healthy update:data ratio, log10 (Karpathy 2022, "Building makemore part 3"): updates ~1/1000 of the weights
 UPDATE_DATA_REFERENCE = -3.0
 #: histogram shares below this are drawn as the colour scale's bottom (log10 share)
@@ -855,6 +867,7 @@ class DeepNetworkPage(Page):
             [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.step_notice, self.theory_text],
             self.figures(),
             [explanation_panel(EXPLANATION)],
+            folded=DIAGNOSTICS_SECTION,
         )
 
     def describe_figure(self, name: str) -> str | None:

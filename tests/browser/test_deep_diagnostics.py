@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import pytest
 
+from app.pages.deep import DIAGNOSTICS_SECTION
 from vgp_core import diagnostics
 
 from .conftest import assert_clean, open_page, wait_until_quiet
@@ -54,6 +55,9 @@ def test_diagnostics_draw_and_the_device_line_names_the_backend(page, app_server
     url = app_server.url + "?activation=sigmoid&depth=20&init=standard&gain=1&steps=20"
     open_page(page, url, console, requests)
     depth, n_grad = 20, diagnostics.GRAD_LOG10_BINS.n_bins
+    # the diagnostics are in a section whose figures are built when a student opens it (DIAGNOSTICS_SECTION)
+    (title,) = DIAGNOSTICS_SECTION
+    page.get_by_text(title).first.click()
 
     grad = figure_state(page, "deep-grad-hist", lambda s: s["image"]["shape"] == [depth, n_grad])
     image = np.asarray(grad["image"]["values"], np.float64).reshape(depth, n_grad)
