@@ -20,6 +20,7 @@ from panel.io.state import set_curdoc
 from ..pages import PAGES
 from .lesson import lesson_step, load_lesson
 from .notices import literal
+from .scheduler import SCHEDULER
 
 log = logging.getLogger(__name__)
 CSS_CLASS = "vgp-preparing"
@@ -80,6 +81,7 @@ class Preparing:
         self._schedule(self._show)
 
     def _show(self) -> None:
+        SCHEDULER.note_move()  # a page being built: the warm-up's next step waits, as after a move
         doc = pn.state.curdoc
         before = {id(cb) for cb in _ready_callbacks(doc)}
         site = self._build()
@@ -122,6 +124,7 @@ def site_view(build: Callable[[], pn.viewable.Viewable]) -> pn.viewable.Viewable
     doc = session_document()
     if doc is None:
         return build()
+    SCHEDULER.note_move()  # a session opening: the warm-up's next step waits, as after a move
     query = session_query()
     slug = requested_page(query)
     if page_ready(slug):
