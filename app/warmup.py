@@ -53,7 +53,8 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
     views, its default width, the other pages, the Deep page's other optimizers at its default width, its other
     widths (``VGP_WARMUP_WIDTHS``, a comma-separated list, narrows them; default: all), the Remedies lab
     (``VGP_WARMUP_REMEDIES=0`` leaves it to be compiled when the page is first used, e.g. for test servers that
-    never open it), and last the other optimizers at the other widths."""
+    never open it), and last the other optimizers at the other widths. ``VGP_WARMUP_PAGES`` (comma-separated
+    slugs) keeps only those pages' steps (test servers that open one page)."""
     from vgp_core import cliff, doya, mlp, rnn
 
     from .pages import bifurcation as bif
@@ -151,7 +152,8 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
     for width in narrowed:
         if width != default_width:
             steps += deep_optimizers(width)
-    return steps
+    pages = {p.strip() for p in os.environ.get("VGP_WARMUP_PAGES", "").split(",") if p.strip()}
+    return [s for s in steps if s.page in pages] if pages else steps
 
 
 def _default_deep_profile() -> None:

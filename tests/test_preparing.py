@@ -106,3 +106,8 @@ def test_the_late_pages_document_ready_callbacks_run_once_it_is_shown():
     assert page.object == "the page"
     assert runner.object.js_property_callbacks == {"change:text": [callback]}
     assert not runner.visible
+
+
+def test_the_warm_up_can_be_narrowed_to_some_pages(monkeypatch):
+    monkeypatch.setenv("VGP_WARMUP_PAGES", "cliff, bifurcation")
+    assert {s.page for s in warmup_steps(widths=(128,))} == {"cliff", "bifurcation"}

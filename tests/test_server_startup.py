@@ -31,7 +31,7 @@ JOIN_BOUND_S = 30.0
 #: an empty cache: the default page's first-views programs compile (about a minute on two busy cores)
 COMPILE_BOUND_S = 600.0
 STOP_BOUND_S = 2.0
-SMALL_WARMUP = {"VGP_WARMUP_REMEDIES": "0"}  # start_app_server warms only width 128
+SMALL_WARMUP = {"VGP_WARMUP_PAGES": "deep"}  # the page these tests open (start_app_server warms only width 128)
 
 
 def stop_seconds(server) -> float:
