@@ -44,8 +44,8 @@ def requested_page(query: Mapping[str, str]) -> str:
 def preparing_text(title: str) -> str:
     """The line shown while a page's programs compile (plain text: ``title`` is a page's own title)."""
     return (
-        f"Preparing the {title} page: the server is compiling its programs (it started moments ago). "
-        "The page appears here by itself in a few seconds."
+        f"Preparing the {title} page: the server is still compiling its programs (it started moments ago). "
+        "The page appears here by itself as soon as they are ready; other pages keep working meanwhile."
     )
 
 
