@@ -8,6 +8,7 @@ back to the URL and carried by the page links.
 from __future__ import annotations
 
 import dataclasses
+import html
 
 import panel as pn
 
@@ -25,6 +26,7 @@ from .components.presentation import (
     display_from_query,
     panel_theme_name,
 )
+from .components.title_wrap import install as install_title_wrap
 from .components.url_state import session_query
 from .pages import PAGES
 from .warmup import prioritize as prioritize_warmup
@@ -32,9 +34,12 @@ from .warmup import prioritize as prioritize_warmup
 #: the page's width is the device's (phones, tablets), never zoomed out to fit a transient overflow while figures
 #: first lay out; users may still zoom in (WCAG 1.4.4: no maximum-scale).
 VIEWPORT = "width=device-width, initial-scale=1, minimum-scale=1"
-HEADER_CSS = """
-:host { width: 100%; }
-.vgp-title { font-size: 1.4em; font-weight: 600; margin-right: 1.5em; }
+#: the site's name is the page's one level-1 heading (WCAG 1.3.1, 2.4.6); the page's name follows it for screen
+#: readers only (the page links show it in bold).
+TITLE_CSS = """
+.vgp-title { font-size: 1.4em; font-weight: 600; margin: 0 1.5em 0 0; }
+.vgp-sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
+  white-space: nowrap; }
 """
 
 
@@ -61,6 +66,11 @@ def wrapping(row: pn.Row) -> pn.Row:
     """``row``, its items wrapping onto more lines when the window is narrower than they are (phones)."""
     row.stylesheets = list(row.stylesheets or []) + [":host { flex-wrap: wrap; max-width: 100%; }"]
     return row
+
+
+def site_title(page_title: str) -> str:
+    """The header's level-1 heading: the site's name, then (for screen readers) the page's."""
+    return f'<h1 class="vgp-title">vgp-explorer<span class="vgp-sr-only">: {html.escape(page_title)}</span></h1>'
 
 
 def page_links(current: str, settings: DisplaySettings) -> str:
@@ -99,10 +109,10 @@ def make_site(page: str | None = None) -> Site:
     describe_figures(layout, page_view)  # the page's own one-sentence summaries of its figures, where it has them
     watch_texts(figure_texts(layout).values())  # summaries follow the figures' data
     display = DisplayController(settings, page_view.figures(), layout)
-    links = pn.pane.Markdown(page_links(spec.slug, settings), margin=(5, 10))
+    links = pn.pane.Markdown(page_links(spec.slug, settings), margin=(5, 10), css_classes=["vgp-nav"])
     settings.param.watch(lambda *_: setattr(links, "object", page_links(spec.slug, settings)), DISPLAY_PARAMS)
     header = pn.FlexBox(
-        pn.pane.HTML('<span class="vgp-title">vgp-explorer</span>', margin=(5, 10)),
+        pn.pane.HTML(site_title(spec.title), margin=(5, 10), stylesheets=[TITLE_CSS]),
         links,
         pn.pane.Markdown(
             "The vanishing and exploding gradient problem, interactively.", margin=(5, 10), styles={"opacity": "0.7"}
@@ -111,8 +121,9 @@ def make_site(page: str | None = None) -> Site:
         align_items="center",
         sizing_mode="stretch_width",
         styles={"border-bottom": "1px solid var(--panel-border-color, #ddd)"},
+        css_classes=["vgp-header"],  # landmarks: app.components.accessibility.LANDMARKS
     )
-    items = [header, display.note]
+    items = [display.note]
     if step is not None:
         items.append(lesson_panel(step, len(steps), display_query(settings)))
     if notices:
@@ -122,9 +133,12 @@ def make_site(page: str | None = None) -> Site:
         items.append(site_notices.pane)
     items.append(layout)
     # not wider than the window (Panel would give it its widest child's width as min-width): see page_layout
-    view = pn.Column(*items, sizing_mode="stretch_width", stylesheets=[":host { min-width: 0 !important; }"])
+    narrow = [":host { min-width: 0 !important; }"]
+    main = pn.Column(*items, sizing_mode="stretch_width", stylesheets=narrow, margin=0, css_classes=["vgp-site-main"])
+    view = pn.Column(header, main, sizing_mode="stretch_width", stylesheets=narrow)
     display.attach(view)
     install_accessibility(session_document())  # names for every control, a visible focus ring
+    install_title_wrap(session_document(), page_view.figures().values())  # titles fit a phone's figures
     return Site(view=view, page=page_view, display=display)
 
 

@@ -91,7 +91,7 @@ def test_the_browser_picks_what_the_page_draws():
         full = {n: getattr(page.model, n) for n in glorot.URL_PARAMS}
         for target, (obj, attr) in page.browser.targets.items():
             shown = getattr(obj, attr)
-            if target == "readout":  # the text Panel sends for the HTML pane: the browser's pieces, joined
+            if target == "readout" or target.startswith("summary_"):  # the text Panel sends for an HTML pane
                 shown = pn.pane.HTML()._transform_object(shown)["object"]
             elif target == "overflow_notice":
                 shown = pn.pane.Alert()._transform_object(shown)["object"]

@@ -5,14 +5,20 @@ Bokeh renders Panel's widgets in shadow roots with their visible title beside, n
 handle (``role="slider"``) has no accessible name, a checkbox's text is a ``div`` instead of a ``label``, a number
 input's up/down buttons and a player's buttons are empty ``button``s, a select without a title has no name at all,
 and a data table's grid holds focusable panes and canvases (SlickGrid's; the table's pages size it to its rows)
-that a grid may not contain. ``LABEL_JS`` walks
-the page's open shadow roots once the document is ready (and again while the first figures and late widgets render,
-and whenever focus moves) and gives each such control an ``aria-label`` from the text the user sees, and adopts one
-small stylesheet into every shadow root: a 3 px focus ring outside the focused control (global CSS cannot reach
-into shadow roots). Nothing is sent to the server. ``install(doc)`` runs it in a served session's document.
+that a grid may not contain. Bokeh's layouts are plain ``div``s, so the page has no landmarks: the elements marked
+with a class of ``LANDMARKS`` (the site's header, its page links and everything below the header) get their ARIA
+landmark role (WCAG 1.3.1; axe-core's "landmark-one-main" and "region" rules: all content inside landmarks), and
+a card's title (Panel's ``h3``) is a level-2 heading, a section under the page's one ``h1`` (axe's
+"heading-order"). ``LABEL_JS`` walks the page's open shadow roots once the document is ready (and again while the
+first figures and late widgets render, and whenever focus moves) and gives each such control an ``aria-label``
+from the text the user sees, and adopts one small stylesheet into every shadow root: a 3 px focus ring outside the
+focused control (global CSS cannot reach into shadow roots). Nothing is sent to the server. ``install(doc)`` runs
+it in a served session's document.
 """
 
 from __future__ import annotations
+
+import json
 
 from bokeh.models import CustomJS
 
@@ -22,7 +28,14 @@ FOCUS_RING_CSS = (
     # inline code in Markdown keeps the text's colour (Panel's pink on white is below 4.5:1, WCAG 1.4.3)
     " code { color: inherit; }"
 )
-#: when, after the document is ready, the walk runs again (ms): widgets and figures render over the first seconds.
+#: css class -> (ARIA landmark role, its accessible name or ""), given to the element with that class (``app.site``
+#: marks its header, page links and main column with these classes).
+LANDMARKS = {
+    "vgp-header": ("banner", ""),
+    "vgp-nav": ("navigation", "Pages"),
+    "vgp-site-main": ("main", ""),
+}
+#: when, after the page's layout first exists, the walk runs again (ms): widgets and figures render over seconds.
 RELABEL_AFTER_MS = (300, 1500, 4000, 10000)
 
 LABEL_JS = """
@@ -42,7 +55,18 @@ const title_of = (root) => {
   return '';
 };
 const name = (el, label) => { if (label && !el.getAttribute('aria-label')) el.setAttribute('aria-label', label); };
+const landmarked = {};
 const visit = (root) => {
+  for (const [cls, [role, label]] of Object.entries(LANDMARK_ROLES)) {
+    for (const el of root.querySelectorAll('.' + cls)) {
+      if (el.getAttribute('role') !== role) el.setAttribute('role', role);
+      landmarked[role] = true;
+      if (label) name(el, label);
+    }
+  }
+  if (root.host && root.host.classList.contains('card-title')) {  // a card's title (a pane of its own)
+    for (const el of root.querySelectorAll('h3:not([aria-level])')) el.setAttribute('aria-level', '2');
+  }
   if (root !== document && !root.adoptedStyleSheets.includes(ring))
     root.adoptedStyleSheets = [...root.adoptedStyleSheets, ring];
   for (const el of root.querySelectorAll('.noUi-handle')) name(el, title_of(root));
@@ -65,8 +89,14 @@ const visit = (root) => {
   for (const el of root.querySelectorAll('*')) if (el.shadowRoot) visit(el.shadowRoot);
 };
 const run = () => { try { visit(document); } catch (e) { console.warn('vgp accessibility labels:', e); } };
-run();
-for (const ms of AFTER) setTimeout(run, ms);
+// until the page's layout exists (a loaded or warming-up server first shows a "preparing" page: minutes, maybe),
+// every 250 ms (a walk over a few elements); then again while its widgets and figures render
+const until_main = () => {
+  run();
+  if (landmarked.main) for (const ms of AFTER) setTimeout(run, ms);
+  else setTimeout(until_main, 250);
+};
+until_main();
 if (!window.vgpLabelling) {
   window.vgpLabelling = true;
   document.addEventListener('focusin', run, true);
@@ -76,7 +106,11 @@ if (!window.vgpLabelling) {
 
 def label_callback() -> CustomJS:
     """The document-ready callback that names the controls and draws the focus ring (see the module docstring)."""
-    code = LABEL_JS.replace("FOCUS_CSS", repr(FOCUS_RING_CSS)).replace("AFTER", repr(list(RELABEL_AFTER_MS)))
+    code = (
+        LABEL_JS.replace("FOCUS_CSS", repr(FOCUS_RING_CSS))
+        .replace("AFTER", repr(list(RELABEL_AFTER_MS)))
+        .replace("LANDMARK_ROLES", json.dumps(LANDMARKS))
+    )
     return CustomJS(code=code)
 
 

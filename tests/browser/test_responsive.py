@@ -2,8 +2,9 @@
 
 One page load per (page, viewport), everything checked on that load: nothing scrolls sideways
 (``document.documentElement.scrollWidth <= innerWidth``), every control of the page is on screen (inside the
-window's width) and enabled, every figure is as wide as the window allows; on the touch devices a slider of the Deep
-page dragged by a finger (Chrome DevTools Protocol touch events) changes the plots."""
+window's width) and enabled, every figure is as wide as the window allows and no figure's title is wider than it
+(long titles wrap); on the touch devices a slider of the Deep page dragged by a finger (Chrome DevTools Protocol
+touch events) changes the plots."""
 
 from __future__ import annotations
 
@@ -52,6 +53,20 @@ FIGURE_WIDTHS_JS = """(cls) => {
       if (el.classList && el.classList.contains(cls)) out.push(el.getBoundingClientRect().width);
       if (el.shadowRoot) walk(el.shadowRoot); } };
   walk(document); return out;
+}"""
+
+# JS: every drawn figure's title box (BokehJS's own measure of the drawn text, and where it starts) and the figure's
+# width, in CSS px (app.components.title_wrap breaks a title that would not fit into lines).
+TITLES_JS = """() => {
+  const out = [];
+  for (const doc of Bokeh.documents) for (const plot of doc.all_models) {
+    if (plot.title == null || plot.renderers == null || plot.title.text === undefined) continue;
+    const view = Bokeh.index.find_one(plot);
+    const title = view != null ? view.renderer_views.get(plot.title) : null;
+    if (title == null || !(view.bbox.width > 0) || !plot.title.visible) continue;
+    out.push({text: plot.title.text, left: title.bbox.left, width: title._get_size().width, figure: view.bbox.width});
+  }
+  return out;
 }"""
 
 
@@ -113,6 +128,11 @@ def test_page_fits_the_device(chromium, app_server, slug, device):
         assert figures and all(w <= width for w in figures), figures
         if device == "phone":  # one figure per row, the full width less the margins
             assert min(figures) >= width - 40, figures
+
+        titles = page.evaluate(TITLES_JS)
+        assert titles, "no figure title found"
+        for title in titles:  # no title is cut off at its figure's edge (1 px: rounding of the layout)
+            assert title["left"] + title["width"] <= title["figure"] + 1, title
 
         if slug == "deep" and device != "laptop":
             before = page.evaluate(SIGNATURE_JS)

@@ -13,12 +13,14 @@ import numpy as np
 import panel as pn
 from bokeh.core.property.validation import without_property_validation
 from bokeh.core.property.vectorization import value
+from bokeh.models import ColumnDataSource, GlyphRenderer
 
 from vgp_core import ConfigError
 from vgp_core.experiments import glorot2010 as g10
 
 from ...components.browser_views import BrowserViews, Control, Tables, browser_only
 from ...components.explanation import explanation_panel
+from ...components.figure_text import FigureText, paragraph, renderer_words, sentence
 from ...components.page import Page, document_hold
 from ...components.page_layout import page_layout
 from ...components.url_state import apply_query
@@ -48,6 +50,14 @@ from .views import (
 )
 
 log = logging.getLogger(__name__)
+#: (run, activation, init) of a committed run -> its figures' summaries (``GlorotPage._summaries``).
+_COMMITTED_SUMMARIES: dict[tuple[str, str, str], Tables] = {}
+
+
+def _summary_target(figure: str) -> str:
+    """The browser-side target of a figure's summary: a JS identifier (the browser's callbacks name the panes)."""
+    return "summary_" + figure.replace("-", "_")
+
 
 # ----------------------------------------------------------------------------------------------------------------
 # The page
@@ -88,6 +98,8 @@ class GlorotPage(GlorotFigures, Page):
                 + "; ".join(f"assets/glorot2010/{name} ({why})" for name, why in unavailable.items()),
             )
         self._build_figures()
+        # every figure's text alternative, taken before the layout: the browser-side moves rewrite its summary
+        self._texts = {name: FigureText.of(fig) for name, fig in self.figures().items()}
         self._widgets = self._make_widgets()
         self.browser = BrowserViews(
             [Control(name, self._widgets[name], server=name in SERVER_PARAMS) for name in URL_PARAMS],
@@ -160,7 +172,7 @@ class GlorotPage(GlorotFigures, Page):
                 new_tables = key != self._tables_of
                 if new_tables:  # sent to the browser
                     drawn, counts = self._browser_tables(*combination)
-                    self._tables = [drawn, self._overflow_tables(counts)]
+                    self._tables = [drawn, self._overflow_tables(counts), self._summaries(combination, drawn)]
                     self._tables_of = key
                     self.browser.set_tables(self._tables)
                 self.browser.draw(self._state(), None if new_tables else changed)
@@ -185,6 +197,48 @@ class GlorotPage(GlorotFigures, Page):
             return {"overflow_notice": overflow_text(n), "overflow_visible": bool(n)}
 
         return Tables.of([(notice, deps)], {}, counts.domains)
+
+    def _summaries(self, combination: tuple[str, str, str], drawn: Tables) -> Tables:
+        """``_summary_tables`` of the combination; of a committed run, made once per process for every session
+        (the figures are alike, their data the run's), like ``committed_tables``."""
+        if combination[0] in self._results:
+            return self._summary_tables(drawn)
+        if combination not in _COMMITTED_SUMMARIES:
+            _COMMITTED_SUMMARIES[combination] = self._summary_tables(drawn)
+        return _COMMITTED_SUMMARIES[combination]
+
+    def _summary_tables(self, drawn: Tables) -> Tables:
+        """Each figure's summary (``figure_text.summary``, as its paragraph: target ``_summary_target(figure)``)
+        for every setting of the browser-side controls that its sources and title depend on, read from ``drawn``: a
+        move in the browser shows the summary of what it draws (WCAG 1.1.1), and the server's own summary of the
+        same state is the same text (so its refresh sends nothing). Each glyph's words are made once per value its
+        source takes (a table stores equal values once), then only joined per setting."""
+        targets = self.browser.targets
+        source_target = {obj: k for k, (obj, attr) in targets.items() if attr == "data" and k in drawn.parts}
+        title_target = {obj: k for k, (obj, attr) in targets.items() if attr == "text" and k in drawn.parts}
+        views = []
+        for name, fig in self.figures().items():
+            glyphs, used = [], set()  # per glyph with data: (its source's target or None, its words)
+            for i, r in enumerate(fig.renderers):
+                if not isinstance(r, GlyphRenderer) or not isinstance(r.data_source, ColumnDataSource):
+                    continue
+                target = source_target.get(r.data_source)
+                if target is None:  # drawn by the server: the same for every browser-side setting
+                    glyphs.append((None, renderer_words(fig, i, r.data_source.data)))
+                    continue
+                (part,) = drawn.parts[target]
+                glyphs.append((target, {id(v): renderer_words(fig, i, v) for v in part.values}))
+                used |= set(part.deps)
+            title = title_target.get(fig.title)
+            used |= drawn.deps(title) if title else set()
+
+            def view(state, fig=fig, glyphs=glyphs, title=title, name=name):
+                words = [w if t is None else w[id(drawn.value(t, state))] for t, w in glyphs]
+                heading = drawn.value(title, state) if title else fig.title.text
+                return {_summary_target(name): paragraph(sentence(heading or "Figure", words))}
+
+            views.append((view, [p for p in BROWSER_PARAMS if p in used]))
+        return Tables.of(views, self._state(), drawn.domains)
 
     def _browser_targets(self) -> dict:
         """What the tables set: target name -> (object, attribute)."""
@@ -231,6 +285,7 @@ class GlorotPage(GlorotFigures, Page):
                 "overflow_visible": (self.overflow_notice, "visible"),
             }
         )
+        targets.update({_summary_target(name): (text.text, "object") for name, text in self._texts.items()})
         return targets
 
     def _draw_trajectories(self):
