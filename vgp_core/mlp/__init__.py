@@ -26,6 +26,7 @@ Modules (one idea each; this package re-exports their public names, so ``from vg
 * ``config``: ``MLPConfig``, the engine's size constants and the result dataclasses;
 * ``params``: traced settings, seeded draws, the probe batch and the parameters (``init_params``, ``check_params``);
 * ``engine``: one hidden layer, the forward pass and the manual reverse pass (``_forward_backward``);
+* ``workspace``: a pool of activation buffers that the profile program reuses by donation;
 * ``profile``: measurements without training (``gradient_profile``, ``gain_sweep``, ``params_profile``,
   ``probe_accuracy``);
 * ``training``: mini-batch training (``train``, ``train_iter``, ``train_with_params``);
