@@ -126,7 +126,11 @@ class FoldedSection:
             margin=(5, 0),
         )
         setattr(self.card, _SECTION_ATTR, self)
-        self.card.param.watch(self._on_collapsed, "collapsed")
+        from .page import on_session_loop, session_document  # page.py imports this module
+
+        # with ``panel serve --num-threads`` the browser's click arrives on a worker thread: the cards are built and
+        # added to the document on the server's event loop (``on_session_loop``)
+        self.card.param.watch(on_session_loop(session_document(), self._on_collapsed), "collapsed")
 
     def _on_collapsed(self, event) -> None:
         if not event.new:
