@@ -14,7 +14,10 @@ Two parts:
   the thread CPU time of each build (``time.thread_time`` around ``app.site.build_site``: the event loop's thread
   builds a session), then the build under ``cProfile``, its top functions by cumulative time.
 
-usage: python bench/bench_session.py [--pages deep recurrent ...] [--sessions 20] [--profile PAGE] [--builds 5]
+The sessions open with ``--query`` (default ``&auto_train=false``: a Deep page session costs the same to build
+without its training run, which a class shares once it has finished, and which would keep the server busy).
+
+usage: python bench/bench_session.py [--pages deep recurrent ...] [--sessions 20] [--query ARGS] [--profile PAGE]
 """
 
 from __future__ import annotations
@@ -45,9 +48,10 @@ IDLE_MEASURE_S = 10.0
 FIRST_QUIET_S = 5.0
 
 
-def measure_page(server: Server, slug: str, sessions: int) -> dict:
-    """The figures of one page (see the module's docstring); every session is closed again on return."""
-    url = f"{server.url}?page={slug}"
+def measure_page(server: Server, slug: str, sessions: int, query: str = "") -> dict:
+    """The figures of one page (see the module's docstring); every session is closed again on return. ``query``:
+    more URL arguments (``&name=value...``)."""
+    url = f"{server.url}?page={slug}{query}"
     pid = server.proc.pid
     first = Student(url)  # compiles the page's programs and fills the shared cache (its training run included)
     first.settle(quiet=FIRST_QUIET_S, timeout=900.0)
@@ -78,7 +82,7 @@ def measure_page(server: Server, slug: str, sessions: int) -> dict:
     )
 
 
-def served(pages: list[str], sessions: int) -> None:
+def served(pages: list[str], sessions: int, query: str = "") -> None:
     env = {"VGP_WARMUP": "0", "VGP_WARMUP_REMEDIES": "0"}
     with tempfile.TemporaryDirectory() as tmp:
         server = start_app_server(Path(tmp), SESSION_FLAGS, env=env, hardened=False)
@@ -91,7 +95,7 @@ def served(pages: list[str], sessions: int) -> None:
                 f"{'page':<15s}{'models':>8s}{'CPU/session':>14s}{'RSS/session':>14s}{'idle CPU':>16s}{'open p50':>11s}"
             )
             for slug in pages:
-                r = measure_page(server, slug, sessions)
+                r = measure_page(server, slug, sessions, query)
                 print(
                     f"{r['page']:<15s}{r['models']:>8d}{r['cpu_ms']:>11.0f} ms{r['rss_mb']:>11.1f} MB"
                     f"{r['idle_ms_per_s']:>9.2f} ms/s{r['open_p50_ms']:>8.0f} ms",
@@ -188,13 +192,20 @@ def main() -> None:
     p.add_argument("--pages", nargs="+", default=[PAGES[0].slug], choices=[s.slug for s in PAGES])
     p.add_argument("--sessions", type=int, default=20, help="sessions opened and kept open per page (default 20)")
     p.add_argument("--profile", metavar="PAGE", choices=[s.slug for s in PAGES], help="profile this page's build")
+    p.add_argument(
+        "--query",
+        default="&auto_train=false",
+        help="URL arguments added to every session's (default '&auto_train=false': the Deep page's training runs, "
+        "which a class shares once one has finished, would keep the server busy while sessions are measured; pass "
+        "'' to keep them)",
+    )
     p.add_argument("--builds", type=int, default=5, help="with --profile: sessions built (default 5)")
     p.add_argument("--top", type=int, default=40, help="with --profile: functions printed (default 40)")
     args = p.parse_args()
     if args.profile:
         profile(args.profile, max(2, args.builds), args.top)
     else:
-        served(args.pages, args.sessions)
+        served(args.pages, args.sessions, args.query)
     sys.stdout.flush()
     os._exit(0)  # Bokeh client threads and the in-process server need no orderly shutdown
 
