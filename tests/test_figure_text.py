@@ -127,13 +127,18 @@ def test_gradient_ratio_sentence():
 
 
 def test_deep_page_gradient_profile_is_described_by_its_ratio():
-    from app.components.page_layout import describe_figures, figure_texts
+    from app.components.page_layout import describe_figures, figure_texts, folded_sections
     from app.pages import page_spec
+    from app.pages.deep import DIAGNOSTICS_SECTION
 
     page = page_spec("deep").build(query={"depth": "20", "activation": "sigmoid", "init": "standard", "steps": "10"})
     page.model.auto_train = False
     layout = page.panel()
     describe_figures(layout, page)
+    folded = {name for names in DIAGNOSTICS_SECTION.values() for name in names}
+    assert set(figure_texts(layout)) == set(page.figures()) - folded  # the diagnostics: built when opened
+    for section in folded_sections(layout):
+        section.open()
     texts = figure_texts(layout)
     assert set(texts) == set(page.figures())
     norms = page._profile.backprop_norm
