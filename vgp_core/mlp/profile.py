@@ -36,6 +36,20 @@ def _trim(a, depth):
     return np.asarray(a)[..., :depth]
 
 
+def _profile_from_stats(stats, depth: int, layer_diagnostics=None) -> GradientProfile:
+    """A :class:`GradientProfile` of the first ``depth`` layers of the engine's fetched ``LayerStats``."""
+    return GradientProfile(
+        _trim(stats.backprop_norm, depth),
+        _trim(stats.weight_grad_norm, depth),
+        _trim(stats.act_mean, depth),
+        _trim(stats.act_std, depth),
+        _trim(stats.saturation, depth),
+        _trim(stats.jacobian_sv_mean, depth),
+        float(stats.loss),
+        layer_diagnostics,
+    )
+
+
 def gradient_profile(
     config: MLPConfig, with_jacobian: bool = True, with_diagnostics: bool | None = None
 ) -> GradientProfile:
@@ -75,16 +89,7 @@ def gradient_profile(
     stats = jax.device_get(stats)
     d = config.depth
     layer_diagnostics = diagnostics.LayerDiagnostics(*(a[:d] for a in stats.diagnostics))
-    return GradientProfile(
-        _trim(stats.backprop_norm, d),
-        _trim(stats.weight_grad_norm, d),
-        _trim(stats.act_mean, d),
-        _trim(stats.act_std, d),
-        _trim(stats.saturation, d),
-        _trim(stats.jacobian_sv_mean, d),
-        float(stats.loss),
-        layer_diagnostics if with_diagnostics else None,
-    )
+    return _profile_from_stats(stats, d, layer_diagnostics if with_diagnostics else None)
 
 
 def _sweep_one(draws, init_idx, gain, bias_std, settings, x, y):
@@ -148,16 +153,7 @@ def params_profile(config: MLPConfig, params: Params, with_jacobian: bool = Fals
     params = check_params(config, params)
     x, y = _probe_batch(config.seed, config.batch_size, config.input_dim, config.n_classes)
     stats = jax.device_get(_params_stats(params, _settings(config), x, y, jnp.bool_(with_jacobian)))
-    d = config.depth
-    return GradientProfile(
-        _trim(stats.backprop_norm, d),
-        _trim(stats.weight_grad_norm, d),
-        _trim(stats.act_mean, d),
-        _trim(stats.act_std, d),
-        _trim(stats.saturation, d),
-        _trim(stats.jacobian_sv_mean, d),
-        float(stats.loss),
-    )
+    return _profile_from_stats(stats, config.depth)
 
 
 def probe_accuracy(config: MLPConfig, params: Params) -> tuple[float, float]:
