@@ -38,6 +38,13 @@ PAPER_JACOBIAN_SV = {"standard": 0.5, "glorot_uniform": 0.8}
 INIT_LABELS = {"standard": "standard", "glorot_uniform": "normalized"}
 INIT_COLORS = {"standard": "#d62728", "glorot_uniform": "#1f77b4"}
 ACTIVATION_COLORS = {"sigmoid": "#2ca02c", "tanh": "#8c564b", "softsign": "#9467bd"}
+# Colour is never the only carrier of meaning (WCAG 2.1 success criterion 1.4.1): every series that a colour tells
+# apart also has its own marker (layers, initializations, activations) or hatch (the test-error bars).
+LAYER_MARKERS = ("circle", "square", "triangle", "diamond", "inverted_triangle", "hex", "star", "plus")
+INIT_MARKERS = {"standard": "circle", "glorot_uniform": "triangle"}
+ACTIVATION_MARKERS = {"sigmoid": "circle", "tanh": "square", "softsign": "diamond"}
+#: the test-error bars: our runs (in file order), then the paper's
+BAR_HATCHES = ("blank", "right_diagonal_line", "dot")
 CHANCE = 1.0 - 1.0 / g10.N_CLASSES  # balanced classes: always guessing one class
 #: a difference is called real when it exceeds this many standard errors of the test-set estimate.
 SIGNIFICANT_SE = 2.0

@@ -22,11 +22,15 @@ from vgp_core.experiments import glorot2010 as g10
 from ...components.browser_views import browser_only
 from .data import (
     ACTIVATION_COLORS,
+    ACTIVATION_MARKERS,
+    BAR_HATCHES,
     CHANCE,
     CMP_LABEL,
     FIG_HEIGHT,
     INIT_COLORS,
     INIT_LABELS,
+    INIT_MARKERS,
+    LAYER_MARKERS,
     PAPER_JACOBIAN_SV,
     TOOLS,
     labels_by_key,
@@ -56,15 +60,30 @@ class GlorotFigures:
 
     @staticmethod
     def _layer_lines(fig, source, init: str, columns: tuple[str, str], size: int, labels: tuple[str, str]) -> list:
-        """Two per-layer curves of one initialization in its colour: ``columns[0]`` solid with dots, ``columns[1]``
-        dashed with squares. Returns the two line renderers (for the hover tool)."""
-        color, lines = INIT_COLORS[init], []
-        for column, label, dash, marker in zip(columns, labels, ("solid", "dashed"), ("circle", "square")):
+        """Two per-layer curves of one initialization in its colour and with its marker: ``columns[0]`` solid,
+        ``columns[1]`` dashed. Returns the two line renderers (for the hover tool)."""
+        color, lines, marker = INIT_COLORS[init], [], INIT_MARKERS[init]
+        for column, label, dash in zip(columns, labels, ("solid", "dashed")):
             lines.append(
                 fig.line("layer", column, source=source, color=color, line_width=2, line_dash=dash, legend_label=label)
             )
-            fig.scatter("layer", column, source=source, color=color, size=size, marker=marker)
+            fig.scatter("layer", column, source=source, color=color, size=size, marker=marker, legend_label=label)
         return lines
+
+    @staticmethod
+    def _layer_markers(fig, source, prefix: str) -> None:
+        """Each layer's marker on its curve (columns ``{prefix}1``.. of ``source``): added last, so that the figure's
+        summary (its first series) and hover tools are those of the lines; the legend shows line and marker."""
+        for i in range(1, max_depth() + 1):
+            fig.scatter(
+                "x",
+                f"{prefix}{i}",
+                source=source,
+                marker=LAYER_MARKERS[(i - 1) % len(LAYER_MARKERS)],
+                size=5,
+                color=layer_colors()[i - 1],
+                legend_label=f"layer {i}",
+            )
 
     @staticmethod
     def _chosen_marker(fig, source) -> None:
@@ -153,6 +172,7 @@ class GlorotFigures:
         )
         fig.scatter("x", "y", source=self.traj_checkpoint, size=8, color="color", line_color="black")
         self._marks_renderer(fig, self.traj_marks)
+        self._layer_markers(fig, self.traj_source, "mean")
         fig.add_tools(
             HoverTool(
                 renderers=mean_renderers,
@@ -294,6 +314,11 @@ class GlorotFigures:
         self.curve_span = Span(location=0, dimension="height", line_color="#555555", line_dash="dashed")
         fig.add_layout(self.curve_span)
         self._marks_renderer(fig, self.curve_marks)
+        for a, i in combos:  # the activation's marker on its curves (the init: solid or dashed)
+            fig.scatter(
+                "x", f"{a}_{i}", source=self.curve_source, marker=ACTIVATION_MARKERS[a], size=5,
+                color=ACTIVATION_COLORS[a], legend_label=paper_label(a, i),
+            )  # fmt: skip
         fig.add_tools(
             HoverTool(
                 renderers=renderers,
@@ -339,6 +364,9 @@ class GlorotFigures:
                 source=self.bar_sources[s],
                 fill_color=color,
                 fill_alpha="alpha",
+                hatch_pattern=BAR_HATCHES[-1] if s == "paper" else BAR_HATCHES[k % (len(BAR_HATCHES) - 1)],
+                hatch_color="black",
+                hatch_alpha=0.5,
                 line_color="black",
                 line_width="line_width",
                 legend_label=label,
@@ -409,6 +437,7 @@ class GlorotFigures:
         fig = self._fig(title, x_label, "fraction of values per bin")
         renderers = self._per_layer_curves(fig, main, cmp, hl, "l")
         self._marks_renderer(fig, marks)
+        self._layer_markers(fig, main, "l")
         fig.add_tools(
             HoverTool(
                 renderers=renderers,
@@ -430,6 +459,7 @@ class GlorotFigures:
         renderers = self._per_layer_curves(fig, main, cmp, hl, "v")
         fig.scatter("x", "y", source=ckpt, size=8, color="color", line_color="black")
         self._marks_renderer(fig, marks)
+        self._layer_markers(fig, main, "v")
         fig.add_tools(
             HoverTool(
                 renderers=renderers,
