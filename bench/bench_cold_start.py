@@ -14,8 +14,8 @@ How the server is started:
   the target's own command; ``--server vgp``: ``deploy/serve.sh`` (``vgp serve``, the image's command).
   ``VGP_JAX_CACHE_DIR`` is an empty directory (cold), or one filled beforehand by ``app.warmup.warm_up_all()``
   (warm; what the Dockerfile does at build time), or ``--cache DIR``, a directory filled already.
-* ``--mode container`` (default where the image exists): ``podman run`` of the image built by
-  ../shared/tools/container-check (``vgp-explorer:check``; root, runc, host network, as that tool runs it). Warm =
+* ``--mode container`` (default where the image exists): ``podman run`` of the image built from this
+  repository's Dockerfile (``podman build -t vgp-explorer:check .``; root, runc, host network, as CI runs it). Warm =
   the image as built (its cache was filled by the Dockerfile); cold = the same image with ``VGP_JAX_CACHE_DIR``
   pointing at an empty directory, as if the Dockerfile had no warm-up step.
 
@@ -238,7 +238,7 @@ def main() -> None:
     )
     mode = args.mode or ("container" if have_image else "host")
     if mode == "container" and not have_image:
-        sys.exit(f"no image {args.image} (run ../shared/tools/container-check --build-only as root first)")
+        sys.exit(f"no image {args.image} (build it first, as root: podman build -t {args.image} .)")
 
     from playwright.sync_api import sync_playwright
 

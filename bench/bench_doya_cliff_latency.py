@@ -24,7 +24,7 @@ os.environ.setdefault("VGP_WARMUP", "0")
 
 from app.pages.bifurcation import BifurcationModel, BifurcationPage  # noqa: E402
 from app.pages.cliff import LossCliffModel, LossCliffPage  # noqa: E402
-from app.warmup import _warm_up_doya_cliff  # noqa: E402
+from app.warmup import warmup_steps  # noqa: E402
 
 BIFURCATION_MOVES = {
     "b": [-2.49, -2.5],
@@ -68,7 +68,10 @@ def main():
     args = ap.parse_args()
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPU cores")
     t0 = time.perf_counter()
-    _warm_up_doya_cliff()
+    for step in warmup_steps():  # the two pages' own warm-up steps, as the server runs them
+        if step.page in ("bifurcation", "cliff"):
+            for _ in step.run() or ():
+                pass
     print(f"warm-up (compile, or load from the persistent cache): {time.perf_counter() - t0:.1f} s")
 
     bif = BifurcationPage(BifurcationModel(), query={}, defer=True)
