@@ -257,6 +257,9 @@ class EdgeOfChaosPage(Page):
         f.line("x", "xi_q", source=self.scales, color="#2ca02c", line_width=2, legend_label="ξ_q (lengths)")
         f.line("x", "six", source=self.scales, color="#9467bd", line_dash="dotted", legend_label="6 ξ_c: trainable")
         self.sw2_marker = Span(location=1.5, dimension="height", line_color="black", line_width=2)
+        # the σ_w² slider moves the marker in the browser (jslink in ``controls``): that write stays there (the
+        # server sets the location itself on every redraw), so a move sends no extra message back
+        self.sw2_marker.syncable = False
         self.critical_marker = Span(location=1.0, dimension="height", line_color="red", line_dash="dashed")
         f.add_layout(self.sw2_marker)
         f.add_layout(self.critical_marker)

@@ -173,6 +173,9 @@ class RecurrentPage(Page):
         self.threshold_marker = Span(
             location=1.0, dimension="width", line_color="red", line_dash="dashed", line_width=2
         )
+        # the radius slider moves the marker in the browser (jslink in ``controls``): that write stays there (the
+        # server sets the location itself on every redraw), so a move sends no extra message back
+        self.radius_marker.syncable = False
         self.sweep_map.figure.add_layout(self.radius_marker)
         self.sweep_map.figure.add_layout(self.threshold_marker)
         self.curve = LogProfile(
