@@ -17,12 +17,27 @@ def tap_figure(page, css_class: str, fx: float, fy: float) -> None:
     """One finger's tap at the fraction (fx, fy) of the figure with CSS class ``css_class``, scrolled into view."""
     figure = page.locator(f".{css_class}").first
     figure.scroll_into_view_if_needed()
-    page.wait_for_timeout(300)  # the scroll settles before the box is read
-    box = figure.bounding_box()
+    # the finger lands where the figure is once the page has stopped moving (scrolling; figures above it still
+    # laying out, e.g. a title wrapping onto a second line)
+    box, previous = figure.bounding_box(), None
+    for _ in range(40):
+        if box == previous:
+            break
+        page.wait_for_timeout(250)
+        previous, box = box, figure.bounding_box()
     assert box is not None and box["width"] > 0, css_class
     page.touchscreen.tap(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
 
 
+# JS: whether the heatmap of the figure with CSS class `cls` is drawn (an image, or a grid of quads), so that a tap
+# lands on its final axes (the maps are computed after the page opens).
+HEATMAP_DRAWN_JS = """(cls) => [...Bokeh.documents[0].all_models].some((m) => (m.css_classes || []).includes(cls) &&
+  (m.renderers || []).some((r) => {
+    const d = r.data_source && r.data_source.data
+    const get = (k) => (d instanceof Map ? d.get(k) : d && d[k])
+    const image = get("image"), left = get("left")
+    return (image && image.length > 0 && image[0].length > 0) || (left && left.length > 1)
+  }))"""
 # JS: whether the trainability map outlines a cell (its marker quad's source holds one cell; none before a pick).
 OUTLINED_CELL_JS = """() => [...Bokeh.documents[0].all_models].some((m) => m.type == "ColumnDataSource" &&
   (m.data instanceof Map ? m.data.get("left") : m.data.left)?.length == 1 &&
@@ -41,8 +56,10 @@ OUTLINED_CELL_JS = """() => [...Bokeh.documents[0].all_models].some((m) => m.typ
     ],
 )
 def test_a_tap_on_a_heatmap_picks_its_point(chromium, app_server, slug, css_class, fx, fy, picked):  # noqa: F811
+    app_server.wait_for_warm_up()  # the page itself, not its "preparing…" placeholder (a busy machine: minutes)
     context, page, console, requests = open_at(chromium, f"{app_server.url}?page={slug}", "phone")
     try:
+        page.wait_for_function(HEATMAP_DRAWN_JS, arg=css_class, timeout=120_000)
         sig = wait_until_quiet(page, quiet=1.5)
         assert not page.evaluate(picked)  # nothing picked yet
         tap_figure(page, css_class, fx, fy)
