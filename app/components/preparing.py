@@ -69,6 +69,9 @@ class Preparing:
                 css_classes=[CSS_CLASS],
             ),
             sizing_mode="stretch_width",
+            # Panel gives a column its widest child's minimum width: the page swapped in later (text panes of
+            # ~1,060 px) would make a phone's page scroll sideways. The site's own columns carry the same rule.
+            stylesheets=[":host { min-width: 0 !important; }"],
         )
 
     @property
