@@ -4,7 +4,6 @@ each frame is sent once, and the Deep page's frames hold the trace's numbers at 
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import panel as pn
@@ -77,12 +76,12 @@ def test_relative_keeps_differing_columns_with_nan_equal_to_nan():
 def test_the_browser_step_watcher_reads_json_and_ignores_anything_else():
     frames, _, _ = make_frames()
     got = []
-    watcher = frames.on_step(got.append)
+    frames.on_step(got.append)
     for text in ('{"step": 7, "seq": 1}', "not json", '{"step": "7"}', '{"step": true}', '{"other": 1}', "null"):
-        watcher(SimpleNamespace(new=text))
+        frames.carrier.value = text  # as the browser writes it
     assert got == [7]
     assert json.loads('{"step": 7.4}')["step"] == 7.4
-    watcher(SimpleNamespace(new='{"step": 7.4}'))
+    frames.carrier.value = '{"step": 7.4}'
     assert got == [7, 7]
 
 
@@ -140,7 +139,7 @@ def test_the_server_draws_the_frame_the_browser_picks(trained_page):
                     np.testing.assert_array_equal(np.asarray(drawn[column]), np.asarray(value[column]))
             else:
                 assert drawn == value, target
-    page.step_frames.on_step(page._on_browser_step)(SimpleNamespace(new='{"step": 500}'))
+    page.step_frames.carrier.value = '{"step": 500, "seq": 1}'  # the browser's step, sent before a download
     assert page.model.shown_step == 19  # the browser's step, clamped to the trained steps' bounds
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColumnDataSource, Model
+from bokeh.models import ColumnDataSource, Model, TextInput
 
 from .browser_url import KEEP_IN_URL_JS
 from .browser_views import SHORT_ARRAY, _BrowserOnly, browser_only
@@ -120,7 +120,8 @@ if (flush != null && !store.__vgp_flush) {
     if (e.type == "keydown" && e.key != "Enter" && e.key != " ") return
     if (store.__vgp_step == null || !e.composedPath().some((el) => el instanceof Element && el.matches(flush))) return
     store.__vgp_seq = (store.__vgp_seq ?? 0) + 1
-    carrier.value = JSON.stringify({step: store.__vgp_step, seq: store.__vgp_seq})
+    const carrier = cb_obj.document.get_model_by_id(carrier_id)
+    if (carrier != null) carrier.value = JSON.stringify({step: store.__vgp_step, seq: store.__vgp_seq})
   }
   document.addEventListener("pointerdown", send, true)
   document.addEventListener("keydown", send, true)
@@ -175,15 +176,19 @@ class StepFrames:
         self.store = ColumnDataSource(data=dict(key=[], frame=[]))
         #: server -> browser: bumped after each redraw of the server, after which the browser re-applies its step
         self.version = browser_only(pn.widgets.IntInput)(value=0, visible=False)
-        #: browser -> server: the browser's step, sent before a download
-        self.carrier = pn.widgets.TextInput(visible=False)
+        #: browser -> server: the browser's step, sent before a download. A plain Bokeh model that the callbacks
+        #: find by its id, not one of their ``args``: Panel keeps a callback's args in a registry weakly keyed by
+        #: the slider, and a server-side watcher on an arg (which refers to the page, and so to the slider) would
+        #: keep every closed session's document alive.
+        self.carrier = TextInput(value="", visible=False)
         models = {f"target_{i}": obj for i, (obj, _) in enumerate(self.targets.values())}
         names = ", ".join(f"{json.dumps(t)}: target_{i}" for i, t in enumerate(self.targets))
         prefix = (
             f"const models = {{{names}}}\nconst attrs = {json.dumps(js_attrs)}\n"
             f"const param = {json.dumps(param)}, flush = {json.dumps(flush_selector)}\n"
+            f"const carrier_id = {json.dumps(self.carrier.id)}\n"
         )
-        args = dict(store=self.store, carrier=self.carrier, **models)
+        args = dict(store=self.store, **models)
         slider.jscallback(args=args, value=prefix + STEP_JS)
         self.version.jscallback(args=args, value=prefix + REDRAWN_JS)
         self._drawn: tuple | None = None  # the keys of the frames the server drew last (None: after a reset)
@@ -246,19 +251,23 @@ class StepFrames:
         return out
 
     # ---------------------------------------------------------------------------------------------- server side
-    def on_step(self, fn: Callable[[int], None]) -> Callable[[Any], None]:
-        """A watcher for ``carrier.param.watch``: calls ``fn(step)`` with the browser's step."""
+    def on_step(self, fn: Callable[[int], None]) -> None:
+        """Call ``fn(step)`` with the browser's step whenever the browser sends it (before a download).
 
-        def watcher(event):
+        Args:
+          fn: called on the session's event loop with the step, an int (malformed values are ignored).
+        """
+
+        def watcher(_attr, _old, new):
             try:
-                step = json.loads(event.new)["step"]
+                step = json.loads(new)["step"]
             except (TypeError, ValueError, KeyError):
                 return
             if isinstance(step, (int, float)) and not isinstance(step, bool) and np.isfinite(step):
                 fn(int(round(step)))
 
-        return watcher
+        self.carrier.on_change("value", watcher)
 
     def hidden(self) -> Iterable:
         """The two hidden widgets; lay them out with the controls."""
-        return [self.carrier, self.version]
+        return [pn.pane.Bokeh(self.carrier, visible=False, margin=0), self.version]

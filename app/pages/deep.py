@@ -29,7 +29,7 @@ from ..components.figure_text import gradient_ratio_sentence
 from ..components.heatmap import OVERFLOW_COLOR, UNDERFLOW_COLOR, LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
-from ..components.page import Page, document_hold
+from ..components.page import Page, document_hold, on_session_loop
 from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
 from ..components.results_cache import RESULTS
@@ -437,7 +437,7 @@ class DeepNetworkPage(Page):
             "step_notice_visible": (self.step_notice, "visible"),
         }
         self.step_frames = StepFrames("shown_step", self.step_slider, targets, DOWNLOAD_SELECTOR)
-        self._watch(self.step_frames.on_step(self._on_browser_step), ["value"], obj=self.step_frames.carrier)
+        self.step_frames.on_step(on_session_loop(self._doc, self._on_browser_step))
 
     def _build_diagnostics_figures(self):
         """Karpathy's (2022) four diagnostic plots, every layer in one view."""
