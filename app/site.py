@@ -105,7 +105,7 @@ def make_site(page: str | None = None) -> Site:
     if pn.state.curdoc is not None:
         prioritize_warmup(spec.slug)  # this page's programs compile next, if the server is still warming up
     page_view = spec.build(page_query(step, query) if step is not None else query)
-    layout = page_view.panel()
+    layout = page_view.__panel__()  # the page keeps its layout (released with the session: Page.close)
     describe_figures(layout, page_view)  # the page's own one-sentence summaries of its figures, where it has them
     watch_texts(figure_texts(layout).values())  # summaries follow the figures' data
     display = DisplayController(settings, page_view.figures(), layout)

@@ -51,3 +51,23 @@ def destroyed_session_document(session_context):
     """The document of a session being destroyed (Bokeh's ``BokehSessionContext`` keeps it private as
     ``_document``; its public ``with_locked_document`` is a coroutine, unusable in a destroy callback)."""
     return session_context._document
+
+
+def release_js_callbacks(root: pn.viewable.Viewable) -> int:
+    """Drop the JS callbacks and links of ``root`` and every Panel object below it from Panel's registry.
+
+    ``Reactive.jscallback``, ``jslink`` and ``Button.js_on_click`` keep their callbacks in ``Callback.registry``
+    (panel/links.py), a ``WeakKeyDictionary`` keyed by the source object. A callback's ``args`` may hold other
+    widgets of the page, whose watchers refer to the page, which refers to the source: the key then never dies and
+    a closed session's whole document stays in memory (measured with Panel 1.10.0: every closed Glorot session,
+    ~3 MB each). Called when the session is destroyed.
+
+    Args:
+      root: a page's layout.
+
+    Returns:
+      How many sources were dropped.
+    """
+    from panel.links import Callback
+
+    return sum(Callback.registry.pop(obj, None) is not None for obj in root.select())

@@ -25,6 +25,7 @@ from vgp_core import ConfigError
 
 from . import latency_debug
 from .browser_views import browser_layout
+from .compat import release_js_callbacks
 from .notices import NoticeMixin, Notices
 from .page_layout import controls_of
 from .scheduler import SCHEDULER
@@ -127,7 +128,7 @@ class Page(NoticeMixin):
         if self.query_notices:
             self.notices.set("link", "Link settings adjusted: " + "; ".join(self.query_notices))
         if self._doc is not None:
-            pn.state.on_session_destroyed(lambda _ctx: self.cancel_runs())
+            pn.state.on_session_destroyed(lambda _ctx: self.close())
 
     # -------------------------------------------------------------------------------------------- lifecycle
     def setup(self) -> None:
@@ -157,6 +158,12 @@ class Page(NoticeMixin):
     def cancel_runs(self) -> None:
         for run in self._runs:
             run.cancel()
+
+    def close(self) -> None:
+        """The session ended: stop its background runs and let its objects go (``compat.release_js_callbacks``)."""
+        self.cancel_runs()
+        if self._layout is not None:
+            release_js_callbacks(self._layout)
 
     def settle(self, timeout_s: float | None = None) -> None:
         """Outside a server (CLI export, notebooks, tests): run the deferred work (``self.pending``) and wait for
