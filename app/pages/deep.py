@@ -359,7 +359,7 @@ class DeepNetworkPage(Page):
             "Per-layer gradient norms",
             {
                 "backprop": dict(legend_label="‖∂L/∂h_l‖ at init", color="#1f77b4", line_width=2),
-                "weight": dict(legend_label="‖∂L/∂W_l‖ at init", color="#2ca02c", line_width=2),
+                "weight": dict(legend_label="‖∂L/∂W_l‖ at init", color="#2ca02c", line_width=2, line_dash="dotdash"),
                 "theory": dict(
                     legend_label="mean-field χ₁^((L−l)/2)", color="#d62728", line_dash="dashed", line_width=2
                 ),
@@ -372,8 +372,10 @@ class DeepNetworkPage(Page):
             "Activations per layer (shown step)",
             {
                 "mean": dict(legend_label="mean of h_l", color="#1f77b4", line_width=2),
-                "std": dict(legend_label="std of h_l", color="#2ca02c", line_width=2),
-                "saturation": dict(legend_label="saturated fraction", color="#d62728", line_width=2),
+                "std": dict(legend_label="std of h_l", color="#2ca02c", line_width=2, line_dash="dashed"),
+                "saturation": dict(
+                    legend_label="saturated fraction", color="#d62728", line_width=2, line_dash="dotdash"
+                ),
                 "dead": dict(legend_label="dead-unit share", color="#000000", line_width=2, line_dash="dotted"),
                 "jacobian": dict(
                     legend_label="mean singular value of ∂h_l/∂h_{l−1}",
@@ -397,7 +399,13 @@ class DeepNetworkPage(Page):
         )
         loss_fig.line("step", "loss", source=self.loss_source, legend_label="cross-entropy loss", line_width=2)
         loss_fig.line(
-            "step", "accuracy", source=self.loss_source, legend_label="batch accuracy", color="#ff7f0e", line_width=2
+            "step",
+            "accuracy",
+            source=self.loss_source,
+            legend_label="batch accuracy",
+            color="#ff7f0e",
+            line_width=2,
+            line_dash="dashed",  # told apart from the loss by more than its colour
         )
         loss_fig.x_range = Range1d(0, self.model.steps)
         loss_fig.legend.location = "top_right"
@@ -459,7 +467,9 @@ class DeepNetworkPage(Page):
             "Weight gradients at initialization",
             {
                 "grad_std": dict(legend_label="std(∂L/∂W_l)", color="#2ca02c", line_width=2),
-                "grad_data": dict(legend_label="grad:data std(∂L/∂W_l)/std(W_l)", color="#9467bd", line_width=2),
+                "grad_data": dict(
+                    legend_label="grad:data std(∂L/∂W_l)/std(W_l)", color="#9467bd", line_width=2, line_dash="dashed"
+                ),
             },
             y_label="value",
         )
