@@ -299,8 +299,10 @@ class LossCliffPage(Page):
         )
         gfig = self.grad_profile.figure
         gfig.x_range = self.b_range
-        for key, color in (("plain", plain), ("clipped", clipped)):
-            gfig.scatter("b", "grad", source=self.path1[key], color=color, size=6, legend_label=f"{key} path")
+        for key, color, marker in (("plain", plain, "circle"), ("clipped", clipped, "triangle")):
+            gfig.scatter(
+                "b", "grad", source=self.path1[key], color=color, marker=marker, size=6, legend_label=f"{key} path"
+            )
         self.wall2 = Span(
             location=SEED_WALL_B, dimension="height", line_color="black", line_dash="dotted", line_width=2
         )
@@ -351,9 +353,9 @@ class LossCliffPage(Page):
             "Step length per descent step (clipped: at most η·θ)",
             {
                 "plain_1d": dict(legend_label="plain, 1-D", color=plain, line_width=2),
-                "clipped_1d": dict(legend_label="clipped, 1-D", color=clipped, line_width=2),
+                "clipped_1d": dict(legend_label="clipped, 1-D", color=clipped, line_width=2, line_dash="dashed"),
                 "plain_2d": dict(legend_label="plain, 2-D", color=plain, line_width=2, line_dash="dotted"),
-                "clipped_2d": dict(legend_label="clipped, 2-D", color=clipped, line_width=2, line_dash="dotted"),
+                "clipped_2d": dict(legend_label="clipped, 2-D", color=clipped, line_width=2, line_dash="dotdash"),
                 "cap": dict(legend_label="η·θ", color="black", line_width=1, line_dash="dashed"),
             },
             x_label="descent step",
@@ -365,9 +367,9 @@ class LossCliffPage(Page):
             "Loss along the paths",
             {
                 "plain_1d": dict(legend_label="plain, 1-D: L", color=plain, line_width=2),
-                "clipped_1d": dict(legend_label="clipped, 1-D: L", color=clipped, line_width=2),
+                "clipped_1d": dict(legend_label="clipped, 1-D: L", color=clipped, line_width=2, line_dash="dashed"),
                 "plain_2d": dict(legend_label="plain, 2-D: E", color=plain, line_width=2, line_dash="dotted"),
-                "clipped_2d": dict(legend_label="clipped, 2-D: E", color=clipped, line_width=2, line_dash="dotted"),
+                "clipped_2d": dict(legend_label="clipped, 2-D: E", color=clipped, line_width=2, line_dash="dotdash"),
             },
             x_label="descent step",
             y_label="loss",

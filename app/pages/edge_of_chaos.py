@@ -254,7 +254,15 @@ class EdgeOfChaosPage(Page):
         self.scales = ColumnDataSource(dict(x=[], xi_q=[], xi_c=[], six=[]))
         f = _figure("Depth scales over σ_w² (at the chosen σ_b²)", "σ_w²", "layers", y_axis_type="log")
         f.line("x", "xi_c", source=self.scales, line_width=2, legend_label="ξ_c (correlations)")
-        f.line("x", "xi_q", source=self.scales, color="#2ca02c", line_width=2, legend_label="ξ_q (lengths)")
+        f.line(
+            "x",
+            "xi_q",
+            source=self.scales,
+            color="#2ca02c",
+            line_width=2,
+            line_dash="dashed",
+            legend_label="ξ_q (lengths)",
+        )
         f.line("x", "six", source=self.scales, color="#9467bd", line_dash="dotted", legend_label="6 ξ_c: trainable")
         self.sw2_marker = Span(location=1.5, dimension="height", line_color="black", line_width=2)
         # the σ_w² slider moves the marker in the browser (jslink in ``controls``): that write stays there (the
@@ -271,8 +279,24 @@ class EdgeOfChaosPage(Page):
         f = _figure("Measured (points) vs mean field (lines), layer by layer", "layer l", "value")
         f.line("layer", "q", source=self.overlay_theory, line_width=2, legend_label="q^l theory")
         f.scatter("layer", "q", source=self.overlay_measured, size=4, legend_label="q^l measured")
-        f.line("layer", "c", source=self.overlay_theory, color="#ff7f0e", line_width=2, legend_label="c^l theory")
-        f.scatter("layer", "c", source=self.overlay_measured, size=4, color="#ff7f0e", legend_label="c^l measured")
+        f.line(
+            "layer",
+            "c",
+            source=self.overlay_theory,
+            color="#ff7f0e",
+            line_width=2,
+            line_dash="dashed",
+            legend_label="c^l theory",
+        )
+        f.scatter(
+            "layer",
+            "c",
+            source=self.overlay_measured,
+            size=4,
+            color="#ff7f0e",
+            marker="triangle",
+            legend_label="c^l measured",
+        )
         f.legend.location = "top_right"
         self.overlay_figure = f
 
@@ -299,7 +323,15 @@ class EdgeOfChaosPage(Page):
         f = _figure("Largest singular value and condition number vs depth", "depth", "log10 value")
         f.line("depth", "max_sv", source=self.extremes, line_width=2, legend_label="log10 s_max")
         f.scatter("depth", "max_sv", source=self.extremes, size=6)
-        f.line("depth", "condition", source=self.extremes, color="#9467bd", line_width=2, legend_label="log10 κ")
+        f.line(
+            "depth",
+            "condition",
+            source=self.extremes,
+            color="#9467bd",
+            line_width=2,
+            line_dash="dashed",
+            legend_label="log10 κ",
+        )
         f.scatter("depth", "condition", source=self.extremes, size=6, color="#9467bd")
         f.legend.location = "top_left"
         self.extremes_figure = f

@@ -29,6 +29,8 @@ RADIUS_RANGE = RNN_BOUNDS["spectral_radius"].offered
 SWEEP_RADII = np.linspace(*RADIUS_RANGE, 64).astype(np.float32)
 HIDDEN_SIZES = [16, 32, 64]
 CELL_COLORS = {"vanilla": "#1f77b4", "lstm": "#2ca02c", "gru": "#9467bd"}
+#: the cells' lines differ by their dash too: colour is never the only difference
+CELL_DASHES = {"vanilla": "solid", "lstm": "dashed", "gru": "dotdash"}
 
 ANALYSIS = ["spectral_radius", "hidden_size", "T", "activation", "family", "cell", "eps", "c", "seed"]
 TRAINING = ["task", "train_length", "train_steps", "clip_norm", "learning_rate"]
@@ -193,7 +195,12 @@ class RecurrentPage(Page):
         self.cells = LogProfile(
             "Vanilla vs LSTM vs GRU (same radius, size, T)",
             {
-                cell: dict(legend_label=f"{cell} (measured on {rnn_state})", color=CELL_COLORS[cell], line_width=2)
+                cell: dict(
+                    legend_label=f"{cell} (measured on {rnn_state})",
+                    color=CELL_COLORS[cell],
+                    line_width=2,
+                    line_dash=CELL_DASHES[cell],
+                )
                 for cell, rnn_state in (("vanilla", "x"), ("lstm", "c"), ("gru", "h"))
             },
             x_label="lag k",
@@ -233,7 +240,13 @@ class RecurrentPage(Page):
         )
         loss_fig.line("step", "loss", source=self.loss_source, legend_label="loss", line_width=2)
         loss_fig.line(
-            "step", "accuracy", source=self.loss_source, legend_label="accuracy", color="#ff7f0e", line_width=2
+            "step",
+            "accuracy",
+            source=self.loss_source,
+            legend_label="accuracy",
+            color="#ff7f0e",
+            line_width=2,
+            line_dash="dashed",
         )
         loss_fig.legend.location = "top_right"
         self.loss_figure = loss_fig

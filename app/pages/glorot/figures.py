@@ -41,6 +41,9 @@ from .data import (
 )
 from .views import _empty_lines, _Marks
 
+#: the paper's reference lines (one per initialization) differ by their dash too, not only their colour
+PAPER_LINE_DASHES = {"standard": "dotted", "glorot_uniform": "dashed"}
+
 
 class GlorotFigures:
     """The page's Bokeh figures and their sources (``_build_figures``), with the helpers that draw their glyphs."""
@@ -263,7 +266,7 @@ class GlorotFigures:
             fig.hspan(
                 y=[PAPER_JACOBIAN_SV[init]],
                 line_color=INIT_COLORS[init],
-                line_dash="dotted",
+                line_dash=PAPER_LINE_DASHES[init],
                 line_width=1.5,
                 legend_label=f"paper, tanh: ≈{PAPER_JACOBIAN_SV[init]} {INIT_LABELS[init]}",
             )
