@@ -51,10 +51,10 @@ def _widths(widths: tuple[int, ...] | None) -> tuple[int, ...]:
 def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
     """Every page's programs, in the order a fresh server compiles them: the default page's first view and slower
     views, its default width, the other pages, the Deep page's other optimizers at its default width, its other
-    widths (``VGP_WARMUP_WIDTHS``, a comma-separated list, narrows them; default: all), the Remedies lab
+    widths (``VGP_WARMUP_WIDTHS``, a comma-separated list, narrows them; default: all) and the Remedies lab
     (``VGP_WARMUP_REMEDIES=0`` leaves it to be compiled when the page is first used, e.g. for test servers that
-    never open it), and last the other optimizers at the other widths. ``VGP_WARMUP_PAGES`` (comma-separated
-    slugs) keeps only those pages' steps (test servers that open one page)."""
+    never open it). ``VGP_WARMUP_PAGES`` (comma-separated slugs) keeps only those pages' steps (test servers that
+    open one page)."""
     from vgp_core import cliff, doya, mlp, rnn
 
     from .pages import bifurcation as bif
@@ -149,9 +149,9 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
 
         steps.append(WarmupStep("remedies", "remedies lab", remedies.warm_up))
         steps.append(WarmupStep("remedies", DEFAULT_LAB, measure_default_lab))
-    for width in narrowed:
-        if width != default_width:
-            steps += deep_optimizers(width)
+    # The other optimizers at the other widths are not warmed: one process holding every one of those programs
+    # as well ran out of memory for compiled code while the Docker image was built (LLVM "Unable to allocate section
+    # memory"); they compile on first use (~1-2 s, once per server).
     pages = {p.strip() for p in os.environ.get("VGP_WARMUP_PAGES", "").split(",") if p.strip()}
     return [s for s in steps if s.page in pages] if pages else steps
 
@@ -215,11 +215,16 @@ def _warm_up_trainability() -> Iterator | None:
 def warm_up_all(widths: tuple[int, ...] | None = None) -> float:
     """Compile every page's programs now, in this thread (the Docker build fills its persistent cache this way);
     returns the seconds it took."""
+    import jax
+
     t0 = time.perf_counter()
     for step in warmup_steps(widths):
         if step.what != DEFAULT_LAB:  # a measurement for the running server's cache, not a compilation
             for _ in step.run() or ():  # a step that yields compiles item by item
                 pass
+            # the programs are in the persistent cache now: drop them from memory, so that this process never
+            # holds every program at once (compiled code is mapped memory, of which a build may run short)
+            jax.clear_caches()
     return time.perf_counter() - t0
 
 

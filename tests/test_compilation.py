@@ -47,16 +47,17 @@ def test_zero_compilations_while_every_control_moves(compile_counter):
 def test_the_apps_warm_up_covers_training_with_every_optimizer_and_clipping(compile_counter):
     """The Deep page trains with every optimizer, clipping off and on, and the Recurrent page's Train button with
     clipping off and on, compiling nothing once the app's own warm-up steps for them have run (the Deep page at
-    its narrowest width, 16, to keep the test's compilations short; every width gets the same steps)."""
-    from app.pages.deep import DeepNetworkPage
+    its default width: the other optimizers are warmed there; at other widths they compile on first use)."""
+    from app.pages.deep import DeepNetworkModel, DeepNetworkPage
     from app.pages.recurrent import RecurrentPage
     from app.warmup import warmup_steps
 
-    for step in warmup_steps(widths=(16,)):
-        deep_16 = step.page == "deep" and "width 16," in step.what
-        if deep_16 or step.what == "recurrent network training, default settings":
+    width = DeepNetworkModel.param.width.default
+    for step in warmup_steps(widths=(width,)):
+        deep_default = step.page == "deep" and f"width {width}," in step.what
+        if deep_default or step.what == "recurrent network training, default settings":
             step.run()
-    deep = DeepNetworkPage(query={"width": "16", "steps": "10"})  # the page's own programs (theory, draws)
+    deep = DeepNetworkPage(query={"steps": "10"})  # the page's own programs (theory, draws)
     deep.settle()
     recurrent = RecurrentPage(query={"train_steps": "50"})
     with compile_counter() as compiles:
