@@ -51,3 +51,25 @@ def test_no_legend_tells_series_apart_by_colour_alone(spec):
     page.panel()
     found = {name: groups for name, fig in page.figures().items() if (groups := colour_only_entries(fig))}
     assert found == {}, f"{spec.slug}: legend entries that differ only by colour: {found}"
+
+
+def test_every_remedy_line_differs_from_the_others_without_colour():
+    """The Remedies legends list only the entries drawn, so the page test above sees few of them before training:
+    draw every entry (baseline and all remedies) and check the full legend."""
+    import numpy as np
+
+    from app.pages.remedies import BASELINE, MARKS_PER_LINE, REMEDY_NAMES, MultiLine, marker_rows, remedy_marker
+
+    lines = MultiLine("all remedies", "layer", "norm")
+    x = np.arange(1, 31, dtype=np.float64)
+    lines.update({name: (x, np.exp(-x / (i + 1))) for i, name in enumerate((BASELINE,) + REMEDY_NAMES)})
+    assert len(lines.legend.items) == len(REMEDY_NAMES) + 1
+    assert colour_only_entries(lines.figure) == []
+    assert len({remedy_marker(n) for n in REMEDY_NAMES}) == len(REMEDY_NAMES)  # a marker of its own for each
+    # markers sit on the line's own points, about MARKS_PER_LINE of them, and never add a series to the summaries
+    marked = marker_rows(np.arange(30.0))
+    assert MARKS_PER_LINE - 1 <= np.isfinite(marked).sum() <= MARKS_PER_LINE
+    np.testing.assert_array_equal(marked[np.isfinite(marked)], np.arange(30.0)[np.isfinite(marked)])
+    from app.components.figure_text import series
+
+    assert len(series(lines.figure)) == len(REMEDY_NAMES) + 1

@@ -34,6 +34,8 @@ SUMMARY_SERIES = 6
 #: table: a text refers to its figure, and a table's value that refers to its key keeps both alive for ever
 #: (every closed session's figures would stay in the server).
 _TEXT_ATTR = "_vgp_figure_text"
+#: tag of a renderer that only decorates another one's data (markers on a line): not a series of its own
+DECORATION = "decoration"
 
 
 def _label(renderer: GlyphRenderer, index: int) -> str:
@@ -82,7 +84,7 @@ def _data_renderers(fig: Model) -> list[tuple[int, GlyphRenderer]]:
     return [
         (i, r)
         for i, r in enumerate(getattr(fig, "renderers", []) or [])
-        if isinstance(r, GlyphRenderer) and isinstance(r.data_source, ColumnDataSource)
+        if isinstance(r, GlyphRenderer) and isinstance(r.data_source, ColumnDataSource) and DECORATION not in r.tags
     ]
 
 

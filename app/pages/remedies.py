@@ -42,6 +42,7 @@ from vgp_core import ConfigError, bounds
 from vgp_core.experiments import remedies as lab
 
 from ..components.explanation import explanation_panel
+from ..components.figure_text import DECORATION
 from ..components.heatmap import OVERFLOW_COLOR
 from ..components.numeric import positive_or_nan
 from ..components.page import Page, document_hold
@@ -95,6 +96,14 @@ PRESETS = {
 #: colours, repeated with a new dash pattern for every six remedies.
 _COLORS = [c for c in Colorblind[8] if c not in ("#000000", "#F0E442")]
 _DASHES = ["solid", "dashed", "dotted", "dashdot"]
+#: one marker per remedy, so that no two entries of a legend differ by colour alone (a colour-blind reader, a
+#: black-and-white print of an exported figure); "x" is left to the overflow marks.
+_MARKERS = [
+    "circle", "square", "triangle", "diamond", "inverted_triangle", "hex", "star", "plus", "circle_x",
+    "square_x", "triangle_dot", "diamond_cross", "asterisk", "circle_cross", "square_pin", "triangle_pin", "y",
+]  # fmt: skip
+#: markers drawn on about this many points of a line (every point would hide the line's shape)
+MARKS_PER_LINE = 8
 BASELINE_STYLE = dict(color="#000000", line_width=3.5, line_dash="solid")
 
 
@@ -104,6 +113,20 @@ def remedy_style(name: str) -> dict:
         return dict(BASELINE_STYLE)
     i = REMEDY_NAMES.index(name)
     return dict(color=_COLORS[i % len(_COLORS)], line_width=2, line_dash=_DASHES[(i // len(_COLORS)) % len(_DASHES)])
+
+
+def remedy_marker(name: str) -> str | None:
+    """The marker drawn on a remedy's lines (None for the baseline, told apart by its black, wider line)."""
+    return None if name == BASELINE else _MARKERS[REMEDY_NAMES.index(name) % len(_MARKERS)]
+
+
+def marker_rows(y: np.ndarray) -> np.ndarray:
+    """``y`` with NaN everywhere but at about ``MARKS_PER_LINE`` evenly spaced points (NaN points are not drawn)."""
+    out = np.full(y.shape, np.nan)
+    if y.size:
+        step = max(1, int(np.ceil(y.size / MARKS_PER_LINE)))
+        out[::step] = y[::step]
+    return out
 
 
 EXPLANATION = (
@@ -372,11 +395,20 @@ class MultiLine:
         self.renderers = {}
         self.items: dict[str, LegendItem] = {}
         for name in (BASELINE,) + REMEDY_NAMES:
-            src = ColumnDataSource(data=dict(x=np.zeros(0), y=np.zeros(0), label=[]))
+            src = ColumnDataSource(data=dict(x=np.zeros(0), y=np.zeros(0), y_mark=np.zeros(0), label=[]))
             style = remedy_style(name)
             r = fig.line("x", "y", source=src, **style)
             self.sources[name], self.renderers[name] = src, r
-            self.items[name] = LegendItem(label=_ENTRY[name].label, renderers=[r])
+            shown = [r]
+            if (marker := remedy_marker(name)) is not None:
+                # a decoration of the line: figure summaries and data tables skip it (figure_text.DECORATION)
+                marks = fig.scatter(
+                    "x", "y_mark", source=src, marker=marker, size=7, color=style["color"], fill_color="white",
+                    line_width=1.5,
+                )  # fmt: skip
+                marks.tags = [DECORATION]
+                shown.append(marks)
+            self.items[name] = LegendItem(label=_ENTRY[name].label, renderers=shown)
         self.marks = ColumnDataSource(data=dict(x=[], y=[], label=[], kind=[]))
         mark_renderer = fig.scatter(
             "x", "y", source=self.marks, marker="x", size=10, line_width=2, color=OVERFLOW_COLOR
@@ -424,9 +456,9 @@ class MultiLine:
         for name, src in self.sources.items():
             if name in curves:
                 x, clean = curves[name]
-                src.data = dict(x=x, y=clean, label=[_ENTRY[name].label] * len(x))
+                src.data = dict(x=x, y=clean, y_mark=marker_rows(clean), label=[_ENTRY[name].label] * len(x))
             elif len(src.data["x"]):
-                src.data = dict(x=np.zeros(0), y=np.zeros(0), label=[])
+                src.data = dict(x=np.zeros(0), y=np.zeros(0), y_mark=np.zeros(0), label=[])
         self.marks.data = dict(
             x=[m[0] for m in marks],
             y=[top if m[1] == "overflow" else bottom for m in marks],
