@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from app.loadtest import Student  # noqa: E402
 from app.pages import PAGES  # noqa: E402
-from tests.app_server import Server, free_port, start_app_server  # noqa: E402
+from tests.app_server import Server, served_in_process, start_app_server  # noqa: E402
 from tests.load.server_idle import cpu_seconds, wait_until_idle  # noqa: E402
 
 #: the server frees a closed session's document within about a second (as in the load test)
@@ -152,39 +152,22 @@ def profile(slug: str, builds: int, top: int) -> None:
 
     Document.to_json = timed_to_json
     pn.extension("katex", notifications=True, reconnect=True)  # as app/main.py
-    port = free_port()
-    server = pn.serve(
-        {"app": app},
-        port=port,
-        address="127.0.0.1",
-        threaded=True,
-        show=False,
-        check_unused_sessions_milliseconds=1000,
-        unused_session_lifetime_milliseconds=1000,
-    )
-    try:
-        time.sleep(1.0)
+    with served_in_process(app, session_lifetime_ms=1000) as url:
         models = 0
         for _ in range(builds):
-            s = Student(f"http://127.0.0.1:{port}/app")
+            s = Student(url)
             models = len(s.doc.models)
             s.close()
-        print(
-            f"?page={slug}: {models} Bokeh models; thread CPU per session (ms; the first compiles and fills "
-            "caches, the last ran under cProfile):"
-        )
-        for i, p in enumerate(parts, 1):
-            total = sum(p.values())
-            print(
-                f"  session {i}: "
-                + ", ".join(f"{k} {1e3 * v:.0f}" for k, v in p.items())
-                + f"; total {1e3 * total:.0f}"
-            )
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
-        print(out.getvalue())
-    finally:
-        server.stop()
+    print(
+        f"?page={slug}: {models} Bokeh models; thread CPU per session (ms; the first compiles and fills "
+        "caches, the last ran under cProfile):"
+    )
+    for i, p in enumerate(parts, 1):
+        total = sum(p.values())
+        print(f"  session {i}: " + ", ".join(f"{k} {1e3 * v:.0f}" for k, v in p.items()) + f"; total {1e3 * total:.0f}")
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    print(out.getvalue())
 
 
 def main() -> None:

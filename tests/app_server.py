@@ -5,6 +5,7 @@ the Content-Security-Policy), or plain `panel serve app` for Bokeh's Python clie
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import os
 import re
@@ -25,6 +26,46 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout_s: float = 60.0) -> None:
+    """Return once a server accepts connections on the loopback ``port``."""
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def served_in_process(app, session_lifetime_ms: int = 500):
+    """Serve the Panel app function ``app`` at ``/app`` on a free loopback port of this process (Panel's server on
+    its own thread), with notifications on as in app/main.py; yields the app's URL once the server accepts
+    connections, and stops the server on leaving. For the tests and benchmarks that look at the server's own
+    objects or thread CPU time (session cost, session memory); a closed session is destroyed after
+    ``session_lifetime_ms``."""
+    import panel as pn
+
+    port = free_port()
+    with pn.config.set(notifications=True):
+        server = pn.serve(
+            {"app": app},
+            port=port,
+            address="127.0.0.1",
+            threaded=True,
+            show=False,
+            check_unused_sessions_milliseconds=session_lifetime_ms,
+            unused_session_lifetime_milliseconds=session_lifetime_ms,
+        )
+        try:
+            wait_for_port(port)
+            yield f"http://127.0.0.1:{port}/app"
+        finally:
+            server.stop()
 
 
 #: app/components/server_log.py's one-line report of a client-caused error (``vgp-explorer: <kind>: <what>``) and its

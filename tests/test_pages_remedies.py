@@ -100,8 +100,34 @@ def test_views_hold_every_feedforward_result(settled):
     assert "at init" in page.profiles.figure.title.text
     page.model.profile = "after training"
     legend = [item.label.value for item in page.profiles.legend.items]
-    marked = ["overflow (inf/NaN) or underflow (0)"] if bad else []
+    # one legend for both profiles: the marks' entry if either has marks
+    bad_init = sum(int((~(np.isfinite(g) & (g > 0))).sum()) for g in (page._results[n].grad_init for n in feedforward))
+    marked = ["overflow (inf/NaN) or underflow (0)"] if bad or bad_init else []
     assert legend == [lab.remedy(n).label for n in feedforward] + marked
+
+
+def test_both_profiles_are_held_for_the_browser_and_summarised_as_the_server_does(settled):
+    """The "profile shown" buttons choose in the browser (issue 11): the page sends both profiles (``BrowserViews``
+    tables), each as the server draws it, with the summary the server's own makes of it (WCAG 1.1.1)."""
+    from app.components.browser_views import _BrowserOnly
+    from app.components.figure_text import FigureText, paragraph
+    from app.pages.remedies import PROFILE_CHOICES
+
+    page = settled
+    (tables,) = page.browser.tables
+    assert isinstance(page.profile_choice, _BrowserOnly)  # a click sends nothing
+    for choice, field in zip(PROFILE_CHOICES, ("grad_trained", "grad_init")):
+        state = {"profile": choice}
+        for name in ("baseline", "relu", "residual", "kumar"):
+            g = getattr(page._results[name], field)
+            shown = np.where(np.isfinite(g) & (g > 0), g, np.nan)
+            np.testing.assert_allclose(tables.value(f"line-{name}", state)["y"], shown)
+        assert len(tables.value("line-lstm", state)["x"]) == 0
+        page.model.profile = choice  # the server draws the choice: exactly the table's values
+        assert page.profiles.figure.title.text == tables.value("title", state)
+        assert paragraph(FigureText.of(page.profiles.figure).sentence()) == tables.value("summary", state)
+    assert "at init" in tables.value("title", {"profile": PROFILE_CHOICES[1]})
+    page.model.profile = PROFILE_CHOICES[0]
 
 
 def test_kumar_row_says_it_does_not_cure_the_sigmoid_and_lstm_links_to_recurrent(settled):

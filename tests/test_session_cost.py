@@ -8,7 +8,6 @@ section built before it is opened, fails.
 
 from __future__ import annotations
 
-import socket
 import time
 
 import panel as pn
@@ -16,7 +15,7 @@ import pytest
 
 from app.loadtest import Student
 from app.site import build_site
-from tests.app_server import free_port
+from tests.app_server import served_in_process
 from tests.threads import in_fresh_thread
 
 #: measured on the 2-core development machine (this test; bench/bench_session.py --profile deep): the default Deep
@@ -35,19 +34,6 @@ SESSIONS = 3
 QUERY = "?auto_train=false"
 
 
-def wait_for_port(port: int, timeout_s: float = 60.0) -> None:
-    """Return once the server accepts connections on ``port``."""
-    deadline = time.time() + timeout_s
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 @pytest.mark.timeout(600)
 def test_a_default_page_session_is_cheap_to_build():
     cpu: list[float] = []
@@ -60,31 +46,17 @@ def test_a_default_page_session_is_cheap_to_build():
         doc.to_json()  # what the server sends the browser (it serialises once more to send it)
         cpu.append(time.thread_time() - start)
 
-    port = free_port()
-    with pn.config.set(notifications=True):  # as app/main.py
-        server = pn.serve(
-            {"app": app},
-            port=port,
-            address="127.0.0.1",
-            threaded=True,
-            show=False,
-            check_unused_sessions_milliseconds=500,
-            unused_session_lifetime_milliseconds=500,
-        )
-        try:
-            wait_for_port(port)
+    with served_in_process(app) as url:
 
-            def open_sessions() -> list[int]:
-                models = []
-                for _ in range(SESSIONS):
-                    student = Student(f"http://127.0.0.1:{port}/app{QUERY}")
-                    models.append(len(student.doc.models))
-                    student.close()
-                return models
+        def open_sessions() -> list[int]:
+            models = []
+            for _ in range(SESSIONS):
+                student = Student(f"{url}{QUERY}")
+                models.append(len(student.doc.models))
+                student.close()
+            return models
 
-            models = in_fresh_thread(open_sessions)  # Bokeh's client runs a loop: pytest-playwright may run one here
-        finally:
-            server.stop()
+        models = in_fresh_thread(open_sessions)  # Bokeh's client runs a loop: pytest-playwright may run one here
     print(f"default page: {models[-1]} Bokeh models; server CPU per session (s): {[round(c, 3) for c in cpu]}")
     assert len(cpu) == SESSIONS and len(set(models)) == 1
     assert models[-1] <= MODEL_BOUND

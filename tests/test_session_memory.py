@@ -17,7 +17,7 @@ import pytest
 from app.loadtest import open_and_close
 from app.pages import PAGES
 from app.site import build_site
-from tests.app_server import free_port
+from tests.app_server import served_in_process
 
 #: sessions opened and closed; one suffices to show the leak, a few show it is per session
 SESSIONS = 3
@@ -39,34 +39,18 @@ def test_closed_sessions_free_their_documents():
         slug = (pn.state.session_args.get("page") or [b"bifurcation"])[0].decode()
         return build_site(slug)  # by default the lightest page: what is tested is the session, not the page
 
-    port = free_port()
-    with pn.config.set(notifications=True):  # as app/main.py: the notification area is what Panel leaks
-        server = pn.serve(
-            {"app": app},
-            port=port,
-            address="127.0.0.1",
-            threaded=True,
-            show=False,
-            check_unused_sessions_milliseconds=200,
-            unused_session_lifetime_milliseconds=200,
-        )
-        try:
-            deadline = time.time() + 60
-            while not getattr(server, "server", None) and time.time() < deadline:
-                time.sleep(0.1)
-            result = open_and_close(f"http://127.0.0.1:{port}/app", SESSIONS)
-            assert result.errors == [] and len(result.latencies) == SESSIONS
-            for slug in EVERY_PAGE:  # without background training: what is tested is what the page keeps
-                result = open_and_close(f"http://127.0.0.1:{port}/app?page={slug}&auto_train=false", 1)
-                assert result.errors == [] and len(result.latencies) == 1, slug
-            total = SESSIONS + len(EVERY_PAGE)
-            deadline = time.time() + 60
-            while len(destroyed) < total and time.time() < deadline:
-                time.sleep(0.2)
-            assert len(destroyed) == total, "the server did not destroy the closed sessions"
-            time.sleep(1)  # the destroy callbacks of the last session finish on the server's loop
-        finally:
-            server.stop()
+    with served_in_process(app, session_lifetime_ms=200) as url:
+        result = open_and_close(url, SESSIONS)
+        assert result.errors == [] and len(result.latencies) == SESSIONS
+        for slug in EVERY_PAGE:  # without background training: what is tested is what the page keeps
+            result = open_and_close(f"{url}?page={slug}&auto_train=false", 1)
+            assert result.errors == [] and len(result.latencies) == 1, slug
+        total = SESSIONS + len(EVERY_PAGE)
+        deadline = time.time() + 60
+        while len(destroyed) < total and time.time() < deadline:
+            time.sleep(0.2)
+        assert len(destroyed) == total, "the server did not destroy the closed sessions"
+        time.sleep(1)  # the destroy callbacks of the last session finish on the server's loop
     gc.collect()
     alive = [ref for ref in documents if ref() is not None]
     assert len(documents) == total and alive == [], f"{len(alive)} of {total} closed sessions' documents alive"

@@ -159,3 +159,22 @@ def test_a_finished_run_from_the_shared_results_gets_its_frames_a_few_at_a_time(
     np.testing.assert_array_equal(
         page.step_frames.resolve(12)["stats"]["mean"], trained_page.step_frames.resolve(12)["stats"]["mean"]
     )
+
+
+def test_each_frame_holds_the_summary_the_server_makes_of_its_step(trained_page):
+    """A move in the browser shows the summary of the step it draws (WCAG 1.1.1): each step's frame holds every
+    step figure's summary, the very text the server's own summary makes once it draws that step (so the server's
+    refresh sends nothing that would overwrite the browser's)."""
+    from app.components.figure_text import FigureText, paragraph
+    from app.pages.deep import STEP_FIGURES, _summary_target
+
+    page = trained_page
+    figures = page.figures()
+    for s in (0, 7, 13):
+        page.model.shown_step = s
+        want = page.step_frames.resolve(s)
+        for name in STEP_FIGURES:
+            assert paragraph(FigureText.of(figures[name]).sentence()) == want[_summary_target(name)], (s, name)
+    stats = _summary_target("activation-stats")
+    assert "at step 7:" in page.step_frames.resolve(7)[stats]
+    assert page.step_frames.resolve(7)[stats] != page.step_frames.resolve(13)[stats]

@@ -16,6 +16,10 @@ sent once: ``reset`` replaces them all (a new base), ``extend`` streams new ones
 notebooks, the server's redraws) and the browser pick the same frames: the drawing code exists once, in Python;
 the JS looks up and assigns.
 
+A pane that may not be on the page when the slider is drawn (a figure's summary in a section opened later:
+Panel leaves an unrendered pane out of a callback's arguments) is a target *found by its CSS class*
+(``found_by_class``): the browser looks it up in the document when it draws, and skips it while it is absent.
+
 The server does not see the browser's moves. After each redraw of the server (``redrawn``) the browser re-applies
 its own step; the step is written into the address bar (``keep_in_url``); before a download (``flush_selector``)
 the browser sends its step (``carrier``), so that the server exports what the browser shows.
@@ -103,7 +107,14 @@ for (const f of chosen) {
     values.set(t, attrs[t] == "data" ? {...(values.get(t) ?? {}), ...plain(v)} : v)
   }
 }
-for (const [t, v] of values) models[t][attrs[t]] = v
+const find = (t) => {
+  if (models[t] != null) return models[t]
+  const cls = classes[t]
+  if (cls == null) return null
+  for (const m of cb_obj.document.all_models) if (m.css_classes?.includes?.(cls)) return m
+  return null
+}
+for (const [t, v] of values) { const m = find(t); if (m != null) m[attrs[t]] = v }
 """
 
 #: The slider's callback (a move in the browser, or the server setting the slider): remember the step, write it
@@ -149,6 +160,8 @@ class StepFrames:
       targets: target name -> ``(object, attribute)``: a Bokeh model (made unsynced here: the browser's writes
         stay there) or a ``browser_only`` Panel pane.
       flush_selector: CSS selector of the buttons (downloads) before whose press the server needs the step.
+      found_by_class: target name -> a CSS class of its pane (a ``browser_only`` Panel pane in ``targets`` that may
+        be rendered after the slider): the browser finds it in the document instead of receiving it.
     """
 
     def __init__(
@@ -157,8 +170,14 @@ class StepFrames:
         slider: pn.widgets.Widget,
         targets: Mapping[str, tuple[Any, str]],
         flush_selector: str | None = None,
+        found_by_class: Mapping[str, str] | None = None,
     ):
         self.targets = dict(targets)
+        classes = dict(found_by_class or {})
+        for name, css_class in classes.items():
+            pane = self.targets[name][0]
+            if css_class not in pane.css_classes:
+                pane.css_classes = [*pane.css_classes, css_class]
         self.attrs = {t: attr for t, (_, attr) in self.targets.items()}
         self._encoders = {}
         js_attrs = {}
@@ -181,10 +200,12 @@ class StepFrames:
         #: the slider, and a server-side watcher on an arg (which refers to the page, and so to the slider) would
         #: keep every closed session's document alive.
         self.carrier = TextInput(value="", visible=False)
-        models = {f"target_{i}": obj for i, (obj, _) in enumerate(self.targets.values())}
-        names = ", ".join(f"{json.dumps(t)}: target_{i}" for i, t in enumerate(self.targets))
+        passed = [t for t in self.targets if t not in classes]
+        models = {f"target_{i}": self.targets[t][0] for i, t in enumerate(passed)}
+        names = ", ".join(f"{json.dumps(t)}: target_{i}" for i, t in enumerate(passed))
         prefix = (
             f"const models = {{{names}}}\nconst attrs = {json.dumps(js_attrs)}\n"
+            f"const classes = {json.dumps(classes)}\n"
             f"const param = {json.dumps(param)}, flush = {json.dumps(flush_selector)}\n"
             f"const carrier_id = {json.dumps(self.carrier.id)}\n"
         )

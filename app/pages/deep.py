@@ -25,7 +25,7 @@ from vgp_core import ConfigError, bounds, diagnostics, initializers, mlp, theory
 
 from ..components.browser_views import browser_only
 from ..components.explanation import explanation_panel
-from ..components.figure_text import gradient_ratio_sentence
+from ..components.figure_text import FigureText, gradient_ratio_sentence, paragraph, summary
 from ..components.heatmap import OVERFLOW_COLOR, UNDERFLOW_COLOR, LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
@@ -57,6 +57,21 @@ UPDATE_LAYERS_SHOWN = 8
 FRAMES_PER_TICK = 50
 #: the download buttons under the figures: before a press the browser sends its shown step (``StepFrames``)
 DOWNLOAD_SELECTOR = ".vgp-download"
+#: the figures whose data follow the step shown, with the frame targets of their data sources and of their title:
+#: each step's frame holds their summaries too, so the text alternative follows a move in the browser (WCAG 1.1.1)
+STEP_FIGURES = {
+    "activation-stats": (("stats", "stats_marks"), "stats_title"),
+    "activation-histograms": (("act_hist", "act_sides"), "act_title"),
+    "gradient-histograms": (("grad_hist", "grad_sides"), "grad_title"),
+    "grad-data": (("ratios", "ratios_marks"), "ratios_title"),
+}
+
+
+def _summary_target(figure: str) -> str:
+    """The frame target of a figure's summary (and the CSS class by which the browser finds its pane)."""
+    return "summary-" + figure
+
+
 #: Karpathy's (2022) diagnostics, in a section whose figure cards are built when a student first opens it
 #: (``page_layout.FoldedSection``): a session that never opens it costs the server ~20 % less CPU and ~35 % fewer
 #: Bokeh models (``bench/bench_session.py``). The figures themselves are made in ``setup``, so their step frames
@@ -444,7 +459,16 @@ class DeepNetworkPage(Page):
             "step_notice": (self.step_notice, "object"),
             "step_notice_visible": (self.step_notice, "visible"),
         }
-        self.step_frames = StepFrames("shown_step", self.step_slider, targets, DOWNLOAD_SELECTOR)
+        # the summaries are found by class: the diagnostics' cards (and so their summaries) are drawn when opened
+        figures = self.figures()
+        summaries = {_summary_target(name): (FigureText.of(figures[name]).text, "object") for name in STEP_FIGURES}
+        self.step_frames = StepFrames(
+            "shown_step",
+            self.step_slider,
+            targets | summaries,
+            DOWNLOAD_SELECTOR,
+            found_by_class={target: target for target in summaries},
+        )
         self.step_frames.on_step(on_session_loop(self._doc, self._on_browser_step))
 
     def _build_diagnostics_figures(self):
@@ -673,7 +697,22 @@ class DeepNetworkPage(Page):
             frames[step_key(row)] = frame | self._views_frame(
                 layers, p, prediction, t.backprop_norm[row], stats, count, f"Activations per layer at step {row}"
             )
+        for frame in frames.values():
+            frame.update(self._summaries(frame))
         return frames
+
+    def _summaries(self, frame: dict) -> dict:
+        """The summary paragraph of every step figure whose data or title ``frame`` sets, as the figure will be
+        drawn from it: the same text the server's ``FigureText`` makes once it draws that step."""
+        figures = self.figures()
+        out = {}
+        for name, (sources, title) in STEP_FIGURES.items():
+            if title not in frame and not any(s in frame for s in sources):
+                continue
+            fig = figures[name]
+            data_of = {self.step_frames.targets[s][0]: frame[s] for s in sources if s in frame}
+            out[_summary_target(name)] = paragraph(summary(fig, data_of, frame.get(title)))
+        return out
 
     def _views_frame(self, layers, p, prediction, trained, stats: dict, diag_count: int, title: str) -> dict:
         """The profile (with the trained line at the shown step, or none), the activation statistics and the

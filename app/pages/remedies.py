@@ -41,8 +41,9 @@ from bokeh.plotting import figure
 from vgp_core import ConfigError, bounds
 from vgp_core.experiments import remedies as lab
 
+from ..components.browser_views import BrowserViews, Control, Tables, browser_layout, browser_only
 from ..components.explanation import explanation_panel
-from ..components.figure_text import DECORATION
+from ..components.figure_text import DECORATION, FigureText, paragraph, summary
 from ..components.heatmap import OVERFLOW_COLOR
 from ..components.numeric import positive_or_nan
 from ..components.page import Page, document_hold
@@ -62,6 +63,8 @@ DEFAULT_REMEDIES = [n for n in REMEDY_NAMES if n not in SLOW]
 WIDTHS = [32, 64, 128, 256]
 LEARNING_RATES = [0.01, 0.03, 0.1, 0.3, 1.0]
 PROFILE_CHOICES = ["after training", "at initialization"]
+#: the download buttons under the figures: before a press the browser sends its profile choice (``BrowserViews``)
+DOWNLOAD_SELECTOR = ".vgp-download"
 #: Wait this long after the last change before a new lab run starts (a dragged slider fires many changes).
 DEBOUNCE_MS = 400
 #: Finished results kept in the process (per settings and remedy): 17 entries × ~15 settings; a result holds a few
@@ -433,9 +436,10 @@ class MultiLine:
         fig.add_layout(self.legend, "right")
         self.figure = fig
 
-    def update(self, curves: dict) -> int:
-        """``curves``: name -> (x, y) for the entries to draw (others are emptied). Returns the marked points."""
-        finite_all, marks = [], []
+    def drawn(self, curves: dict) -> tuple[dict, dict]:
+        """What ``update`` draws, without drawing it: (entry name -> its source's data, the marks' data).
+        ``curves``: name -> (x, y) for the entries to draw (the others get empty data)."""
+        finite_all, marks, clean_of = [], [], {}
         for name in self.sources:
             if name not in curves:
                 continue
@@ -447,27 +451,41 @@ class MultiLine:
                 clean = np.where(over, np.nan, y)
             finite_all.append(clean[np.isfinite(clean)])
             marks += [(xx, "overflow", name) for xx in x[over]] + [(xx, "underflow", name) for xx in x[under]]
-            curves[name] = (x, clean)
+            clean_of[name] = (x, clean)
         finite = np.concatenate(finite_all) if finite_all else np.zeros(0)
         top = float(finite.max()) if finite.size else 1.0
         bottom = float(finite.min()) if finite.size else (0.1 if self.log else 0.0)
         if self.log:
             top, bottom = top * 10, bottom / 10
-        for name, src in self.sources.items():
-            if name in curves:
-                x, clean = curves[name]
-                src.data = dict(x=x, y=clean, y_mark=marker_rows(clean), label=[_ENTRY[name].label] * len(x))
-            elif len(src.data["x"]):
-                src.data = dict(x=np.zeros(0), y=np.zeros(0), y_mark=np.zeros(0), label=[])
-        self.marks.data = dict(
+        data = {}
+        for name in self.sources:
+            if name in clean_of:
+                x, clean = clean_of[name]
+                data[name] = dict(x=x, y=clean, y_mark=marker_rows(clean), label=[_ENTRY[name].label] * len(x))
+            else:
+                data[name] = dict(x=np.zeros(0), y=np.zeros(0), y_mark=np.zeros(0), label=[])
+        marks_data = dict(
             x=[m[0] for m in marks],
             y=[top if m[1] == "overflow" else bottom for m in marks],
             label=[_ENTRY[m[2]].label for m in marks],
             kind=[m[1] for m in marks],
         )
-        items = [self.items[n] for n in self.sources if n in curves]
+        return data, marks_data
+
+    def show_legend(self, names, marks: bool) -> None:
+        """Legend items for the entries ``names`` (those drawn), and for the marks when there are any."""
+        items = [self.items[n] for n in self.sources if n in names]
         self.legend.items = items + ([self.mark_item] if marks else [])
-        return len(marks)
+
+    def update(self, curves: dict) -> int:
+        """Draw ``curves`` (see ``drawn``; an entry emptied already is not sent again). Returns the marked points."""
+        data, marks = self.drawn(curves)
+        for name, src in self.sources.items():
+            if name in curves or len(src.data["x"]):
+                src.data = data[name]
+        self.marks.data = marks
+        self.show_legend(curves, bool(marks["x"]))
+        return len(marks["x"])
 
 
 def _pow10(x: float) -> str:
@@ -580,12 +598,35 @@ class RemediesPage(Page):
     def _on_veit_blocks(self, *_):
         self._start_veit()
 
+    def _build_profile_choice(self):
+        """The "profile shown" buttons pick, in the browser, between the two profiles the page holds (issue 11:
+        nothing sent to the server); before a download the browser sends its choice, so the export shows it."""
+        self.profile_choice = browser_only(pn.widgets.RadioButtonGroup).from_param(
+            self.model.param.profile, name="profile shown"
+        )
+        fig = self.profiles.figure
+        targets = {f"line-{name}": (source, "data") for name, source in self.profiles.sources.items()}
+        targets |= {
+            "marks": (self.profiles.marks, "data"),
+            "title": (fig.title, "text"),
+            "summary": (FigureText.of(fig).text, "object"),
+        }
+        self.browser = BrowserViews([Control("profile", self.profile_choice)], targets, DOWNLOAD_SELECTOR)
+        browser_layout(fig)  # its ranges follow the browser's data: nothing to send back
+        self._watch(self.browser.on_state(self._apply_browser_state), ["value"], obj=self.browser.carrier)
+
+    def _apply_browser_state(self, state: dict) -> None:
+        """The browser's choice, sent before a download: the server draws it too (and so exports it)."""
+        if state.get("profile") in PROFILE_CHOICES:
+            self.model.profile = state["profile"]
+
     # ------------------------------------------------------------------------------------------------ figures
     def _build_figures(self):
         self.profiles = MultiLine(
             "Per-layer gradient ‖∂L/∂h_l‖ (baseline: thick black)", "layer (1 = input side)", "‖∂L/∂h_l‖"
         )
         self.losses = MultiLine("Training loss per step", "training step", "cross-entropy loss")
+        self._build_profile_choice()
         self.rank_source = ColumnDataSource(data=dict(label=[], ratio=[], color=[], literature=[], loss=[]))
         rank = figure(
             title="Input-layer gradient vs the baseline (ranked by held-out loss, best at top)",
@@ -805,14 +846,8 @@ class RemediesPage(Page):
         # this session's own document, never Panel's lookup (see document_hold: Panel's hold lost these updates)
         with document_hold(self._doc):
             results = self.results()
-            trained = self.model.profile == PROFILE_CHOICES[0]
             feedforward = [r for r in results if _is_feedforward(r)]
-            self.profiles.update({r.name: (r.layers, r.grad_trained if trained else r.grad_init) for r in feedforward})
-            steps = self._config.steps if self._config is not None else self.model.steps
-            self.profiles.figure.title.text = (
-                f"Per-layer gradient ‖∂L/∂h_l‖ {'after ' + str(steps) + ' training steps' if trained else 'at init'}"
-                " (baseline: thick black)"
-            )
+            self._draw_profiles(feedforward)
             self.losses.update({r.name: (np.arange(len(r.loss)), r.loss) for r in feedforward})
             ranked = self.ranked()
             self.table_source.data = table_rows(ranked)
@@ -837,6 +872,31 @@ class RemediesPage(Page):
                 self.progress_text.object = self._running_text()
             elif self._complete():
                 self.progress_text.object = self._done_text()
+
+    def _draw_profiles(self, feedforward: list) -> None:
+        """The gradient profiles of ``feedforward``'s entries, after training and at initialisation: both are sent
+        (``BrowserViews``), and the "profile shown" buttons choose between them in the browser."""
+        steps = self._config.steps if self._config is not None else self.model.steps
+        fig = self.profiles.figure
+        trained = {PROFILE_CHOICES[0]: True, PROFILE_CHOICES[1]: False}
+        drawn = {
+            choice: self.profiles.drawn({r.name: (r.layers, r.grad_trained if t else r.grad_init) for r in feedforward})
+            for choice, t in trained.items()
+        }
+        # one legend for both (the summaries name the series by it): the entries drawn, and the marks if any
+        self.profiles.show_legend({r.name for r in feedforward}, any(marks["x"] for _, marks in drawn.values()))
+
+        def view(state: dict) -> dict:
+            lines, marks = drawn[state["profile"]]
+            when = f"after {steps} training steps" if state["profile"] == PROFILE_CHOICES[0] else "at init"
+            title = f"Per-layer gradient ‖∂L/∂h_l‖ {when} (baseline: thick black)"
+            data_of = {self.profiles.sources[name]: data for name, data in lines.items()} | {self.profiles.marks: marks}
+            out = {f"line-{name}": data for name, data in lines.items()}
+            return out | {"marks": marks, "title": title, "summary": paragraph(summary(fig, data_of, title))}
+
+        self.browser.set_tables([Tables.of([(view, ["profile"])], {}, {"profile": PROFILE_CHOICES})])
+        self.browser.draw({"profile": self.model.profile})
+        self.browser.redrawn()
 
     def _verdict_text(self, ranked) -> str:
         """HTML (not Markdown: a sentence of the engine naming a file such as ``x.md`` would be linked by Markdown)."""
@@ -933,7 +993,8 @@ class RemediesPage(Page):
             self.progress,
             self.progress_text,
             "### Views",
-            w.RadioButtonGroup.from_param(m.param.profile, label="profile shown"),
+            self.profile_choice,
+            *self.browser.hidden(),
             w.IntSlider.from_param(m.param.veit_blocks, label="residual blocks n (Veit)"),
             width=320,
         )

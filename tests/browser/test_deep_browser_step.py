@@ -30,6 +30,11 @@ GAIN_MARKER_JS = """() => [...Bokeh.documents[0].all_models].filter((m) => m.typ
   m.line_color == "white").map((m) => m.location)"""
 
 
+# JS: the summary paragraph (HTML) of a step figure, by the CSS class the browser finds it with (deep.STEP_FIGURES)
+SUMMARY_JS = """(name) => [...Bokeh.documents[0].all_models].find((m) =>
+  m.css_classes?.includes?.("summary-" + name))?.text ?? null"""
+
+
 def titles(page) -> list[str]:
     return page.evaluate(TITLES_JS)
 
@@ -123,6 +128,33 @@ def test_step_moves_send_no_frame_and_follow_server_redraws(page, app_server):
         card.get_by_role("button", name="HTML", exact=True).click()
     html_text = open(info.value.path(), encoding="utf-8").read()
     assert "Activations per layer at step 12" in html_text
+    assert_clean(console, requests, app_server)
+
+
+def test_the_summaries_follow_the_step_in_the_browser_also_in_a_section_opened_later(page, app_server):
+    frames: list = []
+    console, requests = [], []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(payload)))
+    open_page(page, app_server.url + URL, console, requests)
+    wait_trained(page)
+    wait_until_quiet(page, quiet=1.5)
+    quiet(page, frames)
+    for _ in range(12):
+        move(page, frames, "ArrowRight")
+    assert "Activations per layer at step 12: " in page.evaluate(SUMMARY_JS, "activation-stats")
+    page.get_by_text("Activations per layer at step 12: ").first.wait_for(timeout=5_000)  # on the page, as read
+    # the diagnostics' section opened after the moves: its summaries are found once drawn (the server draws its
+    # own step there, the browser then re-applies its step), and follow the next moves
+    page.get_by_text("Diagnostics practitioners use").first.click()
+    page.get_by_text("Histograms of h_l, all layers, at step 10 (training batch): ").first.wait_for(timeout=60_000)
+    move(page, frames, "End")
+    last = (STEPS - 1) - (STEPS - 1) % 10
+    for name, title in (
+        ("activation-histograms", f"Histograms of h_l, all layers, at step {last} (training batch): "),
+        ("grad-data", f"Weight gradients at step {last} (training batch): "),
+        ("activation-stats", f"Activations per layer at step {STEPS - 1}: "),
+    ):
+        assert title in (page.evaluate(SUMMARY_JS, name) or ""), name
     assert_clean(console, requests, app_server)
 
 

@@ -93,9 +93,19 @@ def test_remedies_stream_subset_depth_steps(page, app_server):
     for part in ("depth=9", "steps=30", "remedies=residual%2Ckumar%2Clstm"):  # mirrored in the lab's order
         assert part in query, (part, query)
 
-    # the profile switch redraws without a rerun
+    # the profile switch is drawn in the browser (both profiles are there): no rerun, no websocket frame; the
+    # title, the summary and the address bar follow
+    frames: list = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(payload)))
+    page.wait_for_timeout(1500)  # the socket is listened to from now on; let anything in flight go by
+    n = len(frames)
     page.get_by_role("button", name="at initialization").click()
     wait_for_change(page, sig)
+    assert page.evaluate(TITLE_JS, "Per-layer gradient ‖∂L/∂h_l‖ at init")
+    page.get_by_text("Per-layer gradient ‖∂L/∂h_l‖ at init (baseline: thick black): ").first.wait_for(timeout=5_000)
+    assert "profile=at+initialization" in page.evaluate("() => window.location.search")
+    page.wait_for_timeout(700)
+    assert frames[n:] == [], f"the profile switch sent {len(frames) - n} websocket frame(s)"
     assert_clean(console, requests, app_server)
 
 
