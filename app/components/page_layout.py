@@ -115,6 +115,8 @@ class FoldedSection:
     def __init__(self, title: str, page: str, figures: Mapping[str, Model], ncols: int = 2):
         self.page, self.ncols = page, ncols
         self.pending = dict(figures)
+        #: called after the figure cards are first built (e.g. a page whose browser-side state they must show)
+        self.on_built: list[Callable[[], None]] = []
         #: the page's ``describe_figure`` (set by ``describe_figures``), applied to the cards once they are built
         self.describe: Callable[[str], str | None] | None = None
         self.card = pn.Card(
@@ -147,6 +149,8 @@ class FoldedSection:
                     text.describe = functools.partial(self.describe, cell.name)
                     text.refresh()
             self.card.objects = [grid(cells, self.ncols)]
+            for fn in self.on_built:
+                fn()
         self.card.collapsed = False
 
 

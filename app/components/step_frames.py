@@ -261,6 +261,11 @@ class StepFrames:
                 obj, attr = self.targets[target]
                 setattr(obj, attr, dict(value) if attr == "data" else value)
             self._drawn = chosen
+        self.redrawn()
+
+    def redrawn(self) -> None:
+        """Tell the browser to draw its own step again (after a redraw of the server, or once panes it finds by
+        class are added to the page)."""
         self.version.value += 1
 
     def _encoded(self, frame: Mapping[str, Any]) -> dict:

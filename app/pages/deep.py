@@ -30,7 +30,7 @@ from ..components.heatmap import OVERFLOW_COLOR, UNDERFLOW_COLOR, LogHeatmap
 from ..components.log_profile import LogProfile
 from ..components.numeric import NonFinite, safe_log10
 from ..components.page import Page, document_hold, on_session_loop
-from ..components.page_layout import page_layout
+from ..components.page_layout import folded_sections, page_layout
 from ..components.presets import preset_bar
 from ..components.results_cache import RESULTS
 from ..components.step_frames import ALSO, BASE, StepFrames, step_key
@@ -931,7 +931,7 @@ class DeepNetworkPage(Page):
         )
 
     def panel(self) -> pn.viewable.Viewable:
-        return page_layout(
+        layout = page_layout(
             self.slug,
             self.controls(),
             [preset_bar(self.model, PRESETS), self.notice, self.overflow_notice, self.step_notice, self.theory_text],
@@ -939,6 +939,11 @@ class DeepNetworkPage(Page):
             [explanation_panel(EXPLANATION)],
             folded=DIAGNOSTICS_SECTION,
         )
+        # the diagnostics' summaries, built when the section opens, show the server's step: the browser then
+        # draws its own step into them
+        for section in folded_sections(layout):
+            section.on_built.append(self.step_frames.redrawn)
+        return layout
 
     def describe_figure(self, name: str) -> str | None:
         """The gradient profile's one-sentence text alternative (``app.components.figure_text``); None: generic."""
