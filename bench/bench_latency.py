@@ -69,7 +69,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from tests.app_server import start_app_server  # noqa: E402
 from tests.browser.conftest import CHROMIUM_FLAGS, SIGNATURE_JS, chromium_path  # noqa: E402
 
-PAGES = ("deep", "recurrent", "bifurcation", "cliff", "glorot", "remedies")
+PAGES = ("deep", "recurrent", "bifurcation", "cliff", "glorot", "remedies", "edge-of-chaos")
 CHANGE_TIMEOUT_S = 5.0  # a move that changes no plot data within this time counts as "no change"
 SETTLE_MAX_S = 60.0  # the longest wait for a page to become quiet (all answered, no frame for --rest seconds)
 DATA_EVENTS = {"ColumnDataChanged", "ColumnsStreamed", "ColumnsPatched"}
