@@ -178,3 +178,17 @@ def test_each_frame_holds_the_summary_the_server_makes_of_its_step(trained_page)
     stats = _summary_target("activation-stats")
     assert "at step 7:" in page.step_frames.resolve(7)[stats]
     assert page.step_frames.resolve(7)[stats] != page.step_frames.resolve(13)[stats]
+
+
+def test_frames_made_anew_keep_the_diagnostics_they_show(trained_page):
+    """Frames sent anew (a new base: here a new profile object, as when the Jacobian measurement arrives after a
+    finished run was shown from the shared results) hold the diagnostics' frames again: the histograms of step 12
+    are those measured at step 10, not the initialisation's (they were dropped as "already sent")."""
+    import dataclasses
+
+    page = trained_page
+    assert page.step_frames.resolve(12)["act_title"].endswith("at step 10 (training batch)")
+    page._profile = dataclasses.replace(page._profile)
+    page._draw_profile()
+    assert page.step_frames.resolve(12)["act_title"].endswith("at step 10 (training batch)")
+    assert page.step_frames.resolve(3)["grad_title"].endswith("at step 0 (training batch)")

@@ -687,7 +687,8 @@ class DeepNetworkPage(Page):
                 d = diagnostics.LayerDiagnostics(*(a[at // mlp.JACOBIAN_EVERY] for a in measured))
                 key = f"d{at}"
                 diag, count = self._diagnostics_frame(d, f"at step {at} (training batch)", activation, layers)
-                if not self.step_frames.has(key):
+                # sent once: unless these frames replace all those held (a new base), where it must be sent again
+                if with_base or not self.step_frames.has(key):
                     frames[key] = diag
                 frame[ALSO] = [key]
                 stats["dead"] = d.dead_share

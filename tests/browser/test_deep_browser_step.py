@@ -69,7 +69,9 @@ def move(page, frames: list, key: str) -> str:
     return after
 
 
-def test_step_moves_send_no_frame_and_follow_server_redraws(page, app_server):
+def open_trained(page, app_server) -> tuple[list, list, list]:
+    """Open the page at ``URL``, wait until its run is trained and the page is quiet; returns the lists of the
+    websocket frames the page sends, its console messages and its requests (appended to from now on)."""
     frames: list = []
     console, requests = [], []
     page.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(payload)))
@@ -77,6 +79,11 @@ def test_step_moves_send_no_frame_and_follow_server_redraws(page, app_server):
     wait_trained(page)
     wait_until_quiet(page, quiet=1.5)
     quiet(page, frames)
+    return frames, console, requests
+
+
+def test_step_moves_send_no_frame_and_follow_server_redraws(page, app_server):
+    frames, console, requests = open_trained(page, app_server)
     assert shown(page) == (
         "Activations per layer at initialization",
         "Histograms of h_l, all layers, at initialization",
@@ -132,13 +139,7 @@ def test_step_moves_send_no_frame_and_follow_server_redraws(page, app_server):
 
 
 def test_the_summaries_follow_the_step_in_the_browser_also_in_a_section_opened_later(page, app_server):
-    frames: list = []
-    console, requests = [], []
-    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(payload)))
-    open_page(page, app_server.url + URL, console, requests)
-    wait_trained(page)
-    wait_until_quiet(page, quiet=1.5)
-    quiet(page, frames)
+    frames, console, requests = open_trained(page, app_server)
     for _ in range(12):
         move(page, frames, "ArrowRight")
     assert "Activations per layer at step 12: " in page.evaluate(SUMMARY_JS, "activation-stats")
