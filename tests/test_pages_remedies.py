@@ -181,6 +181,20 @@ def test_with_automatic_runs_off_a_change_waits_for_run_and_says_so(settled):
     assert page.progress_text.object.startswith("Measured **5/5** at depth 11")
 
 
+def test_settle_returns_after_the_last_result_is_drawn(monkeypatch):
+    page = RemediesPage(RemediesModel(**dict(SMALL, seed=5, remedies=["relu"])), query={})
+    draw = page._draw
+
+    def slow_draw():  # a loaded machine: the worker draws long after the result is stored
+        time.sleep(0.3)
+        draw()
+
+    monkeypatch.setattr(page, "_draw", slow_draw)
+    page.model.steps = 30
+    page.settle(timeout_s=600)
+    assert len(page.losses.sources["relu"].data["x"]) == 30  # the settle once returned before this draw
+
+
 def test_a_new_setting_cancels_the_running_lab():
     page = RemediesPage(RemediesModel(**dict(SMALL, seed=11, remedies=["relu", "he", "glorot"])), query={})
     page.model.seed = 12  # before the first run can finish

@@ -961,18 +961,17 @@ class RemediesPage(Page):
     # ------------------------------------------------------------------------------------------------ protocol
     def settle(self, timeout_s: float | None = None) -> None:
         """Wait until every result of the current settings and the path-length view have been drawn (outside a
-        server; runs the lab first when automatic runs are off). TimeoutError after ``timeout_s``."""
-        timeout_s = self.SETTLE_TIMEOUT_S if timeout_s is None else timeout_s
+        server; runs the lab first when automatic runs are off). TimeoutError after ``timeout_s``.
+
+        Waits for the runners themselves, not for ``_complete()``: a result counts as measured before its worker
+        has drawn it, so polling the results returned while the last draw was half done."""
         if not self._complete() and not self._running and self._error is None:
             self.run()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if (self._complete() or self._error is not None) and self._veit_done == self._veit_key:
-                return
-            time.sleep(0.05)
-        raise TimeoutError(
-            f"the remedies lab did not finish in {timeout_s:g} s ({len(self._results)}/{len(self._expected)} results)"
-        )
+        super().settle(timeout_s)
+        if not (self._complete() or self._error is not None) or self._veit_done != self._veit_key:
+            raise TimeoutError(
+                f"the remedies lab did not finish ({len(self._results)}/{len(self._expected)} results drawn)"
+            )
 
     def controls(self) -> pn.Column:
         m, w = self.model, pn.widgets
