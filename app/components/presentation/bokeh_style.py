@@ -119,9 +119,13 @@ def _bases(model: Model) -> dict:
     bases = _BASES.get(model)
     if bases is None:
         fonts, dark, colors, line, marker = _props_of(type(model))
-        explicit = model.properties_with_values(include_defaults=False)
+        styled = fonts + dark + colors + (("line_width",) if line else ()) + (("size",) if marker else ())
+        wanted = frozenset(styled)
+        # only the styled properties are read: ``properties_with_values`` reads every property of the model
+        # (~0.3 ms a model, ~60 ms of each new session's page)
+        explicit = model.query_properties_with_values(lambda prop: prop.name in wanted, include_defaults=False)
         bases = {}
-        for prop in fonts + dark + colors + (("line_width",) if line else ()) + (("size",) if marker else ()):
+        for prop in styled:
             value = explicit[prop] if prop in explicit else model.lookup(prop).class_default(type(model))
             if isinstance(value, Value):
                 value = value.value
