@@ -107,6 +107,20 @@ def test_deep_page_every_control_changes_its_views():
     assert "does not apply" in page.theory_text.object
 
 
+def test_deep_page_a_training_move_empties_the_old_runs_views_at_once_and_auto_train_off_keeps_them():
+    from app.pages.deep import DeepNetworkModel, DeepNetworkPage
+
+    page = DeepNetworkPage(DeepNetworkModel(depth=4, width=16, steps=20, seed=21), query={})
+    page.settle(timeout_s=300)
+    assert len(page.loss_source.data["step"]) == 20 and len(page.train_map.source.data["image"]) == 1
+    page.model.auto_train = False  # the run shown is still this settings' run: it stays
+    assert len(page.loss_source.data["step"]) == 20 and page._trace is not None
+    page.model.learning_rate = 0.3  # its run is now another setting's: gone at once, nothing new starts
+    for source in (page.loss_source, page.update_source, page.train_map.source):
+        assert all(len(v) == 0 for v in source.data.values()), source
+    assert "paused" in page.progress_text.object
+
+
 def test_deep_page_invalid_programmatic_value_gives_notice():
     from app.pages.deep import DeepNetworkModel, DeepNetworkPage
 

@@ -77,6 +77,10 @@ class LogHeatmap:
         tips[-1] = (label, tips[-1][1])
         self.hover.tooltips = tips
 
+    def clear(self) -> None:
+        """Draw nothing (the colour scale keeps its last range)."""
+        self.source.data = {k: [] for k in self.source.data}
+
     def update(
         self, log_values: np.ndarray, x0: float, x1: float, y_range: tuple[float, float] | None = None
     ) -> NonFinite:

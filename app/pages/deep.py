@@ -524,6 +524,12 @@ class DeepNetworkPage(Page):
         self._restart_training()
 
     def _on_training_settings(self, *events):
+        if {e.name for e in events} == {"auto_train"} and not self.model.auto_train:
+            # switched off: the run shown still belongs to the settings; only a run in progress stops
+            self._runner.cancel()
+            if self._trace is None or self._trace.steps < self.model.steps:
+                self.progress_text.object = "Training paused (auto-train off)."
+            return
         steps = int(self.model.steps)
         self.train_map.figure.x_range.update(start=0, end=steps)
         self.loss_figure.x_range.update(start=0, end=steps)
@@ -827,6 +833,7 @@ class DeepNetworkPage(Page):
         self._run_serial += 1
         if had_trace:  # the views leave the old run's steps at once (the base frame only: milliseconds)
             self._guard(self._draw_profile)
+            self._clear_training_views()
         self.progress.value = 0
         if not self.model.auto_train:
             self._runner.cancel()
@@ -884,6 +891,17 @@ class DeepNetworkPage(Page):
                 self._draw_overflow_notice()
 
         self._guard(work)
+
+    def _clear_training_views(self):
+        """Empty the views of the run shown (loss, gradient norms and update:data during training): they belong to
+        the settings before the move, and the move's answer is that they are gone (the new run streams in once
+        the controls rest, or when training is switched back on)."""
+        with document_hold(self._doc):
+            self.train_map.clear()
+            self.loss_source.data = {k: np.zeros(0) for k in self.loss_source.data}
+            self.update_source.data = {k: [] for k in self.update_source.data}
+            self._counts["training"] = NonFinite(0, 0)
+        self._guard(self._draw_overflow_notice)
 
     def _draw_update_data(self, trace: mlp.TrainTrace):
         """log10 update:data of UPDATE_LAYERS_SHOWN layers over the steps trained so far (-inf: no update)."""
