@@ -12,7 +12,15 @@ import numpy as np
 import panel as pn
 from bokeh.models import Tooltip
 
-from app.components.browser_views import BrowserViews, Control, Tables, browser_only
+from app.components.browser_views import (
+    SIGNIFICANT_DIGITS,
+    BrowserViews,
+    Control,
+    Tables,
+    browser_only,
+    for_js,
+    rounded,
+)
 from app.pages import glorot
 from app.pages.glorot import BROWSER_PARAMS, GlorotPage
 
@@ -147,3 +155,15 @@ def test_the_browsers_state_is_applied_by_the_server():
     Event.new = "not json"
     watcher(Event)
     assert page.model.layer == 2 and not page.notice.visible
+
+
+def test_floats_are_sent_with_six_significant_digits_and_long_float_arrays_as_float32():
+    x = np.array([0.012345678901234, -123456.789, 9.87654321e-30, 0.0, np.nan, np.inf, 2 / 3])
+    sent = for_js({"line": {"y": x}}, SIGNIFICANT_DIGITS)["line"]["y"]
+    assert json.dumps(sent) == "[0.0123457, -123457.0, 9.87654e-30, 0.0, NaN, Infinity, 0.666667]"
+    finite = np.isfinite(x) & (x != 0)
+    # the rounding's own bound: half a unit in the sixth significant digit
+    assert np.all(np.abs(rounded(x)[finite] - x[finite]) <= 5e-6 * np.abs(x[finite]))
+    image = for_js([np.linspace(0, 1, 200).reshape(10, 20)], SIGNIFICANT_DIGITS)[0]
+    assert image.dtype == np.float32 and image.shape == (10, 20)
+    assert for_js(np.arange(3), SIGNIFICANT_DIGITS) == [0, 1, 2]  # integers as they are

@@ -36,7 +36,7 @@ import panel as pn
 from bokeh.models import ColumnDataSource, Model, TextInput
 
 from .browser_url import KEEP_IN_URL_JS
-from .browser_views import SHORT_ARRAY, _BrowserOnly, browser_only
+from .browser_views import SIGNIFICANT_DIGITS, _BrowserOnly, browser_only, for_js
 
 BASE = "init"
 ALSO = "__also"
@@ -70,18 +70,6 @@ def relative(frame: Mapping[str, Any], base: Mapping[str, Any], attrs: Mapping[s
             value = {k: v for k, v in value.items() if k not in base[target] or not _same(v, base[target][k])}
         out[target] = value
     return out
-
-
-def _for_js(value):
-    """A frame's value as sent: arrays up to ``SHORT_ARRAY`` long as JSON lists (Bokeh sends every NumPy array
-    as a binary buffer of its own), dicts and lists element by element."""
-    if isinstance(value, np.ndarray):
-        return value.tolist() if value.size <= SHORT_ARRAY else value
-    if isinstance(value, Mapping):
-        return {k: _for_js(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_for_js(v) for v in value]
-    return value
 
 
 #: Draws step ``step`` from the frames in ``store`` (APPLY's JS twin of ``StepFrames.resolve``).
@@ -273,7 +261,7 @@ class StepFrames:
         for target, value in frame.items():
             if target in self._encoders and self.attrs[target] == "object":
                 value = self._encoders[target]._transform_object(value)["object"]
-            out[target] = _for_js(value)
+            out[target] = for_js(value, SIGNIFICANT_DIGITS)
         return out
 
     # ---------------------------------------------------------------------------------------------- server side
