@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 log = logging.getLogger(__name__)
 #: the last step: the Remedies page's default lab, measured into the cache every session shares
 DEFAULT_LAB = "the default remedies lab"
+#: the Deep page's default training run, trained into the cache every session shares once its programs are compiled
+DEFAULT_DEEP_RUN = "the default deep-network training run"
 #: updates per training chunk of the Recurrent page (``RecurrentPage.train``; a static shape of its program)
 RNN_TRAIN_CHUNK = 25
 
@@ -95,6 +97,7 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
         WarmupStep("deep", "the default deep-network page's slower views", _default_deep_slower_views),
     ]
     steps += [deep(default_width, cap, i == 0) for i, cap in enumerate(mlp.CAPACITY_BUCKETS)]
+    steps.append(WarmupStep("deep", DEFAULT_DEEP_RUN, _default_deep_run))
     steps.append(
         WarmupStep(
             "bifurcation",
@@ -177,6 +180,13 @@ def _default_deep_slower_views() -> None:
     deep._profile(config, with_jacobian=True)
 
 
+def _default_deep_run() -> Iterator[None]:
+    """The default page's training run (``app.pages.deep.train_default_run``), one chunk per warm-up task."""
+    from .pages import deep
+
+    return deep.train_default_run()
+
+
 def _warm_up_deep_training(width: int, capacity: int, optimizer: str) -> None:
     """The Deep page's training chunk for one optimizer (clipping and the learning rate are traced: one program
     serves them all), as the page runs it (``mlp.train_iter`` with ``chunk=mlp.JACOBIAN_EVERY``)."""
@@ -219,7 +229,7 @@ def warm_up_all(widths: tuple[int, ...] | None = None) -> float:
 
     t0 = time.perf_counter()
     for step in warmup_steps(widths):
-        if step.what != DEFAULT_LAB:  # a measurement for the running server's cache, not a compilation
+        if step.what not in (DEFAULT_LAB, DEFAULT_DEEP_RUN):  # results for the running server's cache, not programs
             for _ in step.run() or ():  # a step that yields compiles item by item
                 pass
             # the programs are in the persistent cache now: drop them from memory, so that this process never

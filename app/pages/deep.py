@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import jax
 import numpy as np
@@ -323,6 +323,38 @@ class LayerHistogramMap:
         )
         data = dict(image=[image], x=[float(bins.lo)], y=[0.5], dw=[float(bins.hi - bins.lo)], dh=[float(layers)])
         return data, sides, int((counts[:, -1] > 0).sum())
+
+
+def training_key(model: DeepNetworkModel) -> tuple:
+    """The key of ``model``'s training run among the process's shared results (``RESULTS``): a finished run is
+    shown at once by every session with these settings."""
+    clip = float(model.clip_norm) if model.clip_norm > 0 else None
+    return ("deep.train", model.config(), int(model.steps), model.optimizer, float(model.learning_rate), clip)
+
+
+def training_run(key: tuple) -> Iterator[mlp.TrainTrace]:
+    """The training run of ``key`` (``training_key``), one trace per chunk of ``mlp.JACOBIAN_EVERY`` steps (the
+    last: the whole run)."""
+    _, config, steps, optimizer, learning_rate, clip = key
+    return mlp.train_iter(
+        config, steps, optimizer=optimizer, learning_rate=learning_rate, clip_norm=clip, chunk=mlp.JACOBIAN_EVERY
+    )
+
+
+def train_default_run() -> Iterator[None]:
+    """The default page's training run into the shared results, one chunk per item (a warm-up step that yields
+    between chunks): a class opening the default page then sees the finished run at once, and no session trains
+    it again (each would start it after the controls rest, and most close or move before it ends)."""
+    model = DeepNetworkModel()
+    key = training_key(model)
+    if RESULTS.get(key) is not None:
+        return
+    trace = None
+    for chunk in training_run(key):
+        trace = chunk
+        yield
+    if trace is not None:
+        RESULTS.put(key, trace)
 
 
 def _gain_sweep(config: mlp.MLPConfig) -> mlp.GainSweep:
@@ -840,15 +872,13 @@ class DeepNetworkPage(Page):
             self.progress_text.object = "Training paused (auto-train off)."
             return
         try:
-            config = self.model.config()
+            key = training_key(self.model)
         except ConfigError as exc:
             self.notices.set("setting", f"Invalid setting: {exc}")
             return
-        m = self.model
-        steps, opt, lr = int(m.steps), m.optimizer, float(m.learning_rate)
-        clip = float(m.clip_norm) if m.clip_norm > 0 else None
+        steps = int(self.model.steps)
         self._runner.cancel()  # the old run stops now; the new one waits until the controls rest
-        self._training_key = key = ("deep.train", config, steps, opt, lr, clip)
+        self._training_key = key
         finished = RESULTS.get(key)
         if finished is not None:  # this very run has been trained on this server: show it at once
             self._on_trace(finished)
@@ -858,11 +888,7 @@ class DeepNetworkPage(Page):
             if not self.model.auto_train:  # switched off while this start waited
                 return
             self.progress_text.object = f"Training {steps} steps…"
-            self._runner.start(
-                lambda: mlp.train_iter(
-                    config, steps, optimizer=opt, learning_rate=lr, clip_norm=clip, chunk=mlp.JACOBIAN_EVERY
-                )
-            )
+            self._runner.start(lambda: training_run(key))
 
         self.progress_text.object = f"Training {steps} steps once the controls rest…"
         self._run_deferred("training", start, TRAINING_DELAY_MS)
