@@ -107,7 +107,7 @@ def test_deep_page_every_control_changes_its_views():
     assert "does not apply" in page.theory_text.object
 
 
-def test_deep_page_a_training_move_empties_the_old_runs_views_at_once_and_auto_train_off_keeps_them():
+def test_deep_page_a_move_empties_the_old_runs_views_at_once_and_auto_train_off_keeps_them():
     from app.pages.deep import DeepNetworkModel, DeepNetworkPage
 
     page = DeepNetworkPage(DeepNetworkModel(depth=4, width=16, steps=20, seed=21), query={})
@@ -119,6 +119,12 @@ def test_deep_page_a_training_move_empties_the_old_runs_views_at_once_and_auto_t
     for source in (page.loss_source, page.update_source, page.train_map.source):
         assert all(len(v) == 0 for v in source.data.values()), source
     assert "paused" in page.progress_text.object
+    page.model.learning_rate = 0.01
+    page.model.auto_train = True  # its run again, shown at once from the shared results
+    assert len(page.loss_source.data["step"]) == 20
+    page.model.auto_train = False  # (no new run that could stream in before the check)
+    page.model.depth = 5  # a structural move: the old network's run goes too
+    assert len(page.loss_source.data["step"]) == 0 and len(page.train_map.source.data["image"]) == 0
 
 
 def test_deep_page_invalid_programmatic_value_gives_notice():

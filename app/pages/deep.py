@@ -551,7 +551,9 @@ class DeepNetworkPage(Page):
     # ------------------------------------------------------------------------------------------------ updates
     def _on_architecture(self, *events):
         names = {e.name for e in events}
-        self._trace = None  # the old run's steps are not the new network's: its frames go with the move
+        if self._trace is not None:  # the old run is not the new network's: its frames and views go with the move
+            self._trace = None
+            self._clear_training_views()
         self._refresh(sweep=bool(names - {"gain"}))
         self._restart_training()
 
