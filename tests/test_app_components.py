@@ -1,5 +1,6 @@
 """The shared UI components and the deep page's model/view wiring, without a browser."""
 
+import itertools
 import threading
 import time
 
@@ -210,3 +211,48 @@ def test_released_memory_frees_a_closed_sessions_cycles():
     finally:
         gc.enable()
     memory.release_when_session_ends()  # outside a server: nothing to register, no error
+
+
+class BokehLikeDocument:
+    """Timeout callbacks as Bokeh's server document keeps them: a callback stays registered while it runs, and
+    Bokeh removes it after the call (``bokeh.util.asyncio``), which raises once the call has removed it itself."""
+
+    def __init__(self):
+        self.pending, self.errors, self._ids = {}, [], itertools.count()
+
+    def add_timeout_callback(self, fn, delay_ms):
+        cid = f"p{next(self._ids)}"
+        self.pending[cid] = fn
+        return cid
+
+    def remove_timeout_callback(self, cid):
+        if self.pending.pop(cid, None) is None:
+            raise ValueError("Removing a callback twice (or after it's already been run)")
+
+    def run_due(self):
+        for cid, fn in list(self.pending.items()):
+            fn()
+            try:
+                self.remove_timeout_callback(cid)
+            except ValueError as exc:  # Bokeh logs it as a traceback
+                self.errors.append(exc)
+
+
+def test_call_later_replaces_a_pending_call_and_may_schedule_its_own_key_again():
+    from app.pages.bifurcation import BifurcationPage
+
+    page = BifurcationPage(query={})
+    doc = page._doc = BokehLikeDocument()
+    calls = []
+
+    def more():  # as the Deep page's frames: each tick schedules the next
+        calls.append("more")
+        if len(calls) < 3:
+            page.call_later("frames", more, 0)
+
+    page.call_later("frames", lambda: calls.append("replaced"), 0)
+    page.call_later("frames", more, 0)  # replaces the pending one
+    for _ in range(3):
+        doc.run_due()
+    assert calls == ["more", "more", "more"]
+    assert doc.errors == [] and doc.pending == {}

@@ -383,7 +383,6 @@ class DeepNetworkPage(Page):
         self._frames_rows = 0  # ... and how many training rows they cover
         self._base_diag_count = 0  # layer histograms with inf/NaN at initialisation
         self._run_serial = 0  # counts training restarts: a new run's frames replace the old run's
-        self._deferred_handles: dict[str, object] = {}
         self._training_key = None  # the settings of the training run shown (its key in RESULTS)
         self._runner = self.background_run(self._on_trace, self._on_training_error)
         # the slower views of a move, computed on the scheduler's views lane (a newer request replaces an older one)
@@ -622,13 +621,7 @@ class DeepNetworkPage(Page):
         elif self._doc is None:
             self.pending.append(fn)
         else:
-            old = self._deferred_handles.pop(key, None)
-            if old is not None:
-                try:
-                    self._doc.remove_timeout_callback(old)
-                except ValueError:  # already ran
-                    pass
-            self._deferred_handles[key] = self._doc.add_timeout_callback(fn, delay_ms)
+            self.call_later(key, fn, delay_ms)
 
     def _draw_sweep(self, result: mlp.GainSweep):
         def work():

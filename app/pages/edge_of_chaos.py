@@ -198,7 +198,6 @@ class EdgeOfChaosPage(Page):
         self._build_figures()
         self.trainability = PhaseDiagramView(self)  # the trainability phase diagram (edge_of_chaos_phase.py)
         self._counts: dict[str, int] = {}
-        self._handle = None
         self._phase_run = self.background_run(self._draw_phase, priority=VIEWS)
         self._measured_run = self.background_run(self._draw_measured, priority=VIEWS)
         self._spectrum_run = self.background_run(self._draw_spectrum, priority=VIEWS)
@@ -371,12 +370,7 @@ class EdgeOfChaosPage(Page):
         if self._doc is None or not self._defer:
             fn()
             return
-        if self._handle is not None:
-            try:
-                self._doc.remove_timeout_callback(self._handle)
-            except ValueError:  # already ran
-                pass
-        self._handle = self._doc.add_timeout_callback(fn, SPECTRUM_DELAY_MS)
+        self.call_later("spectrum", fn, SPECTRUM_DELAY_MS)
 
     def _draw_theory(self, config: sp.PropagationConfig):
         act, sw2, sb2 = config.activation, config.sigma_w2, config.sigma_b2
