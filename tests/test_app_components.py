@@ -214,15 +214,17 @@ def test_released_memory_frees_a_closed_sessions_cycles():
 
 
 class BokehLikeDocument:
-    """Timeout callbacks as Bokeh's server document keeps them: a callback stays registered while it runs, and
-    Bokeh removes it after the call (``bokeh.util.asyncio``), which raises once the call has removed it itself."""
+    """Timeout callbacks as Bokeh's server document keeps them (``bokeh.util.asyncio``): removing one cancels its
+    timer only on the loop's next iteration, so a callback already due still fires, and the wrapper that fires it
+    first removes it, which raises if it was removed already (Bokeh logs that as a traceback)."""
 
     def __init__(self):
-        self.pending, self.errors, self._ids = {}, [], itertools.count()
+        self.pending, self.due, self.errors, self._ids = {}, [], [], itertools.count()
 
     def add_timeout_callback(self, fn, delay_ms):
         cid = f"p{next(self._ids)}"
         self.pending[cid] = fn
+        self.due.append((cid, fn))
         return cid
 
     def remove_timeout_callback(self, cid):
@@ -230,12 +232,14 @@ class BokehLikeDocument:
             raise ValueError("Removing a callback twice (or after it's already been run)")
 
     def run_due(self):
-        for cid, fn in list(self.pending.items()):
-            fn()
+        due, self.due = self.due, []
+        for cid, fn in due:  # every one was due: a removal made since has not cancelled its timer yet
             try:
                 self.remove_timeout_callback(cid)
-            except ValueError as exc:  # Bokeh logs it as a traceback
+            except ValueError as exc:
                 self.errors.append(exc)
+                continue
+            fn()
 
 
 def test_call_later_replaces_a_pending_call_and_may_schedule_its_own_key_again():

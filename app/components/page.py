@@ -112,7 +112,7 @@ class Page(NoticeMixin):
         self._defer = self._doc is not None if defer is None else defer
         self.pending: list[Callable[[], None]] = []
         self._runs: list[BackgroundRun] = []
-        self._later: dict[str, object] = {}  # key -> the pending timeout callback of ``call_later``
+        self._later: dict[str, object] = {}  # key -> the token of its latest ``call_later``
         query = session_query() if query is None else query
         #: ``?debug=latency``: the last move's stages on the page (``app.components.latency_debug``)
         self.latency = latency_debug.LatencyProbe() if latency_debug.wanted(query) else None
@@ -161,25 +161,22 @@ class Page(NoticeMixin):
             run.cancel()
 
     def call_later(self, key: str, fn: Callable[[], None], delay_ms: int) -> None:
-        """Run ``fn`` on the session's event loop after ``delay_ms``, replacing a pending call of the same ``key``
-        (a drag runs it once, after its last move). ``fn`` may schedule its own key again: a call is forgotten as
-        it starts, since Bokeh removes a timeout callback itself once it has run (removing it from inside the call
-        put "Removing a callback twice" tracebacks in the server's log)."""
-        old = self._later.pop(key, None)
-        if old is not None:
-            try:
-                self._doc.remove_timeout_callback(old)
-            except ValueError:  # it ran already
-                pass
-        handle = None
+        """Run ``fn`` on the session's event loop after ``delay_ms``, unless a later ``call_later`` with the same
+        ``key`` replaces it first (a drag runs it once, after its last move); ``fn`` may schedule its own key again.
+
+        A replaced call is skipped when its time comes, never removed: Bokeh cancels a removed timeout on the
+        loop's next iteration, so one that was already due still fired, and Bokeh's own removal before the call
+        then logged "Removing a callback twice" (the Deep page's frame ticks, 0 ms apart, did this under load)."""
+        token = object()
+        self._later[key] = token
 
         def run():
-            if self._later.get(key) is handle:
-                del self._later[key]
+            if self._later.get(key) is not token:
+                return  # replaced by a later call
+            del self._later[key]
             fn()
 
-        handle = self._doc.add_timeout_callback(run, delay_ms)
-        self._later[key] = handle
+        self._doc.add_timeout_callback(run, delay_ms)
 
     def close(self) -> None:
         """The session ended: stop its background runs and let its objects go (``compat.release_js_callbacks``)."""
