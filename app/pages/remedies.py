@@ -573,7 +573,6 @@ class RemediesPage(Page):
         self._running = False
         self._run_started = 0.0
         self._error: Exception | None = None
-        self._pending = None
         self._veit_key = None
         self._veit_done = None
         self.timings: dict[str, float] = {}
@@ -729,13 +728,8 @@ class RemediesPage(Page):
         if self._doc is None or self._all_cached():
             self.run()  # nothing to measure (or no server to debounce in): draw the cached results at once
             return
-        if self._pending is not None:
-            try:
-                self._doc.remove_timeout_callback(self._pending)
-            except ValueError:  # already ran
-                pass
         self.progress_text.object = "Settings changed: the lab restarts in a moment…"
-        self._pending = self._doc.add_timeout_callback(self._debounced_run, DEBOUNCE_MS)
+        self.call_later("lab", self.run, DEBOUNCE_MS)
 
     def _all_cached(self) -> bool:
         """Are the current settings' baseline and remedies all in the process's cache (a rerun draws at once)?"""
@@ -744,10 +738,6 @@ class RemediesPage(Page):
         except ConfigError:
             return False
         return all(CACHE.get(config, n) is not None for n in [BASELINE] + self.model.selected())
-
-    def _debounced_run(self):
-        self._pending = None
-        self.run()
 
     def _on_auto_run(self, *events):
         if self.model.auto_run:
