@@ -3,7 +3,9 @@
 A teacher can check a classroom server before the lesson (``python -m app.loadtest URL --students 30``); the
 test suite and ``bench/bench_classroom_load.py`` use the same code. Each student is a Bokeh client session
 (``bokeh.client.pull_session``: the same websocket protocol as a browser, without rendering) that moves a slider
-by one step every ``period`` seconds and times how long the server takes to push new plot data back.
+by one step every ``period`` seconds and times how long the server takes to push new plot data back. Sessions that
+are only opened and closed (``open_and_close``) are ``Visitor``s: the same protocol, with the page's document read
+as bytes only.
 
 Notes (Bokeh client behaviour found on a 2-core machine): ``import panel`` first (Panel's models must deserialise);
 send ``DocumentReady`` or Panel never runs the page's callbacks; ``force_roundtrip`` drops server pushes, so we wait
@@ -13,6 +15,7 @@ on the client's loop.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import math
 import statistics
@@ -27,8 +30,17 @@ import panel  # noqa: F401  (registers Panel's Bokeh models for deserialisation)
 import panel.models.katex  # noqa: F401  (the explanation panels use KaTeX, which Panel loads lazily)
 from bokeh.client import pull_session
 from bokeh.client.states import DISCONNECTED
+from bokeh.client.util import websocket_url_for_server_url
+from bokeh.document import Document
+from bokeh.document.events import MessageSentEvent
 from bokeh.events import DocumentReady
 from bokeh.models import ColumnDataSource
+from bokeh.protocol import Protocol
+from bokeh.protocol.receiver import Receiver
+from bokeh.util.strings import format_url_query_arguments
+from bokeh.util.token import generate_jwt_token, generate_session_id
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 #: how long a student waits for the server's answer to one move before counting it lost (a timeout). Generous:
 #: a saturated two-core server answers late but answers (p95 ~11 s measured at 30 students); the latencies show
@@ -36,6 +48,8 @@ from bokeh.models import ColumnDataSource
 ANSWER_TIMEOUT_S = 30.0
 #: seconds a closing session may take for the websocket's closing handshake
 CLOSE_TIMEOUT_S = 10.0
+#: the largest websocket message a client accepts (Bokeh's client default: a page's document is ~1-2 MB)
+MAX_MESSAGE_BYTES = 20 * 1024 * 1024
 #: Bokeh's Python client handles every message it receives one call deeper than the one before
 #: (``ClientConnection._handle_messages`` awaits ``_next``, which runs the state that calls ``_handle_messages``
 #: again): under Python's default limit of 1,000 frames a connection dies of RecursionError after about 300
@@ -228,26 +242,77 @@ def run_classroom(
     return LoadResult(latencies, timeouts[0], errors, time.perf_counter() - t0)
 
 
+class Visitor:
+    """A visit as cheap for the client as a websocket allows: the Bokeh protocol's own handshake (ACK, the page's
+    whole document pulled, ``DocumentReady`` sent, the socket closed), with the reply's bytes read but never turned
+    into a document. The server does everything it does for a browser tab; the client spends ~10 ms instead of the
+    ~0.35 s of CPU that ``Student`` (Bokeh's client) needs to deserialise a page, which on a two-core machine the
+    server would otherwise share with it (Bokeh's protocol: ``bokeh.protocol``, ``bokeh.server.views.ws``)."""
+
+    def __init__(self, url: str):
+        parts = urllib.parse.urlsplit(url)
+        self._arguments = dict(urllib.parse.parse_qsl(parts.query))
+        self._ws_url = websocket_url_for_server_url(urllib.parse.urlunsplit(parts._replace(query="")))
+        self._protocol = Protocol()
+
+    def visit(self) -> float:
+        """Open one session and close it; the seconds until the server's document had arrived."""
+        return asyncio.run(self._visit())
+
+    async def _visit(self) -> float:
+        token = generate_jwt_token(generate_session_id())  # as ``pull_session`` does: the server makes the session
+        request = HTTPRequest(format_url_query_arguments(self._ws_url, self._arguments))
+        t0 = time.perf_counter()
+        socket = await websocket_connect(request, subprotocols=["bokeh", token], max_message_size=MAX_MESSAGE_BYTES)
+        try:
+            receiver = Receiver(self._protocol)
+            await self._receive(socket, receiver, "ACK")
+            await self._send(socket, self._protocol.create("PULL-DOC-REQ"))
+            await self._receive(socket, receiver, "PULL-DOC-REPLY")
+            latency = time.perf_counter() - t0
+            ready = MessageSentEvent(Document(), "bokeh_event", DocumentReady())  # what a browser sends next
+            await self._send(socket, self._protocol.create("PATCH-DOC", [ready]))
+        finally:
+            socket.close()
+            deadline = time.perf_counter() + CLOSE_TIMEOUT_S
+            while time.perf_counter() < deadline:  # the closing handshake: read until the server has closed
+                if await asyncio.wait_for(socket.read_message(), CLOSE_TIMEOUT_S) is None:
+                    break
+        return latency
+
+    @staticmethod
+    async def _send(socket, message) -> None:
+        for part in (message.header_json, message.metadata_json, message.content_json):
+            await socket.write_message(part)
+
+    @staticmethod
+    async def _receive(socket, receiver: Receiver, msgtype: str) -> None:
+        """Read messages until one of type ``msgtype`` is complete (the server may push others first)."""
+        while True:
+            fragment = await asyncio.wait_for(socket.read_message(), ANSWER_TIMEOUT_S)
+            if fragment is None:
+                raise ConnectionError(f"the server closed the websocket before {msgtype}")
+            message = await receiver.consume(fragment)
+            if message is not None and message.msgtype == msgtype:
+                return
+
+
 def open_and_close(url: str, sessions: int, concurrency: int = 1) -> LoadResult:
     """Open ``sessions`` sessions and close each, ``concurrency`` at a time (1: one after another, as a class
-    arriving one by one; more: what the server's memory does with a stream of visits, in less wall time); latency =
-    time until the page's document (with its plot data) has arrived. Runs in threads of its own: Bokeh's client
-    cannot start its loop in a thread whose asyncio loop is already running (a notebook, or pytest after
-    Playwright's sync API)."""
+    arriving one by one; more: what the server's memory does with a stream of visits, in less wall time), each a
+    ``Visitor``; latency = time until the page's document (with its plot data) has arrived."""
     latencies, errors, lock = [], [], threading.Lock()
     next_index = iter(range(sessions))
+    visitor = Visitor(url)
 
-    def visitor() -> None:
+    def visit_in_turn() -> None:
         while True:
             with lock:
                 i = next(next_index, None)
             if i is None:
                 return
-            t = time.perf_counter()
             try:
-                s = Student(url)  # returns once the whole document (with its plot data) has arrived
-                latency = time.perf_counter() - t
-                s.close()
+                latency = visitor.visit()
                 with lock:
                     latencies.append(latency)
             except Exception as exc:  # noqa: BLE001  (every failure is a counted error, reported in the summary)
@@ -255,7 +320,7 @@ def open_and_close(url: str, sessions: int, concurrency: int = 1) -> LoadResult:
                     errors.append(f"session {i}: {type(exc).__name__}: {exc}")
 
     t0 = time.perf_counter()
-    workers = [threading.Thread(target=visitor, daemon=True) for _ in range(max(1, concurrency))]
+    workers = [threading.Thread(target=visit_in_turn, daemon=True) for _ in range(max(1, concurrency))]
     for worker in workers:
         worker.start()
     for worker in workers:

@@ -244,9 +244,15 @@ class Warmup:
     Args:
       steps: the steps, or a function that lists them (called by the first task that needs them: listing them
         imports every page, which the server's start need not wait for).
+      on_done: called once the last step is done.
     """
 
-    def __init__(self, steps: list[WarmupStep] | Callable[[], list[WarmupStep]]):
+    def __init__(
+        self,
+        steps: list[WarmupStep] | Callable[[], list[WarmupStep]],
+        on_done: Callable[[], None] | None = None,
+    ):
+        self._on_done = on_done
         self._make_steps = steps if callable(steps) else (lambda: list(steps))
         self._steps: list[WarmupStep] | None = None
         self._first: list[str] = []  # pages prioritized before the steps were listed, most recent first
@@ -374,6 +380,8 @@ class Warmup:
             self._notify()
         if current is None and step is None:
             log.warning("vgp-explorer: JAX programs warmed up in %.1f s", time.perf_counter() - self._t0)
+            if self._on_done is not None:
+                self._on_done()
             self.done.set()
             return
         if current is not None:
@@ -407,9 +415,11 @@ def start_background_warmup() -> None:
     global _warmup
     if _warmup is not None or os.environ.get("VGP_WARMUP", "1") == "0":
         return
+    from .components.memory import freeze_long_lived_objects
     from .components.scheduler import SCHEDULER, WARMUP
 
-    _warmup = Warmup(warmup_steps)
+    # the server's long-lived objects are made by now: later full collections (which free closed sessions) skip them
+    _warmup = Warmup(warmup_steps, on_done=freeze_long_lived_objects)
     SCHEDULER.submit(_warmup.run_next, WARMUP)
 
 

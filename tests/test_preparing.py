@@ -111,3 +111,12 @@ def test_the_late_pages_document_ready_callbacks_run_once_it_is_shown():
 def test_the_warm_up_can_be_narrowed_to_some_pages(monkeypatch):
     monkeypatch.setenv("VGP_WARMUP_PAGES", "cliff, bifurcation")
     assert {s.page for s in warmup_steps(widths=(128,))} == {"cliff", "bifurcation"}
+
+
+def test_on_done_is_called_once_after_the_last_step():
+    ran: list[str] = []
+    done: list[str] = []
+    warmup = Warmup(lambda: _steps(ran), on_done=lambda: done.append(list(ran)))
+    warmup.run_next()  # the first step; each queues the next on the scheduler
+    assert warmup.done.wait(WAIT_S)
+    assert done == [ran] and len(ran) == 5  # once, after every step

@@ -39,3 +39,29 @@ def test_the_default_run_follows_its_programs_and_is_no_compilation_step():
     run = whats.index(warmup.DEFAULT_DEEP_RUN)
     assert run > max(i for i, what in enumerate(whats) if what.startswith("deep network, width 128, up to"))
     assert run < whats.index("bifurcation maps")  # before the other pages: the first class opens the default page
+
+
+def test_sessions_showing_the_same_finished_run_make_its_step_frames_once(monkeypatch):
+    """A class opening the default page: the first session makes the run's step frames, the others reuse them
+    (``deep.SHARED_FRAMES``) and send the same frames."""
+    monkeypatch.setattr(deep, "RESULTS", SharedResults())
+    monkeypatch.setattr(deep, "DeepNetworkModel", SmallDefaults)
+    monkeypatch.setattr(deep, "SHARED_FRAMES", deep.SharedFrames())
+    list(deep.train_default_run())
+    made = []
+    row_frames = deep.DeepNetworkPage._row_frames
+    monkeypatch.setattr(
+        deep.DeepNetworkPage, "_row_frames", lambda self, row, m: made.append(row) or row_frames(self, row, m)
+    )
+
+    first = deep.DeepNetworkPage(SmallDefaults(), query={})
+    assert sorted(made) == list(range(1, 20))  # rows 1..19 (row 0 is the base)
+    second = deep.DeepNetworkPage(SmallDefaults(), query={})
+    assert sorted(made) == list(range(1, 20))  # none made again
+    assert second.step_frames.store.data == first.step_frames.store.data
+    assert second.step_frames.resolve(7) == first.step_frames.resolve(7)
+
+    second.model.depth = 5  # another network: its own base, no run yet
+    assert second.step_frames.store.data["key"] == ["init"]
+    first.close()
+    second.close()

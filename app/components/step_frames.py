@@ -16,6 +16,11 @@ sent once: ``reset`` replaces them all (a new base), ``extend`` streams new ones
 notebooks, the server's redraws) and the browser pick the same frames: the drawing code exists once, in Python;
 the JS looks up and assigns.
 
+Frames are a pure function of the results they show. Where those are results that sessions share (the process's
+``RESULTS``: the same objects for every session with the same settings), the sessions share the frames too
+(``SharedFrames``): a class opening the default page makes, compares with the base and encodes a trained run's
+frames once, not once per student.
+
 A pane that may not be on the page when the slider is drawn (a figure's summary in a section opened later:
 Panel leaves an unrendered pane out of a callback's arguments) is a target *found by its CSS class*
 (``found_by_class``): the browser looks it up in the document when it draws, and skips it while it is absent.
@@ -27,7 +32,9 @@ the browser sends its step (``carrier``), so that the server exports what the br
 
 from __future__ import annotations
 
+import collections
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -139,6 +146,52 @@ if (step == null) return
 )
 
 
+class FrameSet:
+    """The frames of one set of shared results, made once for every session showing them.
+
+    Attributes:
+      sources: the results the frames show (held, so that their ids stay theirs while the set lives).
+      made: frame key -> what the page made for it (the page decides the form: a frame, or a frame with what it
+        was made with).
+      sent: frame key -> (the frame relative to the base, its encoding), as ``StepFrames`` sends it.
+    """
+
+    def __init__(self, sources: tuple):
+        self.sources = sources
+        self.made: dict[str, Any] = {}
+        self.sent: dict[str, tuple[dict, dict]] = {}
+
+
+class SharedFrames:
+    """The ``FrameSet`` of every set of shared results a page shows, least recently used first out (a set of a
+    2,000-step run at depth 50 holds a few MB of Python lists). Thread-safe: sessions may run on worker threads.
+
+    Args:
+      capacity: how many sets are kept.
+    """
+
+    def __init__(self, capacity: int = 8):
+        self.capacity = capacity
+        self._sets: collections.OrderedDict[tuple, FrameSet] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, *sources) -> FrameSet:
+        """The frame set of ``sources`` (compared by identity: the objects of a shared cache), made empty if new."""
+        key = tuple(map(id, sources))
+        with self._lock:
+            found = self._sets.get(key)
+            if found is None or any(a is not b for a, b in zip(found.sources, sources)):
+                found = self._sets[key] = FrameSet(sources)
+            self._sets.move_to_end(key)
+            while len(self._sets) > self.capacity:
+                self._sets.popitem(last=False)
+            return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sets.clear()
+
+
 class StepFrames:
     """The frames of a page's step-dependent views and their browser side (see the module's docstring).
 
@@ -203,21 +256,39 @@ class StepFrames:
         self._drawn: tuple | None = None  # the keys of the frames the server drew last (None: after a reset)
 
     # ---------------------------------------------------------------------------------------------- frames
-    def reset(self, frames: Mapping[str, dict]) -> None:
-        """Replace every frame by ``frames`` (which hold ``BASE``) and send them."""
-        base = frames[BASE]
-        self.frames = {BASE: dict(base)} | {k: relative(f, base, self.attrs) for k, f in frames.items() if k != BASE}
-        self._drawn = None
-        keys = list(self.frames)
-        self.store.data = dict(key=keys, frame=[self._encoded(self.frames[k]) for k in keys])
+    def reset(self, frames: Mapping[str, dict], shared: FrameSet | None = None) -> None:
+        """Replace every frame by ``frames`` (which hold ``BASE``) and send them.
 
-    def extend(self, frames: Mapping[str, dict]) -> None:
-        """Add the ``frames`` not held yet and send them (streamed: the frames held are not sent again)."""
-        base = self.frames[BASE]
-        new = {k: relative(f, base, self.attrs) for k, f in frames.items() if k not in self.frames}
+        Args:
+          frames: frame key -> frame.
+          shared: the frame set these frames belong to, where sessions share them: each frame is compared with the
+            base and encoded once per set, not once per session.
+        """
+        self.frames = {BASE: dict(frames[BASE])}
+        self._drawn = None
+        encoded = {BASE: self._sent(BASE, frames[BASE], shared)[1]}
+        for key, frame in frames.items():
+            if key != BASE:
+                self.frames[key], encoded[key] = self._sent(key, frame, shared)
+        self.store.data = dict(key=list(self.frames), frame=[encoded[k] for k in self.frames])
+
+    def extend(self, frames: Mapping[str, dict], shared: FrameSet | None = None) -> None:
+        """Add the ``frames`` not held yet and send them (streamed: the frames held are not sent again); ``shared``
+        as in ``reset``."""
+        new = {k: self._sent(k, f, shared) for k, f in frames.items() if k not in self.frames}
         if new:
-            self.frames.update(new)
-            self.store.stream(dict(key=list(new), frame=[self._encoded(f) for f in new.values()]))
+            self.frames.update({k: relative_frame for k, (relative_frame, _) in new.items()})
+            self.store.stream(dict(key=list(new), frame=[enc for _, enc in new.values()]))
+
+    def _sent(self, key: str, frame: Mapping[str, Any], shared: FrameSet | None) -> tuple[dict, dict]:
+        """``frame`` relative to the base (the base itself as it is) and its encoding, from ``shared`` if made."""
+        if shared is not None and key in shared.sent:
+            return shared.sent[key]
+        rel = dict(frame) if key == BASE else relative(frame, self.frames[BASE], self.attrs)
+        out = (rel, self._encoded(rel))
+        if shared is not None:
+            shared.sent[key] = out
+        return out
 
     def has(self, key: str) -> bool:
         return key in self.frames

@@ -33,7 +33,7 @@ from ..components.page import Page, document_hold, on_session_loop
 from ..components.page_layout import folded_sections, page_layout
 from ..components.presets import preset_bar
 from ..components.results_cache import RESULTS
-from ..components.step_frames import ALSO, BASE, StepFrames, step_key
+from ..components.step_frames import ALSO, BASE, FrameSet, SharedFrames, StepFrames, step_key
 from ..components.training import VIEWS, BackgroundRun
 
 #: gains of the sweep heatmap (x axis); also the gain slider's range.
@@ -55,6 +55,9 @@ UPDATE_LAYERS_SHOWN = 8
 #: shared results (up to 2,000 steps; ~4 ms a step at depth 50 on this loaded machine) gets the rest on the event
 #: loop's next ticks, so that the move or the page's opening is answered first
 FRAMES_PER_TICK = 50
+#: the step frames of the results sessions share (a profile, and a finished run or none, from RESULTS): a class
+#: opening the default page makes its trained run's frames once (~0.6 s of CPU a session on two cores otherwise)
+SHARED_FRAMES = SharedFrames()
 #: the download buttons under the figures: before a press the browser sends its shown step (``StepFrames``)
 DOWNLOAD_SELECTOR = ".vgp-download"
 #: the figures whose data follow the step shown, with the frame targets of their data sources and of their title:
@@ -381,7 +384,7 @@ class DeepNetworkPage(Page):
         self._counts = {"training": NonFinite(0, 0), "sweep": NonFinite(0, 0)}
         self._frames_of: tuple | None = None  # (profile, training run) the step frames were made for ...
         self._frames_rows = 0  # ... and how many training rows they cover
-        self._base_diag_count = 0  # layer histograms with inf/NaN at initialisation
+        self._own_frames = FrameSet(())  # the frames of a run in progress (this session's own)
         self._run_serial = 0  # counts training restarts: a new run's frames replace the old run's
         self._training_key = None  # the settings of the training run shown (its key in RESULTS)
         self._runner = self.background_run(self._on_trace, self._on_training_error)
@@ -669,11 +672,14 @@ class DeepNetworkPage(Page):
         shown = int(self.model.shown_step)
         if last <= shown < trained:  # the server's own step now, the steps after ``last`` on the next ticks
             rows.append(shown)
-        frames = self._step_frames(rows, with_base=fresh)
         if fresh:
-            self.step_frames.reset(frames)
+            self._own_frames = FrameSet((self._profile, trace))
+        shared = self._frame_set()
+        frames = self._step_frames(rows, with_base=fresh, made=(shared or self._own_frames).made)
+        if fresh:
+            self.step_frames.reset(frames, shared)
         else:
-            self.step_frames.extend(frames)
+            self.step_frames.extend(frames, shared)
         self._frames_of, self._frames_rows = (self._profile, self._run_serial), last
         if last < trained:
             self._run_deferred("frames", self._more_frames, 0)
@@ -687,53 +693,89 @@ class DeepNetworkPage(Page):
 
         self._guard(work)
 
-    def _step_frames(self, rows: Iterable[int], with_base: bool) -> dict[str, dict]:
+    def _frame_set(self) -> FrameSet | None:
+        """The frames shared by every session showing this profile and run (both from RESULTS; a run still in
+        progress is this session's own: None)."""
+        trace = self._trace
+        if trace is not None and trace.steps < self.model.steps:
+            return None
+        return SHARED_FRAMES.of(self._profile, trace)
+
+    def _step_frames(self, rows: Iterable[int], with_base: bool, made: dict) -> dict[str, dict]:
         """The frames of training rows ``rows`` (row k: the network before step k's update) and of the
-        diagnostics they show, and the base (initialisation) when ``with_base``."""
+        diagnostics they show, and the base (initialisation) when ``with_base``; each made once into ``made`` (a
+        ``FrameSet``'s: key -> what ``_base_frame`` or ``_row_frames`` returned)."""
         p, t = self._profile, self._trace
         depth = p.backprop_norm.shape[0]
-        layers = np.arange(1, depth + 1)
-        activation = self.model.config().activation
-        prediction = self._prediction(p)
+        if BASE not in made:
+            made[BASE] = self._base_frame(self._prediction(p))
         frames: dict[str, dict] = {}
         if with_base:
-            init = p.layer_diagnostics
-            diag, count = self._diagnostics_frame(init, "at initialization", activation, layers)
-            jac = p.jacobian_sv_mean if np.isfinite(p.jacobian_sv_mean).any() else None  # pending measurement
-            stats = dict(mean=p.act_mean, std=p.act_std, saturation=p.saturation, jacobian=jac)
-            stats["dead"] = init.dead_share if init is not None else None
-            self._base_diag_count = count
-            frames[BASE] = diag | self._views_frame(
-                layers, p, prediction, None, stats, count, "Activations per layer at initialization"
-            )
-        measured = t.layer_diagnostics if t is not None else None
+            frames[BASE] = made[BASE][0]
         for row in rows:
             if t.act_mean.shape[1] != depth:  # a trace of another depth: the views show initialisation
                 break
-            # Jacobians and diagnostics are measured every JACOBIAN_EVERY steps: the nearest one before the step
-            at = row - row % mlp.JACOBIAN_EVERY
-            stats = dict(
-                mean=t.act_mean[row], std=t.act_std[row], saturation=t.saturation[row], jacobian=t.jacobian_sv_mean[at]
-            )
-            frame, count = {}, 0
-            if measured is not None and measured.dead_share.shape[1] == depth:
-                d = diagnostics.LayerDiagnostics(*(a[at // mlp.JACOBIAN_EVERY] for a in measured))
-                key = f"d{at}"
-                diag, count = self._diagnostics_frame(d, f"at step {at} (training batch)", activation, layers)
-                # sent once: unless these frames replace all those held (a new base), where it must be sent again
-                if with_base or not self.step_frames.has(key):
-                    frames[key] = diag
-                frame[ALSO] = [key]
-                stats["dead"] = d.dead_share
-            else:  # no diagnostics in this trace: those at initialisation
-                count = self._base_diag_count
-                stats["dead"] = p.layer_diagnostics.dead_share if p.layer_diagnostics is not None else None
-            frames[step_key(row)] = frame | self._views_frame(
-                layers, p, prediction, t.backprop_norm[row], stats, count, f"Activations per layer at step {row}"
-            )
-        for frame in frames.values():
-            frame.update(self._summaries(frame))
+            key = step_key(row)
+            if key not in made:
+                made[key] = self._row_frames(row, made)
+            frame, diag_key = made[key]
+            diag = made[diag_key][0] if diag_key is not None else None
+            # a diagnostics frame is sent once: unless these frames replace all those held (a new base), where it
+            # must be sent again
+            if diag_key is not None and (with_base or not self.step_frames.has(diag_key)):
+                frames[diag_key] = diag
+            frames[key] = frame
         return frames
+
+    def _base_frame(self, prediction: np.ndarray | None) -> tuple[dict, int, np.ndarray | None]:
+        """The frame of initialisation, how many of its layer histograms hold inf/NaN, and the mean-field
+        ``prediction`` (``_prediction``) it draws, which every step's frame draws too."""
+        p = self._profile
+        layers = np.arange(1, p.backprop_norm.shape[0] + 1)
+        init = p.layer_diagnostics
+        diag, count = self._diagnostics_frame(init, "at initialization", self.model.config().activation, layers)
+        jac = p.jacobian_sv_mean if np.isfinite(p.jacobian_sv_mean).any() else None  # pending measurement
+        stats = dict(mean=p.act_mean, std=p.act_std, saturation=p.saturation, jacobian=jac)
+        stats["dead"] = init.dead_share if init is not None else None
+        frame = diag | self._views_frame(
+            layers, p, prediction, None, stats, count, "Activations per layer at initialization"
+        )
+        return self._with_summaries(frame), count, prediction
+
+    def _row_frames(self, row: int, made: dict) -> tuple[dict, str | None]:
+        """Training row ``row``'s frame and the key of the diagnostics frame it shows (None: this trace measured
+        none; the row shows those at initialisation). The diagnostics frame goes into ``made`` (once for the ten
+        rows that show it) as (frame, layer histograms with inf/NaN)."""
+        p, t = self._profile, self._trace
+        layers = np.arange(1, p.backprop_norm.shape[0] + 1)
+        # Jacobians and diagnostics are measured every JACOBIAN_EVERY steps: the nearest one before the step
+        at = row - row % mlp.JACOBIAN_EVERY
+        stats = dict(
+            mean=t.act_mean[row], std=t.act_std[row], saturation=t.saturation[row], jacobian=t.jacobian_sv_mean[at]
+        )
+        _, count, prediction = made[BASE]
+        frame, diag_key = {}, None
+        measured = t.layer_diagnostics
+        if measured is not None and measured.dead_share.shape[1] == len(layers):
+            d = diagnostics.LayerDiagnostics(*(a[at // mlp.JACOBIAN_EVERY] for a in measured))
+            diag_key = f"d{at}"
+            if diag_key not in made:
+                diag, n = self._diagnostics_frame(
+                    d, f"at step {at} (training batch)", self.model.config().activation, layers
+                )
+                made[diag_key] = (self._with_summaries(diag), n)
+            count = made[diag_key][1]
+            frame[ALSO] = [diag_key]
+            stats["dead"] = d.dead_share
+        else:  # no diagnostics in this trace: those at initialisation
+            stats["dead"] = p.layer_diagnostics.dead_share if p.layer_diagnostics is not None else None
+        frame |= self._views_frame(
+            layers, p, prediction, t.backprop_norm[row], stats, count, f"Activations per layer at step {row}"
+        )
+        return self._with_summaries(frame), diag_key
+
+    def _with_summaries(self, frame: dict) -> dict:
+        return frame | self._summaries(frame)
 
     def _summaries(self, frame: dict) -> dict:
         """The summary paragraph of every step figure whose data or title ``frame`` sets, as the figure will be

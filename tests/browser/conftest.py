@@ -62,10 +62,19 @@ def browser_type_launch_args():
     return {"executable_path": path, "args": CHROMIUM_FLAGS, "headless": True}
 
 
+#: the page of the fast suite's one browser test (``smoke``)
+SMOKE_PAGE = "deep"
+
+
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    """`panel serve app` on a free port, as a user starts it; yields once /liveness answers."""
-    server = start_app_server(tmp_path_factory.mktemp("server"))
+def app_server(request, tmp_path_factory):
+    """`panel serve app` on a free port, as a user starts it; yields once /liveness answers. Where the only browser
+    test of the run is the fast suite's smoke test, the server warms up that test's page only: the rest of the
+    warm-up (every other page's programs, minutes of CPU) would only compete with it."""
+    browser_tests = [item for item in request.session.items if "browser" in item.path.parts]
+    only_smoke = all(item.get_closest_marker("smoke") for item in browser_tests)
+    env = {"VGP_WARMUP_PAGES": SMOKE_PAGE} if only_smoke else None
+    server = start_app_server(tmp_path_factory.mktemp("server"), env=env)
     yield server
     server.stop()
 
