@@ -72,3 +72,38 @@ def test_training_reports_held_out_accuracy():
     assert page.results_source.data["length"] == [10]
     assert 0.0 <= page.results_source.data["accuracy"][0] <= 1.0
     assert "held-out accuracy" in page.progress_text.object
+
+
+def test_sessions_pressing_train_on_the_same_settings_train_once(monkeypatch):
+    """Two sessions train the same settings at once: one run, followed by both; a third session later is shown
+    the finished run at once (``app/components/shared_runs.py``)."""
+    from app.components import results_cache, shared_runs
+    from app.pages import recurrent
+
+    monkeypatch.setattr(recurrent, "RESULTS", results_cache.SharedResults())
+    monkeypatch.setattr(shared_runs, "SHARED_RUNS", shared_runs.SharedRuns())
+    chunks = []
+    real = recurrent.rnn.train_memory_task_iter
+
+    def counted(*args, **kwargs):
+        for trace in real(*args, **kwargs):
+            time.sleep(0.2)  # the second session presses Train while the first one's run is in progress
+            chunks.append(trace.loss.shape[0])
+            yield trace
+
+    monkeypatch.setattr(recurrent.rnn, "train_memory_task_iter", counted)
+    pages = [RecurrentPage(RecurrentModel(hidden_size=16, cell="lstm", train_length=10, train_steps=50), query={})]
+    pages.append(RecurrentPage(RecurrentModel(hidden_size=16, cell="lstm", train_length=10, train_steps=50), query={}))
+    for page in pages:
+        page.train()
+    for page in pages:
+        page.settle(timeout_s=120)
+    assert chunks == [25, 50]  # one run of 50 updates, in chunks of 25
+    late = RecurrentPage(RecurrentModel(hidden_size=16, cell="lstm", train_length=10, train_steps=50), query={})
+    late.train()
+    late.settle(timeout_s=120)
+    assert chunks == [25, 50]  # trained before on this server: shown, not trained
+    for page in [*pages, late]:
+        assert page.results_source.data["length"] == [10]
+        assert page.results_source.data["accuracy"] == pages[0].results_source.data["accuracy"]
+        page.close()

@@ -17,9 +17,9 @@ notebooks, the server's redraws) and the browser pick the same frames: the drawi
 the JS looks up and assigns.
 
 Frames are a pure function of the results they show. Where those are results that sessions share (the process's
-``RESULTS``: the same objects for every session with the same settings), the sessions share the frames too
-(``SharedFrames``): a class opening the default page makes, compares with the base and encodes a trained run's
-frames once, not once per student.
+``RESULTS``, and training runs followed by every session with the same settings), the sessions share the frames
+too (``SharedFrames``): a class opening the default page makes, compares with the base and encodes a trained
+run's frames once, not once per student.
 
 A pane that may not be on the page when the slider is drawn (a figure's summary in a section opened later:
 Panel leaves an unrendered pane out of a callback's arguments) is a target *found by its CSS class*
@@ -35,7 +35,7 @@ from __future__ import annotations
 import collections
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -175,14 +175,15 @@ class SharedFrames:
         self._sets: collections.OrderedDict[tuple, FrameSet] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def of(self, *sources) -> FrameSet:
-        """The frame set of ``sources`` (compared by identity: the objects of a shared cache), made empty if new."""
-        key = tuple(map(id, sources))
+    def of(self, *sources, key: Hashable = None) -> FrameSet:
+        """The frame set of ``sources`` (compared by identity: the objects of a shared cache) and ``key`` (compared
+        by equality: e.g. a training run's settings, whose partial runs are all the same run), made empty if new."""
+        ids = (tuple(map(id, sources)), key)
         with self._lock:
-            found = self._sets.get(key)
+            found = self._sets.get(ids)
             if found is None or any(a is not b for a, b in zip(found.sources, sources)):
-                found = self._sets[key] = FrameSet(sources)
-            self._sets.move_to_end(key)
+                found = self._sets[ids] = FrameSet(sources)
+            self._sets.move_to_end(ids)
             while len(self._sets) > self.capacity:
                 self._sets.popitem(last=False)
             return found

@@ -33,6 +33,7 @@ from ..components.page import Page, document_hold, on_session_loop
 from ..components.page_layout import folded_sections, page_layout
 from ..components.presets import preset_bar
 from ..components.results_cache import RESULTS
+from ..components.shared_runs import run_once
 from ..components.step_frames import ALSO, BASE, FrameSet, SharedFrames, StepFrames, step_key
 from ..components.training import VIEWS, BackgroundRun
 
@@ -55,8 +56,9 @@ UPDATE_LAYERS_SHOWN = 8
 #: shared results (up to 2,000 steps; ~4 ms a step at depth 50 on this loaded machine) gets the rest on the event
 #: loop's next ticks, so that the move or the page's opening is answered first
 FRAMES_PER_TICK = 50
-#: the step frames of the results sessions share (a profile, and a finished run or none, from RESULTS): a class
-#: opening the default page makes its trained run's frames once (~0.6 s of CPU a session on two cores otherwise)
+#: the step frames of what sessions share (a profile from RESULTS, and a training run: finished in RESULTS, or in
+#: progress and followed through SHARED_RUNS): a class opening the default page makes its trained run's frames
+#: once (~0.3 s of CPU a session on two cores otherwise)
 SHARED_FRAMES = SharedFrames()
 #: the download buttons under the figures: before a press the browser sends its shown step (``StepFrames``)
 DOWNLOAD_SELECTOR = ".vgp-download"
@@ -352,12 +354,8 @@ def train_default_run() -> Iterator[None]:
     key = training_key(model)
     if RESULTS.get(key) is not None:
         return
-    trace = None
-    for chunk in training_run(key):
-        trace = chunk
+    for _chunk in run_once(key, lambda: training_run(key), RESULTS):  # a session that joins now follows it
         yield
-    if trace is not None:
-        RESULTS.put(key, trace)
 
 
 def _gain_sweep(config: mlp.MLPConfig) -> mlp.GainSweep:
@@ -384,7 +382,6 @@ class DeepNetworkPage(Page):
         self._counts = {"training": NonFinite(0, 0), "sweep": NonFinite(0, 0)}
         self._frames_of: tuple | None = None  # (profile, training run) the step frames were made for ...
         self._frames_rows = 0  # ... and how many training rows they cover
-        self._own_frames = FrameSet(())  # the frames of a run in progress (this session's own)
         self._run_serial = 0  # counts training restarts: a new run's frames replace the old run's
         self._training_key = None  # the settings of the training run shown (its key in RESULTS)
         self._runner = self.background_run(self._on_trace, self._on_training_error)
@@ -672,10 +669,8 @@ class DeepNetworkPage(Page):
         shown = int(self.model.shown_step)
         if last <= shown < trained:  # the server's own step now, the steps after ``last`` on the next ticks
             rows.append(shown)
-        if fresh:
-            self._own_frames = FrameSet((self._profile, trace))
         shared = self._frame_set()
-        frames = self._step_frames(rows, with_base=fresh, made=(shared or self._own_frames).made)
+        frames = self._step_frames(rows, with_base=fresh, made=shared.made)
         if fresh:
             self.step_frames.reset(frames, shared)
         else:
@@ -693,13 +688,11 @@ class DeepNetworkPage(Page):
 
         self._guard(work)
 
-    def _frame_set(self) -> FrameSet | None:
-        """The frames shared by every session showing this profile and run (both from RESULTS; a run still in
-        progress is this session's own: None)."""
-        trace = self._trace
-        if trace is not None and trace.steps < self.model.steps:
-            return None
-        return SHARED_FRAMES.of(self._profile, trace)
+    def _frame_set(self) -> FrameSet:
+        """The frames shared by every session showing this profile (from RESULTS) and this training run (one run
+        per settings: finished in RESULTS, or in progress and followed by every session asking for it; its rows
+        are the same in every partial trace)."""
+        return SHARED_FRAMES.of(self._profile, key=self._training_key if self._trace is not None else None)
 
     def _step_frames(self, rows: Iterable[int], with_base: bool, made: dict) -> dict[str, dict]:
         """The frames of training rows ``rows`` (row k: the network before step k's update) and of the
@@ -925,7 +918,8 @@ class DeepNetworkPage(Page):
             if not self.model.auto_train:  # switched off while this start waited
                 return
             self.progress_text.object = f"Training {steps} steps…"
-            self._runner.start(lambda: training_run(key))
+            # a run of these settings that another session (or the warm-up) is training is followed, not repeated
+            self._runner.start(lambda: run_once(key, lambda: training_run(key), RESULTS))
 
         self.progress_text.object = f"Training {steps} steps once the controls rest…"
         self._run_deferred("training", start, TRAINING_DELAY_MS)

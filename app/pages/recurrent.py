@@ -22,6 +22,8 @@ from ..components.log_profile import LogProfile
 from ..components.page import Page, document_hold
 from ..components.page_layout import page_layout
 from ..components.presets import preset_bar
+from ..components.results_cache import RESULTS
+from ..components.shared_runs import run_once
 
 #: the bounds of RNNConfig (vgp_core.bounds): defaults, choices and the ranges the sliders offer
 RNN_BOUNDS = bounds.of(rnn.RNNConfig)
@@ -354,8 +356,16 @@ class RecurrentPage(Page):
         self.progress.max = steps
         self.progress.value = 0
         self.progress_text.object = f"Training {self._run_label} on {task}, length {length}…"
+        key = ("recurrent.train", config, task, length, steps, lr, clip)
+        # once per server: a class pressing Train on one preset follows one run; a run trained before is shown at once
         self._runner.start(
-            lambda: rnn.train_memory_task_iter(config, task, length, steps, clip_norm=clip, learning_rate=lr, chunk=25)
+            lambda: run_once(
+                key,
+                lambda: rnn.train_memory_task_iter(
+                    config, task, length, steps, clip_norm=clip, learning_rate=lr, chunk=25
+                ),
+                RESULTS,
+            )
         )
 
     def _on_trace(self, trace: rnn.MemoryTaskTrace):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from .conftest import (
@@ -17,12 +19,16 @@ from .conftest import (
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "assets" / "deep-network.png"
+#: the smoke test moves the views' controls: with training off, "quiet" (no plot data changing) comes as soon as a
+#: move is drawn, not after the default run has streamed its last chunk (~45 s on two cores while the server warms
+#: up). The README's screenshot shows a trained run: taken with training on.
+SMOKE_QUERY = "" if os.environ.get("VGP_UPDATE_SCREENSHOTS") == "1" else "?auto_train=false"
 
 
 @pytest.mark.smoke  # the fast suite's one browser test
 def test_deep_page_controls_change_plots(page, app_server):
     console, requests = [], []
-    open_page(page, app_server.url, console, requests)
+    open_page(page, app_server.url + SMOKE_QUERY, console, requests)
     sig = wait_until_quiet(page)
     assert page.get_by_text("Mean field:").count() >= 1
 

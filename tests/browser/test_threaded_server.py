@@ -12,7 +12,12 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def threaded_server(tmp_path_factory):
-    server = start_app_server(tmp_path_factory.mktemp("threaded"), extra_args=("--num-threads", "2"))
+    # the warm-up covers the two pages this test opens (the rest of it would only compete for the two cores)
+    server = start_app_server(
+        tmp_path_factory.mktemp("threaded"),
+        extra_args=("--num-threads", "2"),
+        env={"VGP_WARMUP_PAGES": "deep,recurrent"},
+    )
     yield server
     server.stop()
 

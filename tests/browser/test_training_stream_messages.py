@@ -14,7 +14,7 @@ from bokeh.models import ColumnDataSource, Div, Range1d
 from bokeh.plotting import figure
 
 from app.components.training import BackgroundRun
-from tests.app_server import free_port
+from tests.app_server import served_in_process
 
 pytestmark = pytest.mark.browser
 
@@ -75,19 +75,12 @@ def touched(events: list[dict]) -> set[str]:
 
 @pytest.mark.timeout(300)
 def test_each_chunk_of_a_background_run_is_one_message(page):
-    port = free_port()
-    server = pn.serve({"app": chunk_app}, port=port, address="127.0.0.1", threaded=True, show=False)
-    try:
-        deadline = time.time() + 60
-        while not getattr(server, "server", None) and time.time() < deadline:
-            time.sleep(0.1)
+    with served_in_process(chunk_app) as url:
         frames: list = []
         page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
-        page.goto(f"http://127.0.0.1:{port}/app", timeout=120_000)
+        page.goto(url, timeout=120_000)
         page.get_by_text(f"chunk {CHUNKS - 1}").wait_for(timeout=60_000)
         page.wait_for_timeout(500)
         per_message = [kinds for kinds in map(touched, patch_events(frames)) if kinds]
         print(f"\nmessages carrying the run's {CHUNKS} chunks: {per_message}")
         assert per_message == [{"stream", "end", "text"}] * CHUNKS
-    finally:
-        server.stop()
