@@ -1,5 +1,6 @@
 """Classroom load on one `panel serve app` process: N students moving a slider every second, then sessions
-opened and closed in turn; prints latency percentiles, errors and the server's memory.
+opened and closed in turn; prints latency percentiles, errors, the server's memory and its CPU per opened
+session.
 
 Usage: python bench/bench_classroom_load.py [--students 30] [--seconds 60] [--cycles 300] [--page deep]
 (the same client as `python -m app.loadtest URL`, which checks an already running classroom server).
@@ -15,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from app.loadtest import open_and_close, run_classroom  # noqa: E402
 from tests.app_server import start_app_server  # noqa: E402
+from tests.load.server_idle import cpu_seconds, wait_until_idle  # noqa: E402
 from tests.load.test_classroom_load import DEEP_SLIDERS, LOAD_ENV, SESSION_FLAGS  # noqa: E402
 
 
@@ -28,7 +30,7 @@ def main() -> None:
     sliders = DEEP_SLIDERS if args.page == "deep" else None
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        server = start_app_server(tmp, SESSION_FLAGS, env=LOAD_ENV)
+        server = start_app_server(tmp, SESSION_FLAGS, env=LOAD_ENV, hardened=False)  # Bokeh's client: plain serve
         try:
             server.wait_for_warm_up()
             print(f"server up and warmed in {time.perf_counter() - t0:.0f} s; RSS {server.rss_mb():.0f} MB")
@@ -36,11 +38,14 @@ def main() -> None:
             load = run_classroom(url, args.students, args.seconds, 1.0, sliders)
             print(f"{args.students} students x 1 move/s x {args.seconds:g} s on ?page={args.page}: {load.summary()}")
             time.sleep(5)
-            before = server.rss_mb()
+            wait_until_idle(server.proc.pid)  # the class's trainings and deferred views are done
+            before, cpu_before = server.rss_mb(), cpu_seconds(server.proc.pid)
             cycles = open_and_close(url, args.cycles)
             time.sleep(5)
-            after = server.rss_mb()
+            wait_until_idle(server.proc.pid)
+            after, cpu = server.rss_mb(), cpu_seconds(server.proc.pid) - cpu_before
             print(f"{args.cycles} sessions opened and closed: {cycles.summary()}")
+            print(f"server CPU per opened and closed session: {1e3 * cpu / max(1, args.cycles):.0f} ms")
             print(f"server RSS before {before:.0f} MB, after {after:.0f} MB (growth {after - before:+.0f} MB)")
             print(f"server log errors: {len(server.errors())}")
         finally:

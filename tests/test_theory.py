@@ -57,3 +57,21 @@ def test_vectorised_and_depth_scale():
 @pytest.mark.parametrize("name", activations.names())
 def test_every_activation_has_finite_theory(name):
     assert np.isfinite(theory.chi_1(name, 1.0, 0.01))
+
+
+def test_a_single_setting_is_cached_and_equals_its_uncached_evaluation():
+    """One setting (an app's move) goes through a cache; it must give exactly what evaluating it does, and what the
+    array path gives up to float32 rounding (XLA lays a batch out differently: 1e-6 relative is a few float32 ulps)."""
+    theory._evaluate_one.cache_clear()
+    grid = np.array([0.5, 1.0, 2.0, 3.7], np.float32)
+    chi_all = theory.chi_1("tanh", grid, 0.05)
+    for k, sw2 in enumerate(grid):
+        q, chi = theory._evaluate_many("tanh", np.asarray(sw2), float(np.float32(0.05)))
+        assert theory.chi_1("tanh", float(sw2), 0.05) == float(chi)
+        assert theory.q_star("tanh", float(sw2), 0.05) == float(q)
+        assert theory.chi_1("tanh", float(sw2), 0.05) == pytest.approx(chi_all[k], rel=1e-6)
+    misses = theory._evaluate_one.cache_info().misses
+    assert theory.chi_1("tanh", 2.0, 0.05) == pytest.approx(chi_all[2], rel=1e-6)
+    assert theory._evaluate_one.cache_info().misses == misses  # the second ask is a hit
+    with pytest.raises(ValueError):
+        theory.chi_1("no-such-activation", 1.0)

@@ -75,13 +75,30 @@ def _fixed_point_and_chi(act_idx, sw2, sb2):
 
 
 def _evaluate(activation, sigma_w2, sigma_b2):
-    idx = activations.index(activation)
+    activations.index(activation)  # an unknown name raises here, before the cache sees it
     sw2 = np.asarray(sigma_w2, np.float32)
     if not np.all(np.isfinite(sw2)) or np.any(sw2 < 0):
         raise ValueError(f"sigma_w2 must be finite and >= 0, got {sigma_w2!r}")
     sb2 = check_float("sigma_b2", sigma_b2, 0.0, 1e6)
-    q, chi = _fixed_point_and_chi(jnp.int32(idx), jnp.asarray(sw2.reshape(-1)), jnp.float32(sb2))
+    if sw2.ndim == 0:  # one setting (an app's move): cached, the same float32 inputs give the same result
+        q, chi = _evaluate_one(activation, float(sw2), float(np.float32(sb2)))
+        return np.asarray(q), np.asarray(chi)
+    return _evaluate_many(activation, sw2, sb2)
+
+
+def _evaluate_many(activation: str, sw2: np.ndarray, sb2: float) -> tuple[np.ndarray, np.ndarray]:
+    q, chi = _fixed_point_and_chi(
+        jnp.int32(activations.index(activation)), jnp.asarray(sw2.reshape(-1)), jnp.float32(sb2)
+    )
     return np.asarray(q, np.float64).reshape(sw2.shape), np.asarray(chi, np.float64).reshape(sw2.shape)
+
+
+@functools.lru_cache(maxsize=4096)
+def _evaluate_one(activation: str, sw2: float, sb2: float) -> tuple[float, float]:
+    """``_evaluate_many`` of one (float32) setting, remembered: a page asks for the same few settings on every move
+    (the depth slider does not change them), and each evaluation is a device round trip (~5-20 ms on a busy CPU)."""
+    q, chi = _evaluate_many(activation, np.asarray(sw2, np.float32), sb2)
+    return float(q), float(chi)
 
 
 def q_star(activation: str, sigma_w2, sigma_b2: float = 0.0):
