@@ -1,5 +1,6 @@
 """Export one figure as PNG, SVG or a standalone interactive HTML file — for the download buttons under every
-figure and for the ``vgp export`` command.
+figure and for the ``vgp export`` command. (About 500 lines, one idea: the snapshot, the three formats and the one
+browser they share.)
 
 Every export works on a **copy** of the figure: ``snapshot`` serialises the live figure (read only, quick; in a
 server call it on the document's thread, where the models are changed) and ``restore`` rebuilds an independent

@@ -1,7 +1,7 @@
 """Page "Deep network": per-layer gradients of a deep feedforward net, at initialisation and during training.
 
-One module of ~870 lines, on purpose: the page's model, its figures (the layer-histogram map among them) and the
-redraw table that says which views each control moves belong together and are read top to bottom.
+One module of ~1,040 lines, on purpose: the page's model, its figures (the layer-histogram map among them), its step
+frames and the redraw table that says which views each control moves belong together and are read top to bottom.
 
 ``DeepNetworkModel`` declares every control; ``DeepNetworkPage`` owns the figures (created once) and updates
 their data sources in place when the model changes. All numbers come from ``vgp_core``.

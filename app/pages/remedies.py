@@ -1,6 +1,6 @@
 """Page "Remedies": every remedy of the vanishing gradient measured on the same hard baseline, side by side.
 
-One module of ~900 lines, on purpose: the page's model, its URL round trip, its result cache and its views
+One module of ~1,000 lines, on purpose: the page's model, its URL round trip, its result cache and its views
 with their redraw table are one page read top to bottom (the result cache is the first candidate to move out).
 
 The lab (:mod:`vgp_core.experiments.remedies`) trains a deep logistic-sigmoid MLP with the standard init (the
