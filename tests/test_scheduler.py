@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 from app.components.scheduler import QUIET_S, TRAINING, VIEWS, WARMUP, Scheduler
 from app.components.training import BackgroundRun
@@ -96,3 +97,20 @@ def test_a_dragged_slider_computes_the_newest_position_not_every_one():
     assert run.wait(10)
     assert drawn[-1] == 19
     assert len(computed) <= 6, computed
+
+
+def test_a_closed_runner_lets_go_of_its_session():
+    """A closed session's runner may still be queued on a busy scheduler: it must not keep the session's document
+    and page alive until the queue drains (tests/test_session_memory.py found one under CI's load)."""
+
+    class Stand:  # stands for the session's document and its page
+        def on_item(self, item):
+            pass
+
+    doc, page = Stand(), Stand()
+    run = BackgroundRun(doc, page.on_item, lambda exc: None)
+    refs = weakref.ref(doc), weakref.ref(page)
+    run.close()
+    del doc, page
+    assert [r() for r in refs] == [None, None]  # ``run`` (what a queued task holds) keeps neither
+    assert run.idle

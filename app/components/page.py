@@ -180,7 +180,8 @@ class Page(NoticeMixin):
 
     def close(self) -> None:
         """The session ended: stop its background runs and let its objects go (``compat.release_js_callbacks``)."""
-        self.cancel_runs()
+        for run in self._runs:
+            run.close()
         if self._layout is not None:
             release_js_callbacks(self._layout)
 

@@ -32,6 +32,10 @@ __all__ = ["BackgroundRun", "document_hold", "settle_work", "submit", "TRAINING"
 _OFFLINE_DELIVERY = threading.RLock()
 
 
+def _ignore(_item) -> None:
+    """What a closed runner hands its items to."""
+
+
 @contextlib.contextmanager
 def document_hold(doc):
     """Collect the changes made inside into one message to the browser (``doc``: the session's document, or
@@ -91,6 +95,16 @@ class BackgroundRun:
         with self._lock:
             self._token = next(self._tokens)
             self._request = None
+
+    def close(self) -> None:
+        """Cancel for good and let go of the session: a task of this runner still queued on the scheduler (it runs
+        once the workers get to it, and then only notices it was cancelled) holds an empty runner, not the
+        session's document and page, so a closed session is freed at once, not when a busy queue drains."""
+        with self._lock:
+            self._token = next(self._tokens)
+            self._request = None
+            self._doc = None
+            self._on_item = self._on_error = _ignore
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until none of this runner's work is queued or running (``True``), or ``timeout`` seconds pass
