@@ -99,3 +99,62 @@ def test_deep_page_controls_lie_within_mlp_config_bounds():
     with pytest.raises(ConfigError, match="residual must be true or false"):
         mlp.MLPConfig(residual="yes")
     assert mlp.MLPConfig(batchnorm=1).batchnorm is True
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    depths: tuple = bounds.sequence((2, 1), bounds.integer(1, 1, 9, label="depth"), length=(1, 3), ordered=True)
+    names: tuple = bounds.sequence(
+        ("a",), bounds.choice("a", ("a", "b"), aliases={"alpha": "a"}, label="name"), repeats="drop"
+    )
+
+    def __post_init__(self):
+        bounds.validate(self)
+
+
+def test_a_sequence_checks_each_value_its_length_and_its_repeats():
+    g = Grid(depths=[3.0, 1], names=["alpha", "b", "a"])
+    assert g.depths == (1, 3) and type(g.depths[1]) is int  # a list becomes a sorted tuple of ints
+    assert g.names == ("a", "b")  # the alias stands for "a", then kept once, first place
+    assert Grid().depths == (1, 2)  # the default is validated too
+    with pytest.raises(ConfigError, match=r"depth must be in \[1, 9\], got 10"):
+        Grid(depths=(1, 10))
+    with pytest.raises(ConfigError, match="repeated values"):
+        Grid(depths=(2, 2))
+    with pytest.raises(ConfigError, match="1 to 3 values"):
+        Grid(depths=())
+    with pytest.raises(ConfigError, match="must be a list"):
+        Grid(depths="12")
+    with pytest.raises(ConfigError, match="unknown name 'c'"):
+        Grid(names=("c",))
+    with pytest.raises(ValueError, match="aliases"):
+        bounds.choice("a", ("a", "b"), aliases={"z": "zz"})
+
+
+def test_edge_of_chaos_page_controls_read_propagation_config_bounds():
+    from app.pages.edge_of_chaos import EdgeOfChaosModel
+    from vgp_core import signal_propagation as sp
+
+    checked = controls_within_config(EdgeOfChaosModel, sp.PropagationConfig)
+    assert set(checked) >= {"activation", "weights", "sigma_w2", "sigma_b2", "depth", "width"}
+    b = bounds.of(sp.PropagationConfig)
+    for name in ("sigma_w2", "sigma_b2", "depth"):
+        assert EdgeOfChaosModel.param[name].bounds == b[name].offered
+        assert EdgeOfChaosModel.param[name].default == b[name].default
+
+
+def test_experiment_configs_declare_their_bounds():
+    from vgp_core.experiments.glorot2010 import Glorot2010Config
+    from vgp_core.experiments.trainability import TrainabilityConfig
+
+    t = TrainabilityConfig(depths=[20, 10])
+    assert t.depths == (10, 20) and bounds.of(TrainabilityConfig)["width"].low == 2
+    with pytest.raises(ConfigError, match="depths has repeated values"):
+        TrainabilityConfig(depths=(10, 10))
+    g = Glorot2010Config(inits=("normalized", "glorot_uniform"), activations=["tanh"])
+    assert g.inits == ("glorot_uniform",) and g.activations == ("tanh",)
+    # a bound that depends on another field: the probe set lies between the batch and the test set
+    with pytest.raises(ConfigError, match=r"probe_size must be in \[20, 5000\]"):
+        Glorot2010Config(batch_size=20, probe_size=10)
+    with pytest.raises(ConfigError, match="learning rate must be"):
+        Glorot2010Config(lr_grid=(0.1, -1.0))

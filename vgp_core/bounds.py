@@ -1,9 +1,9 @@
 """Bounds declared once: a config dataclass's field says its default, its valid range (or choices) and the range an
 interface offers; ``validate`` checks an instance against them and the app's controls read them.
 
-A field is declared with :func:`integer`, :func:`real` or :func:`choice` (a ``dataclasses.field`` carrying a
-:class:`Bound` in its metadata); ``__post_init__`` calls :func:`validate`; :func:`of` gives the bounds of a config
-class by field name, e.g. ``of(RNNConfig)["T"].soft``.
+A field is declared with :func:`integer`, :func:`real`, :func:`flag`, :func:`choice` or :func:`sequence` (a
+``dataclasses.field`` carrying a :class:`Bound` in its metadata); ``__post_init__`` calls :func:`validate`;
+:func:`of` gives the bounds of a config class by field name, e.g. ``of(RNNConfig)["T"].soft``.
 
 References:
   Python documentation, ``dataclasses.field`` (``metadata``) and ``dataclasses.fields``.
@@ -25,9 +25,11 @@ from .errors import ConfigError, check_choice, check_float, check_int
 class Bound:
     """What one config field accepts.
 
-    ``kind``: "int", "float", "flag" (a bool) or "choice". ``low``/``high``: the closed valid range (numbers).
-    ``choices``: the valid values (choice). ``soft``: the sub-range an interface offers by default (None: all of
-    [low, high]).
+    ``kind``: "int", "float", "flag" (a bool), "choice" or "sequence". ``low``/``high``: the closed valid range
+    (numbers; for a sequence, of its length). ``choices``: the valid values (choice). ``aliases``: other names a
+    choice accepts, and the value each stands for. ``soft``: the sub-range an interface offers by default (None: all
+    of [low, high]). ``item``: the bound of each element (sequence). ``repeats``: what a sequence does with a
+    repeated element, "error" or "drop"; ``ordered``: whether it is sorted.
     ``label``: the field's name in error messages. ``default``: the field's default.
     """
 
@@ -38,6 +40,10 @@ class Bound:
     choices: tuple = ()
     soft: tuple[float, float] | None = None
     label: str | None = None
+    aliases: tuple[tuple[str, str], ...] = ()
+    item: Bound | None = None
+    repeats: str = "error"
+    ordered: bool = False
 
     @property
     def offered(self) -> tuple[float, float]:
@@ -55,7 +61,23 @@ class Bound:
             if value not in (True, False, 0, 1):  # 0/1 from a URL or JSON; never a string
                 raise ConfigError(f"{name} must be true or false, got {value!r}")
             return bool(value)
+        if self.kind == "sequence":
+            return self._check_sequence(name, value)
+        aliases = dict(self.aliases)
+        if isinstance(value, str) and value in aliases:
+            return aliases[value]
         return check_choice(name, value, self.choices)
+
+    def _check_sequence(self, name: str, values) -> tuple:
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise ConfigError(f"{name} must be a list, got {values!r}")
+        if not self.low <= len(values) <= self.high:
+            raise ConfigError(f"{name} must hold {self.low} to {self.high} values, got {values!r}")
+        values = tuple(self.item.check(self.item.label or name, v) for v in values)
+        unique = tuple(dict.fromkeys(values))
+        if len(unique) != len(values) and self.repeats == "error":
+            raise ConfigError(f"{name} has repeated values: {values!r}")
+        return tuple(sorted(unique)) if self.ordered else unique
 
 
 def _field(bound: Bound):
@@ -107,12 +129,13 @@ def real(default: float, low: float, high: float, *, soft: tuple[float, float] |
     return _field(Bound("float", default, low, high, soft=soft, label=label))
 
 
-def choice(default: str, choices: Sequence[str], *, label: str | None = None):
+def choice(default: str, choices: Sequence[str], *, aliases: dict[str, str] | None = None, label: str | None = None):
     """A config field holding one of ``choices``.
 
     Args:
       default: the field's default (one of ``choices``).
       choices: the valid values, in the order an interface lists them.
+      aliases: other names accepted, and the choice each stands for (e.g. a paper's name for an initializer).
       label: the field's name in error messages (default: the attribute name).
 
     Returns:
@@ -123,7 +146,43 @@ def choice(default: str, choices: Sequence[str], *, label: str | None = None):
     """
     if default not in choices:
         raise ValueError(f"default {default!r} is not one of {tuple(choices)}")
-    return _field(Bound("choice", default, choices=tuple(choices), label=label))
+    aliases = tuple((aliases or {}).items())
+    if any(target not in choices for _, target in aliases):
+        raise ValueError(f"aliases {dict(aliases)} must stand for one of {tuple(choices)}")
+    return _field(Bound("choice", default, choices=tuple(choices), label=label, aliases=aliases))
+
+
+def sequence(
+    default: tuple,
+    item,
+    *,
+    length: tuple[int, int] = (1, 10**6),
+    repeats: str = "error",
+    ordered: bool = False,
+    label: str | None = None,
+):
+    """A config field holding a tuple of values, each checked against ``item``.
+
+    Args:
+      default: the field's default (a tuple).
+      item: a field made by :func:`integer`, :func:`real` or :func:`choice`: the bound of every element (its
+        ``default`` is unused; its ``label`` names an element in error messages).
+      length: the fewest and most elements.
+      repeats: "error" (a repeated element is a ``ConfigError``) or "drop" (it is kept once, first place).
+      ordered: sort the elements.
+      label: the field's name in error messages (default: the attribute name).
+
+    Returns:
+      A ``dataclasses.field`` whose metadata ``"bound"`` is the :class:`Bound`; a list given for it is stored as a
+      tuple.
+
+    References:
+      Python documentation, ``dataclasses.field``.
+    """
+    if repeats not in ("error", "drop"):
+        raise ValueError(f"repeats must be 'error' or 'drop', got {repeats!r}")
+    bound = Bound("sequence", tuple(default), *length, item=item.metadata["bound"], repeats=repeats, ordered=ordered)
+    return _field(dataclasses.replace(bound, label=label))
 
 
 def flag(default: bool, *, label: str | None = None):

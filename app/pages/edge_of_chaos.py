@@ -21,7 +21,7 @@ from bokeh.models import ColumnDataSource, LinearColorMapper, Span
 from bokeh.palettes import RdBu11
 from bokeh.plotting import figure
 
-from vgp_core import activations
+from vgp_core import bounds
 from vgp_core import jacobian_spectrum as js
 from vgp_core import signal_propagation as sp
 
@@ -33,9 +33,12 @@ from ..components.results_cache import RESULTS
 from ..components.training import VIEWS, BackgroundRun
 from .edge_of_chaos_phase import PhaseDiagramView
 
+#: the bounds of PropagationConfig (vgp_core.bounds): defaults, choices and the ranges the controls offer
+PROPAGATION_BOUNDS = bounds.of(sp.PropagationConfig)
+#: widths offered (the measured network's cost grows as N^2; 128 answers a move in a few ms)
 WIDTHS = [32, 64, 128, 256]
-SIGMA_W2_RANGE = (0.1, 4.0)
-SIGMA_B2_RANGE = (0.0, 0.5)
+SIGMA_W2_RANGE = PROPAGATION_BOUNDS["sigma_w2"].offered
+SIGMA_B2_RANGE = PROPAGATION_BOUNDS["sigma_b2"].offered
 #: the grids of the phase diagram and of the depth-scale curves (fixed shapes: one compiled program each)
 PHASE_SW2 = np.linspace(*SIGMA_W2_RANGE, 48)
 PHASE_SB2 = np.linspace(*SIGMA_B2_RANGE, 24)
@@ -106,11 +109,30 @@ grey line are float32 rounding noise of the product, not measurements.""",
 class EdgeOfChaosModel(param.Parameterized):
     """Every control of the page, with bounds, defaults and a description."""
 
-    activation = param.Selector(default="tanh", objects=list(activations.names()), doc="Activation function phi.")
-    weights = param.Selector(default="gaussian", objects=list(sp.WEIGHTS), doc="Weight distribution.")
-    sigma_w2 = param.Number(1.5, bounds=SIGMA_W2_RANGE, step=0.01, doc="Weight variance sigma_w^2 (times 1/N).")
-    sigma_b2 = param.Number(0.05, bounds=SIGMA_B2_RANGE, step=0.005, doc="Bias variance sigma_b^2.")
-    depth = param.Integer(50, bounds=(1, 256), doc="Layers L of the measured network.")
+    activation = param.Selector(
+        default=PROPAGATION_BOUNDS["activation"].default,
+        objects=list(PROPAGATION_BOUNDS["activation"].choices),
+        doc="Activation function phi.",
+    )
+    weights = param.Selector(
+        default=PROPAGATION_BOUNDS["weights"].default,
+        objects=list(PROPAGATION_BOUNDS["weights"].choices),
+        doc="Weight distribution.",
+    )
+    sigma_w2 = param.Number(
+        PROPAGATION_BOUNDS["sigma_w2"].default,
+        bounds=SIGMA_W2_RANGE,
+        step=0.01,
+        doc="Weight variance sigma_w^2 (times 1/N).",
+    )
+    sigma_b2 = param.Number(
+        PROPAGATION_BOUNDS["sigma_b2"].default, bounds=SIGMA_B2_RANGE, step=0.005, doc="Bias variance sigma_b^2."
+    )
+    depth = param.Integer(
+        PROPAGATION_BOUNDS["depth"].default,
+        bounds=PROPAGATION_BOUNDS["depth"].offered,
+        doc="Layers L of the measured network.",
+    )
     width = param.Selector(default=128, objects=WIDTHS, doc="Units N per layer of the measured network.")
 
     def config(self) -> sp.PropagationConfig:

@@ -10,17 +10,18 @@ References:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import activations, mlp
-from ..errors import check_choice, check_float, check_int
+from .. import activations, bounds, mlp
 from .maps import C_GRID, correlation_iterates, correlation_map, length_iterates, length_map
 from .scales import fixed_points
+
+#: weight distributions and the ``vgp_core.initializers`` name that draws them (gain sigma_w).
+WEIGHTS = {"gaussian": "lecun_normal", "orthogonal": "orthogonal"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,27 +30,19 @@ class PropagationConfig:
     h^0 of length ``q0`` and correlation ``c0``. Gaussian weights of variance sigma_w^2/N (``vgp_core.mlp``'s
     lecun_normal init with gain sigma_w) or sigma_w times a Haar-orthogonal matrix; biases N(0, sigma_b^2)."""
 
-    activation: str = "tanh"
-    sigma_w2: float = 1.5
-    sigma_b2: float = 0.05
-    depth: int = 50
-    width: int = 256
-    weights: str = "gaussian"
-    q0: float = 1.0
-    c0: float = 0.5
-    seed: int = 0
+    # Bounds declared once (vgp_core.bounds): ``soft`` is the range the Edge-of-chaos page's controls offer.
+    activation: str = bounds.choice("tanh", activations.names())
+    sigma_w2: float = bounds.real(1.5, 1e-6, 100.0, soft=(0.1, 4.0))
+    sigma_b2: float = bounds.real(0.05, 0.0, 100.0, soft=(0.0, 0.5))
+    depth: int = bounds.integer(50, 1, mlp.MAX_DEPTH)
+    width: int = bounds.integer(256, 2, mlp.MAX_WIDTH)
+    weights: str = bounds.choice("gaussian", tuple(WEIGHTS))
+    q0: float = bounds.real(1.0, 1e-6, 1e4)
+    c0: float = bounds.real(0.5, -1.0, 1.0)
+    seed: int = bounds.integer(0, 0, 2**31 - 1)
 
     def __post_init__(self):
-        set_ = functools.partial(object.__setattr__, self)
-        set_("activation", check_choice("activation", self.activation, activations.names()))
-        set_("sigma_w2", check_float("sigma_w2", self.sigma_w2, 1e-6, 100.0))
-        set_("sigma_b2", check_float("sigma_b2", self.sigma_b2, 0.0, 100.0))
-        set_("depth", check_int("depth", self.depth, 1, mlp.MAX_DEPTH))
-        set_("width", check_int("width", self.width, 2, mlp.MAX_WIDTH))
-        set_("weights", check_choice("weights", self.weights, WEIGHTS))
-        set_("q0", check_float("q0", self.q0, 1e-6, 1e4))
-        set_("c0", check_float("c0", self.c0, -1.0, 1.0))
-        set_("seed", check_int("seed", self.seed, 0, 2**31 - 1))
+        bounds.validate(self)
 
     def mlp_config(self) -> mlp.MLPConfig:
         """The ``vgp_core.mlp`` network whose hidden weights are drawn (input_dim = width: layer 1 is square)."""
@@ -63,10 +56,6 @@ class PropagationConfig:
             input_dim=self.width,
             seed=self.seed,
         )
-
-
-#: weight distributions and the ``vgp_core.initializers`` name that draws them (gain sigma_w).
-WEIGHTS = {"gaussian": "lecun_normal", "orthogonal": "orthogonal"}
 
 
 def network_layers(config: PropagationConfig) -> tuple[jax.Array, jax.Array]:

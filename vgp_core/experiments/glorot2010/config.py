@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import jax
 import numpy as np
 
-from ... import data
-from ...errors import ConfigError, check_choice, check_float, check_int
+from ... import bounds, data
+from ...errors import check_int
 
 ACTIVATIONS = ("sigmoid", "tanh", "softsign")
 #: the paper's two initializations; "normalized" (their name) is the registry's ``glorot_uniform``.
@@ -42,69 +41,53 @@ GRAD_HIST_PERCENTILE = 99.5
 ACT_HIST_RANGE = (-1.0, 1.0)
 
 
-def _init_name(name) -> str:
-    return INIT_ALIASES[check_choice("init", name, INIT_ALIASES)]
-
-
 @dataclasses.dataclass(frozen=True)
 class Glorot2010Config:
     """One reproduction run; validated on construction (ConfigError). ``lr_search_updates=None`` means each
     learning rate of the grid is trained for the full budget and the best one (validation error) *is* the final run;
     a smaller value runs a shorter search first and then trains the chosen rate for ``updates``."""
 
-    updates: int = 5000
-    depth: int = 5
-    width: int = 1000
-    batch_size: int = 10
-    activations: tuple = ACTIVATIONS
-    inits: tuple = INITS
-    lr_grid: tuple = DEFAULT_LR_GRID
+    # Bounds declared once (vgp_core.bounds); the few that depend on another field are checked in __post_init__.
+    updates: int = bounds.integer(5000, 1, 10**8)
+    depth: int = bounds.integer(5, 1, 20)
+    width: int = bounds.integer(1000, 2, 4096)
+    batch_size: int = bounds.integer(10, 1, 1000)
+    activations: tuple = bounds.sequence(
+        ACTIVATIONS,
+        bounds.choice("tanh", ACTIVATIONS, label="activation"),
+        length=(1, len(ACTIVATIONS)),
+        repeats="drop",
+    )
+    inits: tuple = bounds.sequence(
+        INITS, bounds.choice("standard", INITS, aliases=INIT_ALIASES, label="init"), repeats="drop"
+    )
+    lr_grid: tuple = bounds.sequence(
+        DEFAULT_LR_GRID, bounds.real(0.01, 1e-6, 10.0, label="learning rate"), length=(1, 10)
+    )
+    #: None, or at most ``updates``
     lr_search_updates: int | None = None
-    checkpoints: int = 20
-    probe_size: int = 300
-    validation_size: int = 1000
-    test_size: int = 5000
-    image_size: int = 32
-    hist_bins: int = 50
-    #: probe examples whose layer Jacobians are SVD'd (0: skip). One suffices: the mean of a wide layer's 1000 singular
-    #: values varies little between examples, and each SVD costs ~0.3 s at width 1000 on two cores.
-    jacobian_examples: int = 1
-    chunk: int = 50
-    seed: int = 0
+    checkpoints: int = bounds.integer(20, 1, 1000)  # capped at updates
+    #: at least ``batch_size``, at most ``test_size``
+    probe_size: int = bounds.integer(300, 10, 10**6)
+    validation_size: int = bounds.integer(1000, 10, 10**6)
+    test_size: int = bounds.integer(5000, 10, 10**6)
+    image_size: int = bounds.integer(32, 8, 128)
+    hist_bins: int = bounds.integer(50, 2, 1000)
+    #: probe examples whose layer Jacobians are SVD'd (0: skip; at most ``probe_size``). One suffices: the mean of a
+    #: wide layer's 1000 singular values varies little between examples, and each SVD costs ~0.3 s at width 1000 on
+    #: two cores.
+    jacobian_examples: int = bounds.integer(1, 0, 10**6)
+    chunk: int = bounds.integer(50, 1, 10000)
+    seed: int = bounds.integer(0, 0, 2**31 - 1)
 
     def __post_init__(self):
+        bounds.validate(self)
+        # bounds that depend on another field
         set_ = functools.partial(object.__setattr__, self)
-        set_("updates", check_int("updates", self.updates, 1, 10**8))
-        set_("depth", check_int("depth", self.depth, 1, 20))
-        set_("width", check_int("width", self.width, 2, 4096))
-        set_("batch_size", check_int("batch_size", self.batch_size, 1, 1000))
-        for field, choices, norm in (
-            ("activations", ACTIVATIONS, lambda a: check_choice("activation", a, ACTIVATIONS)),
-            ("inits", INITS, _init_name),
-        ):
-            values = getattr(self, field)
-            if isinstance(values, str) or not isinstance(values, Sequence) or not values:
-                raise ConfigError(f"{field} must be a non-empty list drawn from {', '.join(choices)}, got {values!r}")
-            values = tuple(dict.fromkeys(norm(v) for v in values))
-            set_(field, values)
-        grid = self.lr_grid
-        if isinstance(grid, (str, bytes)) or not isinstance(grid, Sequence) or not 1 <= len(grid) <= 10:
-            raise ConfigError(f"lr_grid must be a list of 1 to 10 learning rates, got {grid!r}")
-        grid = tuple(check_float("learning rate", g, 1e-6, 10.0) for g in grid)
-        if len(set(grid)) != len(grid):
-            raise ConfigError(f"lr_grid has repeated values: {grid!r}")
-        set_("lr_grid", grid)
         if self.lr_search_updates is not None:
             set_("lr_search_updates", check_int("lr_search_updates", self.lr_search_updates, 1, self.updates))
-        set_("checkpoints", check_int("checkpoints", self.checkpoints, 1, 1000))  # capped at updates
-        set_("test_size", check_int("test_size", self.test_size, 10, 10**6))
         set_("probe_size", check_int("probe_size", self.probe_size, max(10, self.batch_size), self.test_size))
-        set_("validation_size", check_int("validation_size", self.validation_size, 10, 10**6))
-        set_("image_size", check_int("image_size", self.image_size, 8, 128))
-        set_("hist_bins", check_int("hist_bins", self.hist_bins, 2, 1000))
         set_("jacobian_examples", check_int("jacobian_examples", self.jacobian_examples, 0, self.probe_size))
-        set_("chunk", check_int("chunk", self.chunk, 1, 10000))
-        set_("seed", check_int("seed", self.seed, 0, 2**31 - 1))
 
     @property
     def search_updates(self) -> int:
@@ -122,6 +105,11 @@ class Glorot2010Config:
 
     def replace(self, **changes) -> Glorot2010Config:
         return dataclasses.replace(self, **changes)
+
+
+def _init_name(name) -> str:
+    """The initializer ``name`` stands for (the paper's "normalized" is ``glorot_uniform``), or ConfigError."""
+    return bounds.of(Glorot2010Config)["inits"].item.check("init", name)
 
 
 class _Keys(NamedTuple):

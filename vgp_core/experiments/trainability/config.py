@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-from ...errors import ConfigError, check_float, check_int
+from ... import bounds
 
 ACTIVATION = "tanh"
 N_CLASSES = 10
@@ -31,35 +30,20 @@ DEFAULT_DEPTHS = (10, 20, 40, 60, 80, 100, 150, 200, 250, 300)
 class TrainabilityConfig:
     """One phase-diagram run; validated on construction (ConfigError)."""
 
-    sigma_w2: tuple = DEFAULT_SIGMA_W2
-    depths: tuple = DEFAULT_DEPTHS
-    sigma_b2: float = SIGMA_B2
-    width: int = 64
-    steps: int = 300
-    batch_size: int = 64
-    learning_rate: float = 0.01
-    test_size: int = 497  # 1797 - 497 = 1300 training images
-    chunk: int = 50
-    seed: int = 0
+    # Bounds declared once (vgp_core.bounds).
+    sigma_w2: tuple = bounds.sequence(DEFAULT_SIGMA_W2, bounds.real(1.0, 0.01, 100.0), ordered=True)
+    depths: tuple = bounds.sequence(DEFAULT_DEPTHS, bounds.integer(10, 1, 2000), ordered=True)
+    sigma_b2: float = bounds.real(SIGMA_B2, 0.0, 10.0)
+    width: int = bounds.integer(64, 2, 4096)
+    steps: int = bounds.integer(300, 1, 10**7)
+    batch_size: int = bounds.integer(64, 1, 1000)
+    learning_rate: float = bounds.real(0.01, 1e-6, 10.0)
+    test_size: int = bounds.integer(497, 10, 1000)  # 1797 - 497 = 1300 training images
+    chunk: int = bounds.integer(50, 1, 10**5)
+    seed: int = bounds.integer(0, 0, 2**31 - 1)
 
     def __post_init__(self):
-        set_ = functools.partial(object.__setattr__, self)
-        for field, lo, hi, conv in (("sigma_w2", 0.01, 100.0, check_float), ("depths", 1, 2000, check_int)):
-            values = getattr(self, field)
-            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-                raise ConfigError(f"{field} must be a non-empty list, got {values!r}")
-            values = tuple(conv(field, v, lo, hi) for v in values)
-            if len(set(values)) != len(values):
-                raise ConfigError(f"{field} has repeated values: {values!r}")
-            set_(field, tuple(sorted(values)))
-        set_("sigma_b2", check_float("sigma_b2", self.sigma_b2, 0.0, 10.0))
-        set_("width", check_int("width", self.width, 2, 4096))
-        set_("steps", check_int("steps", self.steps, 1, 10**7))
-        set_("batch_size", check_int("batch_size", self.batch_size, 1, 1000))
-        set_("learning_rate", check_float("learning_rate", self.learning_rate, 1e-6, 10.0))
-        set_("test_size", check_int("test_size", self.test_size, 10, 1000))
-        set_("chunk", check_int("chunk", self.chunk, 1, 10**5))
-        set_("seed", check_int("seed", self.seed, 0, 2**31 - 1))
+        bounds.validate(self)
 
     def chunk_ends(self) -> np.ndarray:
         """Step counts at which a chunk ends (the loss curve's x values): chunk, 2·chunk, ..., steps."""
