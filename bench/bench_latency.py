@@ -67,7 +67,7 @@ from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.app_server import start_app_server  # noqa: E402
-from tests.browser.conftest import CHROMIUM_FLAGS, SIGNATURE_JS, chromium_path  # noqa: E402
+from tests.browser.conftest import CHROMIUM_FLAGS, SIGNATURE_JS, find_chromium  # noqa: E402
 
 PAGES = ("deep", "recurrent", "bifurcation", "cliff", "glorot", "remedies", "edge-of-chaos")
 CHANGE_TIMEOUT_S = 5.0  # a move that changes no plot data within this time counts as "no change"
@@ -582,14 +582,14 @@ def main() -> None:
     slugs = [s.strip() for s in args.pages.split(",") if s.strip()]
     if unknown := set(slugs) - set(PAGES):
         ap.error(f"unknown pages {sorted(unknown)}; pages: {', '.join(PAGES)}")
-    if chromium_path() is None:
+    if find_chromium() is None:
         sys.exit("Debian's chromium is not installed (apt-get install chromium)")
     server = None if args.url else start_server()
     base_url = args.url or server.url
     rows, everything = [], {}
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True)
+            browser = p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_FLAGS, headless=True)
             for slug in slugs:
                 t0 = time.monotonic()
                 controls, moves, traffic = bench_page(browser, base_url, slug, args.moves, args.rest)

@@ -148,7 +148,7 @@ def test_deep_page_gradient_profile_is_described_by_its_ratio():
     page.model.activation = "relu"
     page.model.init = "he_normal"
     assert texts["gradient-profile"].text.object != before
-    page.cancel_runs()
+    page.close()
 
 
 def test_a_folded_section_builds_its_figure_cards_when_first_opened():

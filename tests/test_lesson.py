@@ -51,7 +51,7 @@ def test_every_step_opens_the_state_it_describes(step):
             assert getattr(page.model, name) == expected, name
         assert step.control in page.model.param
     finally:
-        page.cancel_runs()
+        page.close()
 
 
 def test_lesson_link_values_are_clamped_or_refused_with_a_notice():

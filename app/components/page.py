@@ -156,10 +156,6 @@ class Page(NoticeMixin):
         self._runs.append(run)
         return run
 
-    def cancel_runs(self) -> None:
-        for run in self._runs:
-            run.cancel()
-
     def call_later(self, key: str, fn: Callable[[], None], delay_ms: int) -> None:
         """Run ``fn`` on the session's event loop after ``delay_ms``, unless a later ``call_later`` with the same
         ``key`` replaces it first (a drag runs it once, after its last move); ``fn`` may schedule its own key again.

@@ -36,7 +36,6 @@ class SharedRun:
         self._made = 0  # items made so far
         self._ended = False
         self._error: BaseException | None = None
-        self.computed = 0  # items this run computed (for tests: one run, whatever the followers)
         # held while an item is computed: a second follower on another worker thread waits for that item
         # (at most one chunk) instead of computing it again
         self._lock = threading.Lock()
@@ -69,7 +68,6 @@ class SharedRun:
                 self._error = exc
                 raise
             self._made += 1
-            self.computed += 1
             return self._made, self._latest
 
 

@@ -188,10 +188,6 @@ class SharedFrames:
                 self._sets.popitem(last=False)
             return found
 
-    def clear(self) -> None:
-        with self._lock:
-            self._sets.clear()
-
 
 class StepFrames:
     """The frames of a page's step-dependent views and their browser side (see the module's docstring).

@@ -48,18 +48,24 @@ SIGNATURE_JS = """() => {
 }"""
 
 
-def chromium_path() -> str | None:
+def find_chromium() -> str | None:
+    """Debian's Chromium, or None."""
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    path = chromium_path()
+def chromium_path() -> str:
+    """Debian's Chromium; without it the calling test skips here but FAILS when CI=true."""
+    path = find_chromium()
     if path is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("Debian's chromium is not installed (apt-get install chromium): browser tests must run in CI")
         pytest.skip("Debian's chromium is not installed")
-    return {"executable_path": path, "args": CHROMIUM_FLAGS, "headless": True}
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    return {"executable_path": chromium_path(), "args": CHROMIUM_FLAGS, "headless": True}
 
 
 #: the page of the fast suite's one browser test (``smoke``)
