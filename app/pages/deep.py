@@ -24,6 +24,7 @@ from bokeh.plotting import figure
 from vgp_core import ConfigError, bounds, diagnostics, initializers, mlp, theory
 
 from ..components.browser_views import browser_only
+from ..components.config_controls import control
 from ..components.explanation import explanation_panel
 from ..components.figure_text import FigureText, gradient_ratio_sentence, paragraph, summary
 from ..components.heatmap import OVERFLOW_COLOR, UNDERFLOW_COLOR, LogHeatmap
@@ -169,36 +170,21 @@ ran and how long the server took for the last move.""",
 class DeepNetworkModel(param.Parameterized):
     """Every control of the page, with bounds, defaults and a description."""
 
-    depth = param.Integer(
-        MLP_BOUNDS["depth"].default, bounds=MLP_BOUNDS["depth"].offered, doc="Number of hidden layers L."
-    )
+    depth = control(MLP_BOUNDS["depth"], doc="Number of hidden layers L.")
     width = param.Selector(default=MLP_BOUNDS["width"].default, objects=WIDTHS, doc="Units per hidden layer.")
-    activation = param.Selector(
-        default=MLP_BOUNDS["activation"].default,
-        objects=list(MLP_BOUNDS["activation"].choices),
-        doc="Activation function phi.",
-    )
-    init = param.Selector(
-        default=MLP_BOUNDS["init"].default, objects=list(MLP_BOUNDS["init"].choices), doc="Weight initialization."
-    )
-    gain = param.Number(
-        MLP_BOUNDS["gain"].default,
+    activation = control(MLP_BOUNDS["activation"], doc="Activation function phi.")
+    init = control(MLP_BOUNDS["init"], doc="Weight initialization.")
+    gain = control(
+        MLP_BOUNDS["gain"],
         bounds=GAIN_RANGE,
         step=0.05,
         doc="Weight scale: multiplies every initial weight "
         "(for orthogonal weights, the spectral radius of each layer).",
     )
-    bias_std = param.Number(
-        MLP_BOUNDS["bias_std"].default,
-        bounds=MLP_BOUNDS["bias_std"].offered,
-        step=0.05,
-        doc="Standard deviation of the initial biases.",
-    )
-    residual = param.Boolean(MLP_BOUNDS["residual"].default, doc="Residual connections h_l = h_{l-1} + phi(s_l).")
-    batchnorm = param.Boolean(MLP_BOUNDS["batchnorm"].default, doc="Batch normalization of every pre-activation.")
-    seed = param.Integer(
-        MLP_BOUNDS["seed"].default, bounds=MLP_BOUNDS["seed"].offered, doc="Random seed of weights and data."
-    )
+    bias_std = control(MLP_BOUNDS["bias_std"], step=0.05, doc="Standard deviation of the initial biases.")
+    residual = control(MLP_BOUNDS["residual"], doc="Residual connections h_l = h_{l-1} + phi(s_l).")
+    batchnorm = control(MLP_BOUNDS["batchnorm"], doc="Batch normalization of every pre-activation.")
+    seed = control(MLP_BOUNDS["seed"], doc="Random seed of weights and data.")
     optimizer = param.Selector(default="sgd", objects=list(mlp.OPTIMIZERS), doc="Optimizer (optax).")
     learning_rate = param.Selector(default=0.01, objects=LEARNING_RATES, doc="Learning rate.")
     clip_norm = param.Number(0.0, bounds=(0.0, 10.0), step=0.1, doc="Gradient-norm clipping threshold; 0 = off.")

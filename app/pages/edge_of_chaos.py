@@ -1,7 +1,7 @@
 """Page "Edge of chaos": mean-field signal propagation, the order-to-chaos line, and the input–output Jacobian's
 singular values at initialisation with their free-probability prediction.
 
-One module of ~530 lines, on purpose: the page's model, its theory and measured views and the redraw table
+One module of ~590 lines, on purpose: the page's model, its theory and measured views and the redraw table
 that says which views each control moves belong together and are read top to bottom.
 
 Theory views (length and correlation maps, fixed points, the text) are computed on every move in milliseconds; the
@@ -25,6 +25,7 @@ from vgp_core import bounds
 from vgp_core import jacobian_spectrum as js
 from vgp_core import signal_propagation as sp
 
+from ..components.config_controls import control
 from ..components.explanation import explanation_panel
 from ..components.page import Page, document_hold
 from ..components.page_layout import page_layout
@@ -109,30 +110,11 @@ grey line are float32 rounding noise of the product, not measurements.""",
 class EdgeOfChaosModel(param.Parameterized):
     """Every control of the page, with bounds, defaults and a description."""
 
-    activation = param.Selector(
-        default=PROPAGATION_BOUNDS["activation"].default,
-        objects=list(PROPAGATION_BOUNDS["activation"].choices),
-        doc="Activation function phi.",
-    )
-    weights = param.Selector(
-        default=PROPAGATION_BOUNDS["weights"].default,
-        objects=list(PROPAGATION_BOUNDS["weights"].choices),
-        doc="Weight distribution.",
-    )
-    sigma_w2 = param.Number(
-        PROPAGATION_BOUNDS["sigma_w2"].default,
-        bounds=SIGMA_W2_RANGE,
-        step=0.01,
-        doc="Weight variance sigma_w^2 (times 1/N).",
-    )
-    sigma_b2 = param.Number(
-        PROPAGATION_BOUNDS["sigma_b2"].default, bounds=SIGMA_B2_RANGE, step=0.005, doc="Bias variance sigma_b^2."
-    )
-    depth = param.Integer(
-        PROPAGATION_BOUNDS["depth"].default,
-        bounds=PROPAGATION_BOUNDS["depth"].offered,
-        doc="Layers L of the measured network.",
-    )
+    activation = control(PROPAGATION_BOUNDS["activation"], doc="Activation function phi.")
+    weights = control(PROPAGATION_BOUNDS["weights"], doc="Weight distribution.")
+    sigma_w2 = control(PROPAGATION_BOUNDS["sigma_w2"], step=0.01, doc="Weight variance sigma_w^2 (times 1/N).")
+    sigma_b2 = control(PROPAGATION_BOUNDS["sigma_b2"], step=0.005, doc="Bias variance sigma_b^2.")
+    depth = control(PROPAGATION_BOUNDS["depth"], doc="Layers L of the measured network.")
     width = param.Selector(default=128, objects=WIDTHS, doc="Units N per layer of the measured network.")
 
     def config(self) -> sp.PropagationConfig:

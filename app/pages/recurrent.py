@@ -16,6 +16,7 @@ from bokeh.plotting import figure
 from vgp_core import bounds, rnn
 from vgp_core.errors import ConfigError
 
+from ..components.config_controls import control
 from ..components.explanation import explanation_panel
 from ..components.heatmap import LogHeatmap
 from ..components.log_profile import LogProfile
@@ -79,46 +80,22 @@ tames explosions but cannot bring back a vanished gradient.
 class RecurrentModel(param.Parameterized):
     """Every control of the page, with bounds, defaults and a description."""
 
-    spectral_radius = param.Number(
-        RNN_BOUNDS["spectral_radius"].default,
+    spectral_radius = control(
+        RNN_BOUNDS["spectral_radius"],
         bounds=RADIUS_RANGE,
         step=0.01,
         doc="Spectral radius γ of the recurrent weight matrix.",
     )
     hidden_size = param.Selector(default=RNN_BOUNDS["hidden_size"].default, objects=HIDDEN_SIZES, doc="Hidden units.")
-    T = param.Integer(
-        RNN_BOUNDS["T"].default,
-        bounds=RNN_BOUNDS["T"].offered,
-        step=10,
-        doc="Sequence length of the gradient analysis.",
+    T = control(RNN_BOUNDS["T"], step=10, doc="Sequence length of the gradient analysis.")
+    activation = control(RNN_BOUNDS["activation"], doc="σ of the vanilla cell.")
+    family = control(
+        RNN_BOUNDS["family"], doc="Recurrent weights: Gaussian or orthogonal scaled to γ, or note 3's [[0, 2], [ε, 0]]."
     )
-    activation = param.Selector(
-        default=RNN_BOUNDS["activation"].default,
-        objects=list(RNN_BOUNDS["activation"].choices),
-        doc="σ of the vanilla cell.",
-    )
-    family = param.Selector(
-        default=RNN_BOUNDS["family"].default,
-        objects=list(RNN_BOUNDS["family"].choices),
-        doc="Recurrent weights: Gaussian or orthogonal scaled to γ, or note 3's [[0, 2], [ε, 0]].",
-    )
-    cell = param.Selector(
-        default=RNN_BOUNDS["cell"].default,
-        objects=list(RNN_BOUNDS["cell"].choices),
-        doc="Vanilla (Pascanu), LSTM or GRU.",
-    )
-    eps = param.Number(
-        RNN_BOUNDS["eps"].default,
-        bounds=RNN_BOUNDS["eps"].offered,
-        step=0.01,
-        doc="ε of note 3's matrix (spectral radius √(2ε)).",
-    )
-    c = param.Number(RNN_BOUNDS["c"].default, bounds=RNN_BOUNDS["c"].offered, step=0.01, doc="c of note 3's D = c·I.")
-    seed = param.Integer(
-        RNN_BOUNDS["seed"].default,
-        bounds=RNN_BOUNDS["seed"].offered,
-        doc="Random seed of weights, inputs and task data.",
-    )
+    cell = control(RNN_BOUNDS["cell"], doc="Vanilla (Pascanu), LSTM or GRU.")
+    eps = control(RNN_BOUNDS["eps"], step=0.01, doc="ε of note 3's matrix (spectral radius √(2ε)).")
+    c = control(RNN_BOUNDS["c"], step=0.01, doc="c of note 3's D = c·I.")
+    seed = control(RNN_BOUNDS["seed"], doc="Random seed of weights, inputs and task data.")
     task = param.Selector(default="adding", objects=list(rnn.TASKS), doc="Long-range task to train on.")
     train_length = param.Integer(50, bounds=(rnn.MIN_TASK_LENGTH, 500), step=10, doc="Task sequence length.")
     train_steps = param.Integer(200, bounds=(50, 2000), step=50, doc="Training updates (Adam).")

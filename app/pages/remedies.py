@@ -42,6 +42,7 @@ from vgp_core import ConfigError, bounds
 from vgp_core.experiments import remedies as lab
 
 from ..components.browser_views import BrowserViews, Control, Tables, browser_layout, browser_only
+from ..components.config_controls import control
 from ..components.explanation import explanation_panel
 from ..components.figure_text import DECORATION, FigureText, paragraph, summary
 from ..components.heatmap import OVERFLOW_COLOR
@@ -194,16 +195,13 @@ class RemediesModel(param.Parameterized):
         objects=list(REMEDY_NAMES),
         doc="Remedies to measure against the baseline (which always runs).",
     )
-    depth = param.Integer(
-        LAB_BOUNDS["depth"].default, bounds=LAB_BOUNDS["depth"].offered, doc="Hidden layers L of every net."
-    )
+    depth = control(LAB_BOUNDS["depth"], doc="Hidden layers L of every net.")
     # the lab's default width: the programs the server compiles at start-up (app/warmup.py) are those of LabConfig()
     width = param.Selector(
         default=lab.LabConfig.width, objects=WIDTHS, doc="Units per hidden layer (each width compiles once)."
     )
-    steps = param.Integer(
-        LAB_BOUNDS["steps"].default,
-        bounds=LAB_BOUNDS["steps"].offered,
+    steps = control(
+        LAB_BOUNDS["steps"],
         step=lab.CHUNK,
         doc=f"Training steps of every net (a multiple of {lab.CHUNK}; generations of the evolution strategy).",
     )
@@ -212,9 +210,7 @@ class RemediesModel(param.Parameterized):
         objects=LEARNING_RATES,
         doc="SGD learning rate (Rprop uses its own step size).",
     )
-    seed = param.Integer(
-        LAB_BOUNDS["seed"].default, bounds=LAB_BOUNDS["seed"].offered, doc="Random seed of weights and data."
-    )
+    seed = control(LAB_BOUNDS["seed"], doc="Random seed of weights and data.")
     profile = param.Selector(
         default=PROFILE_CHOICES[0], objects=PROFILE_CHOICES, doc="Which per-layer gradient the profile plot shows."
     )

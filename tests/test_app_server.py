@@ -1,5 +1,6 @@
-"""The server-log check used by the browser, load and deployment tests: the server writes each client-caused error
-as one line (app/components/server_log.py), which the check counts and reports; any traceback is a fault."""
+"""tests/app_server.py's server-log check, used by the browser, load and deployment tests: the server writes each
+client-caused error as one line (app/components/server_log.py), which the check counts and reports; any traceback
+is a fault."""
 
 from tests.app_server import log_errors, read_log
 
