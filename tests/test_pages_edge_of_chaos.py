@@ -11,7 +11,7 @@ import pytest
 
 from app.pages import PAGES, deep, edge_of_chaos
 from app.pages.edge_of_chaos import EdgeOfChaosPage
-from tests.test_pages_doya_cliff import assert_every_move_changes_plots, figures, signature
+from tests.page_moves import assert_every_move_changes_plots, figures, signature
 from vgp_core import signal_propagation as sp
 
 # small networks keep the page test fast: the spectrum's cost is width^3 per layer
