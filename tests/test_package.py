@@ -31,3 +31,28 @@ def test_enable_compilation_cache_sets_the_directory(tmp_path):
     assert float(after["jax_persistent_cache_min_compile_time_secs"]) == 0.0
     off = run("import vgp_core; assert vgp_core.enable_compilation_cache('off') is None\n" + SNAPSHOT)
     assert off == run(SNAPSHOT)
+
+
+def test_every_public_function_of_vgp_core_has_args_returns_and_references():
+    """The docstring style of optax: every public function says what it takes, what it gives and where it comes
+    from (a paper, section and equation, or the documentation of the API it wraps)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import vgp_core
+
+    missing = []
+    for info in pkgutil.walk_packages(vgp_core.__path__, "vgp_core."):
+        if info.name.endswith("__main__"):  # runs a command line when imported
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            fn = inspect.unwrap(obj) if hasattr(obj, "__wrapped__") else obj  # jax.jit keeps the function
+            if name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ != module.__name__:
+                continue
+            doc = inspect.getdoc(fn) or ""
+            needed = ["Returns:", "References:"] + (["Args:"] if inspect.signature(fn).parameters else [])
+            if gaps := [s for s in needed if s not in doc]:
+                missing.append(f"{info.name}.{name}: {', '.join(gaps)}")
+    assert missing == []

@@ -138,6 +138,9 @@ def saved_shape(capacity: int, batch: int, width: int) -> tuple[int, int, int, i
 
     Returns:
       (2, capacity, batch, width): index 0 holds h_{l-1}, index 1 holds s_lin of layer l.
+
+    References:
+      Glorot & Bengio (2010), AISTATS, Sec. 4.2 (the per-layer activations and gradients these buffers feed).
     """
     return (2, capacity, batch, width)
 

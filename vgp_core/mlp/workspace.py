@@ -44,6 +44,9 @@ def take(shape: tuple[int, ...]) -> jax.Array:
 
     Returns:
       A float32 array of ``shape`` whose contents are unspecified (the caller must not read before writing).
+
+    References:
+      JAX documentation, "Buffer donation" (``donate_argnums`` / ``donate_argnames``).
     """
     with _lock:
         bufs = _idle.get(shape)
@@ -62,6 +65,9 @@ def give(buf: jax.Array) -> None:
 
     Returns:
       None.
+
+    References:
+      JAX documentation, "Buffer donation" (``donate_argnums`` / ``donate_argnames``).
     """
     shape = tuple(buf.shape)
     if _nbytes(shape) > MAX_POOL_BYTES:
@@ -81,6 +87,9 @@ def clear() -> None:
 
     Returns:
       None.
+
+    References:
+      JAX documentation, "Buffer donation" (``donate_argnums`` / ``donate_argnames``).
     """
     with _lock:
         _idle.clear()
