@@ -144,14 +144,18 @@ def test_the_server_draws_the_frame_the_browser_picks(trained_page):
 
 
 def test_a_finished_run_from_the_shared_results_gets_its_frames_a_few_at_a_time(trained_page, monkeypatch):
-    """Served (``defer``), a page that shows a finished run of the shared results builds the frames of the server's
-    own step and of the first FRAMES_PER_TICK steps at once, and the rest on later ticks (here: ``settle``)."""
+    """Served (``defer``), a page that shows a finished run of the shared results shows it after its own views (a
+    later tick), then builds the frames of the server's own step and of the first FRAMES_PER_TICK steps at once,
+    and the rest on later ticks (here: ``settle``)."""
     from app.pages import deep
 
     monkeypatch.setattr(deep, "FRAMES_PER_TICK", 5)
     model = deep.DeepNetworkModel(depth=6, width=16, steps=20, activation="tanh", shown_step=15)
-    page = deep.DeepNetworkPage(model, query={}, defer=True)  # the trained page's run: shown at once
-    assert page._trace is not None and page._trace.steps == 20
+    page = deep.DeepNetworkPage(model, query={}, defer=True)  # the trained page's run: shown on a later tick
+    assert page._trace is None and not page.step_frames.has(step_key(1))
+    while page._trace is None:  # the ticks before it: the sweep and the Jacobian measurement
+        page.pending.pop(0)()
+    assert page._trace.steps == 20
     held = {s for s in range(1, 20) if page.step_frames.has(step_key(s))}
     assert held == {1, 2, 3, 4, 5, 15}
     page.settle()

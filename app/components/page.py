@@ -29,7 +29,7 @@ from .compat import release_js_callbacks
 from .notices import NoticeMixin, Notices
 from .page_layout import controls_of
 from .scheduler import SCHEDULER
-from .training import TRAINING, BackgroundRun, document_hold, settle_work
+from .training import TRAINING, BackgroundRun, document_hold, on_loop_unlocked, settle_work
 from .url_state import apply_query, mirror_to_url, session_query
 
 
@@ -170,9 +170,10 @@ class Page(NoticeMixin):
             if self._later.get(key) is not token:
                 return  # replaced by a later call
             del self._later[key]
-            fn()
+            with document_hold(self._doc):
+                fn()
 
-        self._doc.add_timeout_callback(run, delay_ms)
+        self._doc.add_timeout_callback(on_loop_unlocked(run), delay_ms)
 
     def close(self) -> None:
         """The session ended: stop its background runs and let its objects go (``compat.release_js_callbacks``)."""

@@ -15,9 +15,10 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 import panel as pn
+from bokeh.document import without_document_lock
 from panel.io.state import set_curdoc
 
 from .scheduler import SCHEDULER, TRAINING, VIEWS, WARMUP
@@ -52,6 +53,27 @@ def document_hold(doc):
         return
     with set_curdoc(doc), pn.io.hold(doc):
         yield
+
+
+def on_loop_unlocked(fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    """``fn`` as a Bokeh session callback that runs on the event loop's thread without Bokeh's document lock.
+
+    Bokeh 3.10 runs a plain (locked) callback on an executor thread, where every changed property became a
+    PATCH-DOC of its own (a training run streamed 100–190 messages, each re-rendering the page). A coroutine runs on
+    the loop's thread; unlocked, Panel's hold (``document_hold``) writes everything ``fn`` changes as one message
+    even while the socket is still writing an earlier one (Panel queues the batch; inside Bokeh's lock it hands the
+    changes back to Bokeh, which sends one message per property).
+
+    References:
+      Bokeh documentation, "Updating from threads" and ``bokeh.document.without_document_lock``; Panel's
+      ``panel.io.document.hold`` and ``unlocked``.
+    """
+
+    @without_document_lock
+    async def call():
+        fn()
+
+    return call
 
 
 class BackgroundRun:
@@ -160,12 +182,8 @@ class BackgroundRun:
                 self._lock.notify_all()
 
     def _deliver(self, token, fn, item):
-        """Hand ``item`` to ``fn`` on the document's event loop, every change it makes sent as one message.
-
-        A coroutine callback: Bokeh 3.10 runs a plain next-tick callback on an executor thread, where every changed
-        property became a PATCH-DOC of its own (a training run streamed 100–190 messages, each re-rendering the
-        page); a coroutine's body runs on the loop's thread, where Panel's hold (``document_hold``) writes all of
-        a chunk's changes in one message, as it does for a move."""
+        """Hand ``item`` to ``fn`` on the document's event loop, every change it makes sent as one message
+        (``on_loop_unlocked``)."""
         doc = self._doc
 
         def apply():
@@ -174,11 +192,7 @@ class BackgroundRun:
                     fn(item)
 
         if doc is not None and doc.session_context is not None:
-
-            async def apply_on_loop():
-                apply()
-
-            doc.add_next_tick_callback(apply_on_loop)
+            doc.add_next_tick_callback(on_loop_unlocked(apply))
         else:  # notebook or plain Python: no server event loop to hand over to
             with _OFFLINE_DELIVERY:
                 apply()

@@ -51,12 +51,15 @@ JACOBIAN_DELAY_MS = 250
 #: drags a slider (or a class of 30 moves theirs, or opens and closes the page), no run is started only to be
 #: cancelled a moment later — each costs a 10-step chunk of CPU before the cancel takes effect.
 TRAINING_DELAY_MS = 1000
+#: a finished run of the new settings (from the shared results) is drawn this long after the move: Panel writes the
+#: changes that queue up within ~10 ms as one message, and the move's views must not wait for the run's ~0.3 MB
+FINISHED_RUN_DELAY_MS = 100
 #: the update:data plot draws this many layers (evenly spaced, first and last included), as Karpathy (2022) does
 UPDATE_LAYERS_SHOWN = 8
 #: a redraw builds at most this many step frames (``StepFrames``) at once when served; a finished run shown from the
 #: shared results (up to 2,000 steps; ~4 ms a step at depth 50 on this loaded machine) gets the rest on the event
 #: loop's next ticks, so that the move or the page's opening is answered first
-FRAMES_PER_TICK = 50
+FRAMES_PER_TICK = 25
 #: the step frames of what sessions share (a profile from RESULTS, and a training run: finished in RESULTS, or in
 #: progress and followed through SHARED_RUNS): a class opening the default page makes its trained run's frames
 #: once (~0.3 s of CPU a session on two cores otherwise)
@@ -896,8 +899,10 @@ class DeepNetworkPage(Page):
         self._runner.cancel()  # the old run stops now; the new one waits until the controls rest
         self._training_key = key
         finished = RESULTS.get(key)
-        if finished is not None:  # this very run has been trained on this server: show it at once
-            self._on_trace(finished)
+        if finished is not None:
+            # this very run has been trained on this server: shown once the move's own views have gone out (its
+            # loss, heatmaps and first step frames are ~0.3 MB: in the move's message they doubled its time)
+            self._run_deferred("training", lambda: self._on_trace(finished), FINISHED_RUN_DELAY_MS)
             return
 
         def start():
