@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LAB = "the default remedies lab"
 #: the Deep page's default training run, trained into the cache every session shares once its programs are compiled
 DEFAULT_DEEP_RUN = "the default deep-network training run"
+GLOROT_TABLES = "the Glorot & Bengio page's browser tables of every committed run"
 #: updates per training chunk of the Recurrent page (``RecurrentPage.train``; a static shape of its program)
 RNN_TRAIN_CHUNK = 25
 
@@ -114,6 +115,7 @@ def warmup_steps(widths: tuple[int, ...] | None = None) -> list[WarmupStep]:
             first_views=True,
         )
     )
+    steps.append(WarmupStep("glorot", GLOROT_TABLES, _glorot_tables))
     steps.append(WarmupStep("edge-of-chaos", "trainability retraining", _warm_up_trainability))
     default_hidden = RecurrentModel.param.hidden_size.default
     for hidden in (default_hidden,) + tuple(h for h in HIDDEN_SIZES if h != default_hidden):
@@ -187,6 +189,34 @@ def _default_deep_run() -> Iterator[None]:
     return deep.train_default_run()
 
 
+def _glorot_tables() -> Iterator[None]:
+    """The Glorot & Bengio page's browser tables (what its browser-side controls pick among), their encoding for
+    the browser and their figure summaries, for every committed run, activation and initialization: a page built
+    here moves through them, one combination per warm-up task. They are made once per process (shared by every
+    session); the first move to a combination took 80–250 ms of server time to make them."""
+    from .pages.glorot.page import GlorotPage
+
+    try:
+        page = GlorotPage(query={})
+    except RuntimeError:
+        return iter(())  # no committed run: the page shows a notice
+    page.panel()
+    model = page.model
+
+    def objects(name: str) -> list:
+        values = model.param[name].objects
+        return list(values.values()) if isinstance(values, dict) else list(values)
+
+    def combinations():
+        for run in objects("run"):
+            for activation in objects("activation"):
+                for init in objects("init"):
+                    model.param.update(run=run, activation=activation, init=init)
+                    yield
+
+    return combinations()
+
+
 def _warm_up_deep_training(width: int, capacity: int, optimizer: str) -> None:
     """The Deep page's training chunk for one optimizer (clipping and the learning rate are traced: one program
     serves them all), as the page runs it (``mlp.train_iter`` with ``chunk=mlp.JACOBIAN_EVERY``)."""
@@ -229,7 +259,7 @@ def warm_up_all(widths: tuple[int, ...] | None = None) -> float:
 
     t0 = time.perf_counter()
     for step in warmup_steps(widths):
-        if step.what not in (DEFAULT_LAB, DEFAULT_DEEP_RUN):  # results for the running server's cache, not programs
+        if step.what not in (DEFAULT_LAB, DEFAULT_DEEP_RUN, GLOROT_TABLES):  # results for the server, not programs
             for _ in step.run() or ():  # a step that yields compiles item by item
                 pass
             # the programs are in the persistent cache now: drop them from memory, so that this process never

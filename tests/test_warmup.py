@@ -65,3 +65,19 @@ def test_sessions_showing_the_same_finished_run_make_its_step_frames_once(monkey
     assert second.step_frames.store.data["key"] == ["init"]
     first.close()
     second.close()
+
+
+def test_the_glorot_step_makes_every_committed_combination_once_for_all_sessions():
+    """After the warm-up's Glorot step, a session's move to another committed run, activation or initialization
+    finds the browser tables, their encoding and the figure summaries made (the first move to a combination took
+    80–250 ms of server time to make them)."""
+    from app import warmup
+    from app.pages.glorot import page as glorot_page
+    from app.pages.glorot import views
+
+    (step,) = [s for s in warmup.warmup_steps() if s.what == warmup.GLOROT_TABLES]
+    combinations = sum(1 for _ in step.run())
+    assert combinations == len(glorot_page._COMMITTED_SUMMARIES) >= 12  # 2 committed runs x 3 activations x 2 inits
+    for run, activation, init in glorot_page._COMMITTED_SUMMARIES:
+        drawn, _ = views.committed_tables(run, activation, init)
+        assert drawn._js, (run, activation, init)  # encoded for the browser

@@ -52,14 +52,20 @@ def on_session_loop(doc, fn: Callable) -> Callable:
     """``fn``, moved onto the server's event loop when called elsewhere. With ``panel serve --num-threads N``
     Panel runs widget events (and so the watchers and click handlers of every page) on a worker thread; pages change
     Bokeh models there, which only the loop's thread may do (Bokeh raises "_pending_writes should be non-None ...").
-    ``add_next_tick_callback`` is Bokeh's thread-safe hand-over; calls keep their order. Without a server (``doc``
-    None) or on the loop, ``fn`` runs at once."""
+    ``add_next_tick_callback`` is Bokeh's thread-safe hand-over; calls keep their order; the call runs on the loop's
+    thread (``on_loop_unlocked``: a plain callback would run on Bokeh's executor threads), its changes sent as one
+    message. Without a server (``doc`` None) or on the loop, ``fn`` runs at once."""
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
         if doc is None or on_event_loop():
             return fn(*args, **kwargs)
-        doc.add_next_tick_callback(functools.partial(fn, *args, **kwargs))
+
+        def held():
+            with document_hold(doc):
+                fn(*args, **kwargs)
+
+        doc.add_next_tick_callback(on_loop_unlocked(doc, held))
         return None
 
     return call
@@ -173,7 +179,7 @@ class Page(NoticeMixin):
             with document_hold(self._doc):
                 fn()
 
-        self._doc.add_timeout_callback(on_loop_unlocked(run), delay_ms)
+        self._doc.add_timeout_callback(on_loop_unlocked(self._doc, run), delay_ms)
 
     def close(self) -> None:
         """The session ended: stop its background runs and let its objects go (``compat.release_js_callbacks``)."""

@@ -55,25 +55,35 @@ def document_hold(doc):
         yield
 
 
-def on_loop_unlocked(fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:
-    """``fn`` as a Bokeh session callback that runs on the event loop's thread without Bokeh's document lock.
+def on_loop_unlocked(doc, fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    """``fn`` as a Bokeh session callback of ``doc`` that runs on the event loop's thread, without Bokeh's document
+    lock once Panel can write the changes itself.
 
     Bokeh 3.10 runs a plain (locked) callback on an executor thread, where every changed property became a
     PATCH-DOC of its own (a training run streamed 100–190 messages, each re-rendering the page). A coroutine runs on
     the loop's thread; unlocked, Panel's hold (``document_hold``) writes everything ``fn`` changes as one message
     even while the socket is still writing an earlier one (Panel queues the batch; inside Bokeh's lock it hands the
-    changes back to Bokeh, which sends one message per property).
+    changes back to Bokeh, which sends one message per property). Until the browser has loaded the session Panel
+    leaves the sending to Bokeh, which needs the lock: then ``fn`` runs in a locked coroutine on the next tick.
 
     References:
       Bokeh documentation, "Updating from threads" and ``bokeh.document.without_document_lock``; Panel's
-      ``panel.io.document.hold`` and ``unlocked``.
+      ``panel.io.document.hold`` and ``unlocked`` (``pn.state.loaded``).
     """
 
-    @without_document_lock
-    async def call():
+    async def locked():
         fn()
 
-    return call
+    @without_document_lock
+    async def unlocked():
+        with set_curdoc(doc):
+            loaded = pn.state.loaded
+        if loaded:
+            fn()
+        else:
+            doc.add_next_tick_callback(locked)
+
+    return unlocked
 
 
 class BackgroundRun:
@@ -192,7 +202,7 @@ class BackgroundRun:
                     fn(item)
 
         if doc is not None and doc.session_context is not None:
-            doc.add_next_tick_callback(on_loop_unlocked(apply))
+            doc.add_next_tick_callback(on_loop_unlocked(doc, apply))
         else:  # notebook or plain Python: no server event loop to hand over to
             with _OFFLINE_DELIVERY:
                 apply()

@@ -1,7 +1,8 @@
-"""A background run's chunk reaches the browser as one message ("every move instant": a training run streamed
-100–190 PATCH-DOC messages, one per changed property, each re-rendering the page, because its chunks were applied
-in Bokeh's locked callbacks). Served in-process with Panel, read by Chromium: Panel marks a session loaded only
-when BokehJS says so, and only then does its hold write a chunk's changes together."""
+"""A background run's chunk, and a timed callback's changes, reach the browser as one message ("every move
+instant": a training run streamed 100–190 PATCH-DOC messages, one per changed property, each re-rendering the page,
+because its chunks were applied in Bokeh's locked callbacks, which Bokeh 3.10 runs on an executor thread). Served
+in-process with Panel, read by Chromium: Panel marks a session loaded only when BokehJS says so, and only then does
+its hold write a chunk's changes together."""
 
 from __future__ import annotations
 
@@ -83,4 +84,41 @@ def test_each_chunk_of_a_background_run_is_one_message(page):
         page.wait_for_timeout(500)
         per_message = [kinds for kinds in map(touched, patch_events(frames)) if kinds]
         print(f"\nmessages carrying the run's {CHUNKS} chunks: {per_message}")
+        assert per_message == [{"stream", "end", "text"}] * CHUNKS
+
+
+def timer_app():
+    """A page whose timed callbacks (as ``Page.call_later`` schedules them, through ``on_loop_unlocked``) each
+    change the same three models: a plain Bokeh callback runs on an executor thread, where each change was a
+    message of its own."""
+    from app.components.training import document_hold, on_loop_unlocked
+
+    source = ColumnDataSource({"x": [], "y": []})
+    x_range = Range1d(0, 1)
+    fig = figure(x_range=x_range, width=300, height=200)
+    fig.line("x", "y", source=source)
+    text = Div(text="waiting")
+    doc = pn.state.curdoc
+
+    def tick(k: int) -> None:
+        with document_hold(doc):
+            source.stream({"x": [k], "y": [k * k]})
+            x_range.end = 1000 + k
+            text.text = f"tick {k}"
+
+    for k in range(CHUNKS):  # after the browser has loaded the page, each on its own
+        doc.add_timeout_callback(on_loop_unlocked(doc, lambda k=k: tick(k)), int((2.0 + k * PAUSE_S) * 1e3))
+    return pn.Column(pn.pane.Bokeh(fig), pn.pane.Bokeh(text))
+
+
+@pytest.mark.timeout(300)
+def test_each_timed_callback_is_one_message(page):
+    with served_in_process(timer_app) as url:
+        frames: list = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
+        page.goto(url, timeout=120_000)
+        page.get_by_text(f"tick {CHUNKS - 1}").wait_for(timeout=60_000)
+        page.wait_for_timeout(500)
+        per_message = [kinds for kinds in map(touched, patch_events(frames)) if kinds]
+        print(f"\nmessages carrying the {CHUNKS} ticks: {per_message}")
         assert per_message == [{"stream", "end", "text"}] * CHUNKS
