@@ -41,8 +41,11 @@ longer). "share" is the median over moves of each stage's fraction of the total 
 alternating moves, moves from the third on revisit values the server has computed before (the app caches results);
 ``--json`` writes every move for a closer look.
 
+``--messages`` lists every move's messages received (time, size, events): how the Deep page's move answer was
+found to carry a whole finished training run.
+
 Usage: python bench/bench_latency.py [--pages deep,cliff] [--moves 5] [--rest 1.5] [--url http://host:port/app]
-       [--json moves.json]
+       [--json moves.json] [--messages]
 """
 
 from __future__ import annotations
@@ -443,7 +446,9 @@ def open_page(browser, url: str, rest: float):
     return page, recorder, console
 
 
-def bench_page(browser, base_url: str, slug: str, moves: int, rest: float) -> tuple[list[Control], list[Move], dict]:
+def bench_page(
+    browser, base_url: str, slug: str, moves: int, rest: float, list_messages: bool = False
+) -> tuple[list[Control], list[Move], dict]:
     page, recorder, console = open_page(browser, page_url(base_url, slug), rest)
     controls = find_controls(page)
     view_ids = set(page.evaluate(VIEW_IDS_JS))
@@ -455,6 +460,8 @@ def bench_page(browser, base_url: str, slug: str, moves: int, rest: float) -> tu
             first = len(recorder.messages)
             results.append(measure_move(page, recorder, control, number, view_ids, rest))
             measured += recorder.messages[first:]
+            if list_messages:
+                print_messages(results[-1], recorder.messages[first:], view_ids)
         restore(page, control, state)
         wait_quiet(page, recorder, rest)
     traffic = event_counts(page, measured)
@@ -463,6 +470,21 @@ def bench_page(browser, base_url: str, slug: str, moves: int, rest: float) -> tu
         print(f"{slug}: {len(errors)} browser console errors, first: {errors[0][:200]}")
     page.close()
     return controls, results, traffic
+
+
+def print_messages(move: Move, messages: list[Message], view_ids: set[str]) -> None:
+    """One move's messages received, in order: when (ms after the browser's first frame of the move), type, size,
+    whether it carries plot data, and its events by kind and attribute (``--messages``)."""
+    sent = [m.t_first for m in messages if m.direction == "s" and m.t_first is not None]
+    t0 = min(sent, default=None)
+    print(f"  {move.control} #{move.number}: total {fmt(move.total or float('nan'))} ms")
+    for m in messages:
+        if m.direction != "r" or m.t_last is None or t0 is None:
+            continue
+        kinds = collections.Counter(f"{e.get('kind')}.{e.get('attr') or ''}".rstrip(".") for e in m.events)
+        data = "data" if changes_plot_data(m, view_ids) else "    "
+        events = ", ".join(f"{k} {n}" for k, n in kinds.most_common())
+        print(f"    {m.t_last - t0:8.1f} ms {m.msgtype:10s} {m.nbytes / 1e3:8.1f} kB {data} {events}")
 
 
 def event_counts(page, messages: list[Message]) -> dict:
@@ -578,6 +600,7 @@ def main() -> None:
     ap.add_argument("--rest", type=float, default=1.5, help="seconds without websocket frames before each move")
     ap.add_argument("--url", help="a running app (http://host:port/app) instead of starting one")
     ap.add_argument("--json", help="write every move to this file")
+    ap.add_argument("--messages", action="store_true", help="list each move's messages (time, size, events)")
     args = ap.parse_args()
     slugs = [s.strip() for s in args.pages.split(",") if s.strip()]
     if unknown := set(slugs) - set(PAGES):
@@ -592,7 +615,7 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_FLAGS, headless=True)
             for slug in slugs:
                 t0 = time.monotonic()
-                controls, moves, traffic = bench_page(browser, base_url, slug, args.moves, args.rest)
+                controls, moves, traffic = bench_page(browser, base_url, slug, args.moves, args.rest, args.messages)
                 print_table(slug, controls, moves)
                 print_shares(slug, moves)
                 print_traffic(slug, traffic, max(1, len(moves)))
