@@ -47,7 +47,8 @@ def main() -> None:
             print(f"{args.cycles} sessions opened and closed: {cycles.summary()}")
             print(f"server CPU per opened and closed session: {1e3 * cpu / max(1, args.cycles):.0f} ms")
             print(f"server RSS before {before:.0f} MB, after {after:.0f} MB (growth {after - before:+.0f} MB)")
-            print(f"server log errors: {len(server.errors())}")
+            errors = server.errors()
+            print(f"server log errors: {len(errors)}" + (f", first:\n{errors[0]}" if errors else ""))
         finally:
             server.stop()
 

@@ -75,7 +75,6 @@ def test_one_watcher_refreshes_every_served_session_and_forgets_closed_ones():
         def __init__(self):
             self.destroyed, self.ticks = [], []
             self.callbacks = types.SimpleNamespace(hold_value="combine")  # held: document_hold adds no hold
-            self.session_context = None  # Panel counts a document without a session as loaded
 
         def on_session_destroyed(self, callback):
             self.destroyed.append(callback)

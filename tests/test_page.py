@@ -51,7 +51,6 @@ class BokehLikeDocument:
         self.pending, self.due, self.errors, self._ids = {}, [], [], itertools.count()
         # held, as a document is inside a redraw: ``document_hold`` leaves the sending to that hold
         self.callbacks = types.SimpleNamespace(hold_value="combine")
-        self.session_context = None  # Panel counts a document without a session as loaded
 
     def add_timeout_callback(self, fn, delay_ms):
         cid = f"p{next(self._ids)}"
@@ -71,7 +70,7 @@ class BokehLikeDocument:
             except ValueError as exc:
                 self.errors.append(exc)
                 continue
-            run = fn()  # a coroutine (``on_loop_unlocked``), which awaits nothing: one step runs it
+            run = fn()  # a coroutine (``on_loop``), which awaits nothing: one step runs it
             with contextlib.suppress(StopIteration):
                 run.send(None)
 

@@ -22,7 +22,7 @@ from bokeh.models import ColumnDataSource, GlyphRenderer, Model
 
 from .browser_views import browser_only
 from .numeric import UNDERFLOW_SENTINEL
-from .training import document_hold, on_loop_unlocked
+from .training import document_hold, on_loop
 
 #: at most this many rows per series in the data table (a 1000-step loss curve is thinned, evenly).
 MAX_TABLE_ROWS = 60
@@ -362,7 +362,7 @@ class TextWatcher:
             if not changed:
                 continue
             try:
-                doc.add_next_tick_callback(on_loop_unlocked(doc, functools.partial(_refresh_texts, doc, changed)))
+                doc.add_next_tick_callback(on_loop(functools.partial(_refresh_texts, doc, changed)))
             except Exception:  # a session being torn down: it is forgotten, never a reason to stop polling
                 self._texts.pop(doc, None)
 

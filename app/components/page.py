@@ -29,7 +29,7 @@ from .compat import release_js_callbacks
 from .notices import NoticeMixin, Notices
 from .page_layout import controls_of
 from .scheduler import SCHEDULER
-from .training import TRAINING, BackgroundRun, document_hold, on_loop_unlocked, settle_work
+from .training import TRAINING, BackgroundRun, document_hold, on_loop, settle_work
 from .url_state import apply_query, mirror_to_url, session_query
 
 
@@ -53,7 +53,7 @@ def on_session_loop(doc, fn: Callable) -> Callable:
     Panel runs widget events (and so the watchers and click handlers of every page) on a worker thread; pages change
     Bokeh models there, which only the loop's thread may do (Bokeh raises "_pending_writes should be non-None ...").
     ``add_next_tick_callback`` is Bokeh's thread-safe hand-over; calls keep their order; the call runs on the loop's
-    thread (``on_loop_unlocked``: a plain callback would run on Bokeh's executor threads), its changes sent as one
+    thread (``on_loop``: a plain callback would run on Bokeh's executor threads), its changes sent as one
     message. Without a server (``doc`` None) or on the loop, ``fn`` runs at once."""
 
     @functools.wraps(fn)
@@ -65,7 +65,7 @@ def on_session_loop(doc, fn: Callable) -> Callable:
             with document_hold(doc):
                 fn(*args, **kwargs)
 
-        doc.add_next_tick_callback(on_loop_unlocked(doc, held))
+        doc.add_next_tick_callback(on_loop(held))
         return None
 
     return call
@@ -179,7 +179,7 @@ class Page(NoticeMixin):
             with document_hold(self._doc):
                 fn()
 
-        self._doc.add_timeout_callback(on_loop_unlocked(self._doc, run), delay_ms)
+        self._doc.add_timeout_callback(on_loop(run), delay_ms)
 
     def close(self) -> None:
         """The session ended: stop its background runs and let its objects go (``compat.release_js_callbacks``)."""

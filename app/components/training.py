@@ -18,7 +18,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 import panel as pn
-from bokeh.document import without_document_lock
 from panel.io.state import set_curdoc
 
 from .scheduler import SCHEDULER, TRAINING, VIEWS, WARMUP
@@ -55,35 +54,24 @@ def document_hold(doc):
         yield
 
 
-def on_loop_unlocked(doc, fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:
-    """``fn`` as a Bokeh session callback of ``doc`` that runs on the event loop's thread, without Bokeh's document
-    lock once Panel can write the changes itself.
+def on_loop(fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    """``fn`` as a Bokeh session callback that runs on the event loop's thread, under the document lock.
 
     Bokeh 3.10 runs a plain (locked) callback on an executor thread, where every changed property became a
-    PATCH-DOC of its own (a training run streamed 100–190 messages, each re-rendering the page). A coroutine runs on
-    the loop's thread; unlocked, Panel's hold (``document_hold``) writes everything ``fn`` changes as one message
-    even while the socket is still writing an earlier one (Panel queues the batch; inside Bokeh's lock it hands the
-    changes back to Bokeh, which sends one message per property). Until the browser has loaded the session Panel
-    leaves the sending to Bokeh, which needs the lock: then ``fn`` runs in a locked coroutine on the next tick.
+    PATCH-DOC of its own (a training run streamed 100–190 messages, a deferred redraw 4 or more, each re-rendering
+    the page); a coroutine runs on the loop's thread, where Panel's hold (``document_hold``) writes all of ``fn``'s
+    changes as one message. Under the lock, because Bokeh skips a locked callback of a session destroyed meanwhile
+    (an unlocked one-shot callback raised there, in Bokeh's own bookkeeping, when a class closed its sessions).
 
     References:
-      Bokeh documentation, "Updating from threads" and ``bokeh.document.without_document_lock``; Panel's
-      ``panel.io.document.hold`` and ``unlocked`` (``pn.state.loaded``).
+      Bokeh documentation, "Updating from threads" (``add_next_tick_callback``; coroutine callbacks); Panel's
+      ``panel.io.document.hold``.
     """
 
-    async def locked():
+    async def call():
         fn()
 
-    @without_document_lock
-    async def unlocked():
-        with set_curdoc(doc):
-            loaded = pn.state.loaded
-        if loaded:
-            fn()
-        else:
-            doc.add_next_tick_callback(locked)
-
-    return unlocked
+    return call
 
 
 class BackgroundRun:
@@ -193,7 +181,7 @@ class BackgroundRun:
 
     def _deliver(self, token, fn, item):
         """Hand ``item`` to ``fn`` on the document's event loop, every change it makes sent as one message
-        (``on_loop_unlocked``)."""
+        (``on_loop``)."""
         doc = self._doc
 
         def apply():
@@ -202,7 +190,7 @@ class BackgroundRun:
                     fn(item)
 
         if doc is not None and doc.session_context is not None:
-            doc.add_next_tick_callback(on_loop_unlocked(doc, apply))
+            doc.add_next_tick_callback(on_loop(apply))
         else:  # notebook or plain Python: no server event loop to hand over to
             with _OFFLINE_DELIVERY:
                 apply()

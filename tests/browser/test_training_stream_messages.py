@@ -88,10 +88,10 @@ def test_each_chunk_of_a_background_run_is_one_message(page):
 
 
 def timer_app():
-    """A page whose timed callbacks (as ``Page.call_later`` schedules them, through ``on_loop_unlocked``) each
+    """A page whose timed callbacks (as ``Page.call_later`` schedules them, through ``on_loop``) each
     change the same three models: a plain Bokeh callback runs on an executor thread, where each change was a
     message of its own."""
-    from app.components.training import document_hold, on_loop_unlocked
+    from app.components.training import document_hold, on_loop
 
     source = ColumnDataSource({"x": [], "y": []})
     x_range = Range1d(0, 1)
@@ -107,7 +107,7 @@ def timer_app():
             text.text = f"tick {k}"
 
     for k in range(CHUNKS):  # after the browser has loaded the page, each on its own
-        doc.add_timeout_callback(on_loop_unlocked(doc, lambda k=k: tick(k)), int((2.0 + k * PAUSE_S) * 1e3))
+        doc.add_timeout_callback(on_loop(lambda k=k: tick(k)), int((2.0 + k * PAUSE_S) * 1e3))
     return pn.Column(pn.pane.Bokeh(fig), pn.pane.Bokeh(text))
 
 
