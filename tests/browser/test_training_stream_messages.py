@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 import panel as pn
 import pytest
@@ -23,13 +24,25 @@ pytestmark = pytest.mark.browser
 CHUNKS, PAUSE_S = 6, 0.25
 
 
-def chunk_app():
-    """A page whose background run changes three models per chunk: a streamed source, a range and a text."""
+def three_models() -> tuple[pn.Column, Callable[[str, int], None]]:
+    """A page of three models (a streamed source, a range and a text) and a change of all three."""
     source = ColumnDataSource({"x": [], "y": []})
     x_range = Range1d(0, 1)
     fig = figure(x_range=x_range, width=300, height=200)
     fig.line("x", "y", source=source)
     text = Div(text="waiting")
+
+    def change(label: str, k: int) -> None:
+        source.stream({"x": [k], "y": [k * k]})
+        x_range.end = 1000 + k
+        text.text = f"{label} {k}"
+
+    return pn.Column(pn.pane.Bokeh(fig), pn.pane.Bokeh(text)), change
+
+
+def chunk_app():
+    """A page whose background run changes its three models per chunk."""
+    layout, change = three_models()
     doc = pn.state.curdoc
 
     def chunks():
@@ -38,15 +51,8 @@ def chunk_app():
             time.sleep(PAUSE_S)
             yield k
 
-    def on_item(k: int) -> None:
-        source.stream({"x": [k], "y": [k * k]})
-        x_range.end = 1000 + k
-        text.text = f"chunk {k}"
-
-    run = BackgroundRun(doc, on_item, lambda exc: None)
+    run = BackgroundRun(doc, lambda k: change("chunk", k), lambda exc: None)
     run.start(chunks)
-    layout = pn.Column(pn.pane.Bokeh(fig), pn.pane.Bokeh(text))
-    layout.ids = {"source": source.id, "range": x_range.id, "text": text.id}  # for the test to read
     return layout
 
 
@@ -74,17 +80,22 @@ def touched(events: list[dict]) -> set[str]:
     return kinds
 
 
-@pytest.mark.timeout(300)
-def test_each_chunk_of_a_background_run_is_one_message(page):
-    with served_in_process(chunk_app) as url:
+def messages_of(page, app, last: str) -> list[set[str]]:
+    """What each PATCH-DOC message changed of the three models, until the page shows ``last``."""
+    with served_in_process(app) as url:
         frames: list = []
         page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
         page.goto(url, timeout=120_000)
-        page.get_by_text(f"chunk {CHUNKS - 1}").wait_for(timeout=60_000)
+        page.get_by_text(last).wait_for(timeout=60_000)
         page.wait_for_timeout(500)
         per_message = [kinds for kinds in map(touched, patch_events(frames)) if kinds]
-        print(f"\nmessages carrying the run's {CHUNKS} chunks: {per_message}")
-        assert per_message == [{"stream", "end", "text"}] * CHUNKS
+        print(f"\nmessages until {last!r}: {per_message}")
+        return per_message
+
+
+@pytest.mark.timeout(300)
+def test_each_chunk_of_a_background_run_is_one_message(page):
+    assert messages_of(page, chunk_app, f"chunk {CHUNKS - 1}") == [{"stream", "end", "text"}] * CHUNKS
 
 
 def timer_app():
@@ -93,32 +104,18 @@ def timer_app():
     message of its own."""
     from app.components.training import document_hold, on_loop
 
-    source = ColumnDataSource({"x": [], "y": []})
-    x_range = Range1d(0, 1)
-    fig = figure(x_range=x_range, width=300, height=200)
-    fig.line("x", "y", source=source)
-    text = Div(text="waiting")
+    layout, change = three_models()
     doc = pn.state.curdoc
 
     def tick(k: int) -> None:
         with document_hold(doc):
-            source.stream({"x": [k], "y": [k * k]})
-            x_range.end = 1000 + k
-            text.text = f"tick {k}"
+            change("tick", k)
 
     for k in range(CHUNKS):  # after the browser has loaded the page, each on its own
         doc.add_timeout_callback(on_loop(lambda k=k: tick(k)), int((2.0 + k * PAUSE_S) * 1e3))
-    return pn.Column(pn.pane.Bokeh(fig), pn.pane.Bokeh(text))
+    return layout
 
 
 @pytest.mark.timeout(300)
 def test_each_timed_callback_is_one_message(page):
-    with served_in_process(timer_app) as url:
-        frames: list = []
-        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
-        page.goto(url, timeout=120_000)
-        page.get_by_text(f"tick {CHUNKS - 1}").wait_for(timeout=60_000)
-        page.wait_for_timeout(500)
-        per_message = [kinds for kinds in map(touched, patch_events(frames)) if kinds]
-        print(f"\nmessages carrying the {CHUNKS} ticks: {per_message}")
-        assert per_message == [{"stream", "end", "text"}] * CHUNKS
+    assert messages_of(page, timer_app, f"tick {CHUNKS - 1}") == [{"stream", "end", "text"}] * CHUNKS
