@@ -29,3 +29,26 @@ def test_background_runs_are_cancelled_and_share_the_worker():
     time.sleep(0.2)
     assert len(got["a"]) == n < 1000  # the cancelled run stopped
     assert [i for _, i in got["b"]] == list(range(5))
+
+
+def test_items_of_a_session_destroyed_meanwhile_are_dropped(caplog):
+    """Bokeh destroys a closing session's document before its "destroyed" hooks close the session's runs, so a run
+    can still deliver an item to a destroyed document: the item is dropped, nothing is logged (the classroom load
+    test found "'DocumentCallbackManager' object has no attribute '_change_callbacks'" in the server log)."""
+    from bokeh.document import Document
+
+    class Session:  # what Bokeh's document keeps of its session: only its identity matters here
+        pass
+
+    doc, session = Document(), Session()
+    doc._session_context = lambda: session  # a served document (Bokeh keeps a weak reference)
+    doc.on_change_dispatch_to(session)
+    drawn = []
+    run = training.BackgroundRun(doc, drawn.append, lambda exc: drawn.append(exc))
+    doc.destroy(session)
+    with caplog.at_level("ERROR"):
+        run.start(lambda: iter([1, 2]))
+        assert run.wait(10)
+    assert drawn == []
+    assert caplog.records == []
+    assert training.hand_over(doc, lambda: drawn.append("late")) is False

@@ -29,7 +29,7 @@ from .compat import release_js_callbacks
 from .notices import NoticeMixin, Notices
 from .page_layout import controls_of
 from .scheduler import SCHEDULER
-from .training import TRAINING, BackgroundRun, document_hold, on_loop, settle_work
+from .training import TRAINING, BackgroundRun, document_hold, hand_over, on_loop, settle_work
 from .url_state import apply_query, mirror_to_url, session_query
 
 
@@ -65,7 +65,7 @@ def on_session_loop(doc, fn: Callable) -> Callable:
             with document_hold(doc):
                 fn(*args, **kwargs)
 
-        doc.add_next_tick_callback(on_loop(held))
+        hand_over(doc, held)  # dropped if the session closed meanwhile
         return None
 
     return call

@@ -24,7 +24,17 @@ from .scheduler import SCHEDULER, TRAINING, VIEWS, WARMUP
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BackgroundRun", "document_hold", "settle_work", "submit", "TRAINING", "VIEWS", "WARMUP"]
+__all__ = [
+    "BackgroundRun",
+    "document_hold",
+    "hand_over",
+    "on_loop",
+    "settle_work",
+    "submit",
+    "TRAINING",
+    "VIEWS",
+    "WARMUP",
+]
 
 #: Without a server there is no event loop to hand results over to: the scheduler's workers (a views worker and a
 #: background worker) apply them themselves, so two runs of one page (a training stream and a deferred view) could
@@ -72,6 +82,25 @@ def on_loop(fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:
         fn()
 
     return call
+
+
+def hand_over(doc, fn: Callable[[], None]) -> bool:
+    """Queue ``fn`` (``on_loop``) on the served document ``doc``'s event loop, from any thread; ``False`` when the
+    session is closed, so there is nothing to draw.
+
+    Bokeh destroys a closing session's document before it runs the session's "destroyed" hooks (which close its
+    pages' runs), so a worker can meet a document that is already gone: its ``session_context`` is ``None`` and
+    ``add_next_tick_callback`` raises ``AttributeError`` (``Document.destroy`` deletes the callback tables; it can
+    happen between the check and the call, on the loop's thread)."""
+    if doc.session_context is None:
+        return False
+    try:
+        doc.add_next_tick_callback(on_loop(fn))
+    except AttributeError:
+        if doc.session_context is not None:
+            raise  # a real error, not the race above
+        return False
+    return True
 
 
 class BackgroundRun:
@@ -189,11 +218,11 @@ class BackgroundRun:
                 with document_hold(doc):
                     fn(item)
 
-        if doc is not None and doc.session_context is not None:
-            doc.add_next_tick_callback(on_loop(apply))
-        else:  # notebook or plain Python: no server event loop to hand over to
+        if doc is None:  # notebook or plain Python: no server event loop to hand over to
             with _OFFLINE_DELIVERY:
                 apply()
+        else:
+            hand_over(doc, apply)  # a closed session's item is dropped
 
 
 def settle_work(pending: list, runners: Iterable[BackgroundRun], timeout_s: float, what: str) -> None:
