@@ -21,6 +21,7 @@ from ..pages import PAGES
 from .lesson import lesson_step, load_lesson
 from .notices import literal
 from .scheduler import SCHEDULER
+from .training import document_hold, hand_over
 
 log = logging.getLogger(__name__)
 CSS_CLASS = "vgp-preparing"
@@ -142,17 +143,16 @@ def site_view(build: Callable[[], pn.viewable.Viewable]) -> pn.viewable.Viewable
 
 def on_document(doc) -> Callable[[Callable], None]:
     """``schedule`` for ``Preparing``: runs a function on ``doc``'s event loop with ``doc`` as Panel's current
-    document (so the page reads this session's URL query and registers its callbacks on it). A session closed in
-    the meantime is skipped."""
+    document (so the page reads this session's URL query and registers its callbacks on it), on the loop's thread
+    and under one hold (``training.on_loop``: the built page goes to the browser as one message). A session closed
+    in the meantime is skipped."""
 
     def schedule(fn: Callable[[], None]) -> None:
         def run() -> None:
-            with set_curdoc(doc):
+            with set_curdoc(doc), document_hold(doc):
                 fn()
 
-        try:
-            doc.add_next_tick_callback(run)
-        except Exception:  # the session ended while it waited: nothing to show
-            log.debug("vgp-explorer: a session closed before its page was ready", exc_info=True)
+        if not hand_over(doc, run):  # the session ended while it waited: nothing to show
+            log.debug("vgp-explorer: a session closed before its page was ready")
 
     return schedule
