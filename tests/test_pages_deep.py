@@ -70,3 +70,24 @@ def test_deep_page_invalid_programmatic_value_gives_notice():
     page = DeepNetworkPage(DeepNetworkModel(auto_train=False, depth=5, width=16), query={"depth": "0"})
     assert page.model.depth == 1
     assert page.notice.visible and "depth=0 is out of range" in page.notices.text
+
+
+def test_deep_page_a_move_to_measured_settings_shows_their_jacobian_at_once():
+    """Served (``defer``), a move shows the fast profile and measures the Jacobian SVDs once the controls rest; a
+    move to settings whose measurement another session (or this one) already made shows it at once and measures
+    nothing: the step frames are then sent once, not again when a second profile arrives."""
+    from app.pages.deep import DeepNetworkModel, DeepNetworkPage
+
+    def served_page():
+        return DeepNetworkPage(DeepNetworkModel(depth=5, width=16, steps=10, seed=23, auto_train=False), defer=True)
+
+    first = served_page()
+    assert not np.isfinite(first._profile.jacobian_sv_mean).any()  # pending: measured after the move
+    first.settle(timeout_s=300)
+    measured = first._profile
+    assert np.isfinite(measured.jacobian_sv_mean).all()
+
+    second = served_page()
+    assert second._profile is measured  # at once, from the shared results
+    second.settle(timeout_s=300)
+    assert second._profile is measured  # no second measurement replaced it (and re-sent the frames)

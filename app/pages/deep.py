@@ -230,6 +230,13 @@ def _profile(config: mlp.MLPConfig, with_jacobian: bool) -> mlp.GradientProfile:
     )
 
 
+def _measured_profile(config: mlp.MLPConfig) -> mlp.GradientProfile | None:
+    """The profile of ``config`` with its Jacobian SVDs and diagnostics, if a session has measured it already (a
+    class on the default page or a preset, a student back at earlier settings): a move then shows it at once,
+    and the page's step frames are sent once, not again when a second measurement arrives."""
+    return RESULTS.get(("deep.profile", config, True))
+
+
 def engine_device() -> str:
     """The JAX backend and the first device's model the engine runs on, e.g. "cpu (cpu)" or "gpu (NVIDIA H100)"."""
     device = jax.devices()[0]
@@ -571,8 +578,9 @@ class DeepNetworkPage(Page):
         def work():
             start = time.perf_counter()
             config = self.model.config()
+            measured = _measured_profile(config) if self._defer else None
             with document_hold(self._doc):
-                self._profile = _profile(config, with_jacobian=not self._defer)
+                self._profile = measured or _profile(config, with_jacobian=not self._defer)
                 self._draw_profile()
                 self._draw_theory(config)
                 self.gain_marker.location = float(config.gain)
@@ -582,7 +590,7 @@ class DeepNetworkPage(Page):
             self._jacobian_run.cancel()  # a measurement of the previous settings is stale
             if sweep:
                 self._in_background(self._sweep_run, lambda: _gain_sweep(config), self._draw_sweep)
-            if self._defer:
+            if self._defer and measured is None:
                 self._run_deferred(
                     "jacobian",
                     lambda: self._in_background(
