@@ -225,7 +225,7 @@ def _profile(config: mlp.MLPConfig, with_jacobian: bool) -> mlp.GradientProfile:
     grad:data; a scatter-add per layer that would more than double a move's profile on two CPU cores) are measured
     in the same call, on the views lane once the controls rest (``with_jacobian``), never during the move."""
     return RESULTS.get_or_compute(
-        ("deep.profile", config, with_jacobian),
+        _profile_key(config, with_jacobian),
         lambda: mlp.gradient_profile(config, with_jacobian=with_jacobian, with_diagnostics=with_jacobian),
     )
 
@@ -234,7 +234,11 @@ def _measured_profile(config: mlp.MLPConfig) -> mlp.GradientProfile | None:
     """The profile of ``config`` with its Jacobian SVDs and diagnostics, if a session has measured it already (a
     class on the default page or a preset, a student back at earlier settings): a move then shows it at once,
     and the page's step frames are sent once, not again when a second measurement arrives."""
-    return RESULTS.get(("deep.profile", config, True))
+    return RESULTS.get(_profile_key(config, True))
+
+
+def _profile_key(config: mlp.MLPConfig, with_jacobian: bool) -> tuple:
+    return ("deep.profile", config, with_jacobian)
 
 
 def engine_device() -> str:
@@ -580,7 +584,7 @@ class DeepNetworkPage(Page):
             config = self.model.config()
             measured = _measured_profile(config) if self._defer else None
             with document_hold(self._doc):
-                self._profile = measured or _profile(config, with_jacobian=not self._defer)
+                self._profile = measured if measured is not None else _profile(config, with_jacobian=not self._defer)
                 self._draw_profile()
                 self._draw_theory(config)
                 self.gain_marker.location = float(config.gain)
