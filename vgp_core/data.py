@@ -140,18 +140,30 @@ def _place(u, shape_id):
     return radius[..., None, None] * rotated + centre[..., None, :]
 
 
+#: shortest polygon edge, in image widths: far below a real edge (the smallest shape spans 0.2 of the image and
+#: its shortest edge, on a 20-gon ellipse, is over 0.01), far above float32 rounding of a vertex in [0, 1] (~1e-7)
+_MIN_EDGE = 1e-5
+
+
 def _rasterize(vertices, size: int):
     """Pixel masks (..., size, size) of convex counter-clockwise polygons (..., m, 2): pixel centre p is inside when
     it lies on the left of every edge v_k -> v_{k+1}, i.e. cross(v_{k+1} - v_k, p - v_k) >= 0 for all k (half-plane
     tests). The loop over edges is unrolled into a running minimum, which XLA fuses into one pass over the pixels
-    (12x faster on CPU than reducing a (..., size, size, m) array)."""
+    (12x faster on CPU than reducing a (..., size, size, m) array).
+
+    Edges shorter than ``_MIN_EDGE`` are skipped: they are the padding of triangles and parallelograms (a repeated
+    vertex). Its test is 0 >= 0 only while both copies of the vertex are the same float; when XLA computes them in
+    two fusions that round differently (JAX 0.12.1 on CPU: 1 ulp), the "edge" has a random direction and its
+    half-plane can exclude the whole shape (~8 % of those shapes drew no pixel)."""
     e = jnp.roll(vertices, -1, axis=-2) - vertices  # (..., m, 2) edges
     c = e[..., 1] * vertices[..., 0] - e[..., 0] * vertices[..., 1]  # cross(e, p - v) = e_x p_y - e_y p_x + c
+    real = e[..., 0] ** 2 + e[..., 1] ** 2 >= _MIN_EDGE**2
     g = (jnp.arange(size, dtype=jnp.float32) + 0.5) / size
     py, px = g[:, None], g[None, :]
     smallest = None
     for k in range(vertices.shape[-2]):
         cross = (e[..., k, 0, None, None] * py - e[..., k, 1, None, None] * px) + c[..., k, None, None]
+        cross = jnp.where(real[..., k, None, None], cross, jnp.inf)
         smallest = cross if smallest is None else jnp.minimum(smallest, cross)
     return smallest >= 0.0
 
